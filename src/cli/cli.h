@@ -1,0 +1,22 @@
+/*
+ * cli.h - the `mlc` command's subcommands. Each lives in its own cmd_*.c and
+ * uses only the public API (include/mlc.h). A subcommand returns the process
+ * exit code: 0 success, 1 runtime failure, 2 usage error.
+ */
+#ifndef MLC_CLI_H
+#define MLC_CLI_H
+
+#include "mlc.h"
+
+int cli_cmd_classify(int argc, char **argv);
+int cli_cmd_tensor(int argc, char **argv);
+int cli_cmd_inspect(int argc, char **argv);
+int cli_cmd_bench(int argc, char **argv);
+int cli_cmd_run(int argc, char **argv);
+int cli_cmd_describe(int argc, char **argv);
+int cli_cmd_serve(int argc, char **argv);
+
+/* Prints "mlc: <message>" for a failed status and returns exit code 1. */
+int cli_fail(const mlc_error *err);
+
+#endif

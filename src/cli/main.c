@@ -1,0 +1,57 @@
+/*
+ * main.c - `mlc` command dispatch. The subcommands are listed once here;
+ * each is implemented in its own cmd_<name>.c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"classify", cli_cmd_classify, "classify images with a model package or id"},
+    {"run", cli_cmd_run, "run a workflow definition on inputs"},
+    {"describe", cli_cmd_describe, "print the blocks/describe document"},
+    {"serve", cli_cmd_serve, "serve the HTTP API inference_sdk talks to"},
+    {"tensor", cli_cmd_tensor, "run an ONNX model on .npy tensors"},
+    {"inspect", cli_cmd_inspect, "print an ONNX model's optimised graph and memory plan"},
+    {"bench", cli_cmd_bench, "time an ONNX model"},
+};
+
+int cli_fail(const mlc_error *err)
+{
+    fprintf(stderr, "mlc: %s\n", err->message[0] ? err->message : mlc_status_str(err->status));
+    return 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mlc <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\n`mlc <command> --help` tells more. mlc %s\n", MLC_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("mlc %s\n", MLC_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "mlc: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,132 @@
+/*
+ * alloc.c - the one door all mlc memory goes through. It counts live bytes
+ * (a size header precedes each block) and can be told to fail the Nth
+ * allocation so tests can walk every out-of-memory path. The allocator is
+ * process-wide configuration, set before use, like sqlite3_config.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+
+static void *libc_alloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return malloc(n);
+}
+static void *libc_realloc(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    return realloc(p, n);
+}
+static void libc_free(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
+
+static mlc_allocator g_alloc = {NULL, libc_alloc, libc_realloc, libc_free};
+static atomic_size_t g_live;
+static atomic_long g_fail_after;
+
+/* 16 bytes keep the payload aligned for SIMD loads of floats. */
+#define HDR 16
+
+void mlc_set_allocator(const mlc_allocator *a)
+{
+    if (a && a->alloc && a->realloc && a->free)
+        g_alloc = *a;
+    else
+        g_alloc = (mlc_allocator){NULL, libc_alloc, libc_realloc, libc_free};
+}
+
+size_t core_alloc_live_bytes(void)
+{
+    return atomic_load(&g_live);
+}
+
+void core_alloc_fail_after(long n)
+{
+    atomic_store(&g_fail_after, n);
+}
+
+static int should_fail(void)
+{
+    long n = atomic_load(&g_fail_after);
+    if (n <= 0) return 0;
+    return atomic_fetch_sub(&g_fail_after, 1) == 1;
+}
+
+void *mlc_alloc(size_t n)
+{
+    if (n > SIZE_MAX - HDR || should_fail()) return NULL;
+    unsigned char *p = g_alloc.alloc(g_alloc.ctx, n + HDR);
+    if (!p) return NULL;
+    memcpy(p, &n, sizeof n);
+    atomic_fetch_add(&g_live, n);
+    return p + HDR;
+}
+
+void *mlc_calloc(size_t count, size_t size)
+{
+    if (size && count > SIZE_MAX / size) return NULL;
+    void *p = mlc_alloc(count * size);
+    if (p) memset(p, 0, count * size);
+    return p;
+}
+
+void *mlc_realloc(void *p, size_t n)
+{
+    if (!p) return mlc_alloc(n);
+    if (n > SIZE_MAX - HDR || should_fail()) return NULL;
+    unsigned char *base = (unsigned char *)p - HDR;
+    size_t old;
+    memcpy(&old, base, sizeof old);
+    unsigned char *q = g_alloc.realloc(g_alloc.ctx, base, n + HDR);
+    if (!q) return NULL;
+    memcpy(q, &n, sizeof n);
+    atomic_fetch_sub(&g_live, old);
+    atomic_fetch_add(&g_live, n);
+    return q + HDR;
+}
+
+void mlc_free(void *p)
+{
+    if (!p) return;
+    unsigned char *base = (unsigned char *)p - HDR;
+    size_t old;
+    memcpy(&old, base, sizeof old);
+    atomic_fetch_sub(&g_live, old);
+    g_alloc.free(g_alloc.ctx, base);
+}
+
+char *core_strndup(const char *s, size_t n)
+{
+    char *d = mlc_alloc(n + 1);
+    if (!d) return NULL;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+char *core_strdup(const char *s)
+{
+    return s ? core_strndup(s, strlen(s)) : NULL;
+}
+
+char *core_sprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (k < 0) return NULL;
+    char *s = mlc_alloc((size_t)k + 1);
+    if (!s) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)k + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}

@@ -1,0 +1,117 @@
+/* Tests of src/core: errors, arenas, capped buffers, base64, .npy, files. */
+#include <unistd.h>
+
+#include "core/core.h"
+#include "test.h"
+
+static void test_status_names(void)
+{
+    CHECK(!strcmp(mlc_status_str(MLC_OK), "ok"));
+    CHECK(!strcmp(mlc_status_str(MLC_STATUS_BAD_IMAGE), "bad image"));
+    CHECK(!strcmp(mlc_status_str((mlc_status)999), "unknown status"));
+    mlc_error e;
+    CHECK(core_err(&e, MLC_STATUS_IO, "cannot open '%s'", "x.jpg") == MLC_STATUS_IO);
+    CHECK(e.status == MLC_STATUS_IO);
+    CHECK(!strcmp(e.message, "cannot open 'x.jpg'"));
+    core_err_prefix(&e, "step '%s'", "ml");
+    CHECK(!strcmp(e.message, "step 'ml': cannot open 'x.jpg'"));
+}
+
+static void test_arena(void)
+{
+    struct core_arena a;
+    core_arena_init(&a, 1 << 20);
+    char *p = core_arena_alloc(&a, 10);
+    CHECK(p && ((uintptr_t)p & 15) == 0);
+    for (int i = 0; i < 1000; i++) CHECK(core_arena_alloc(&a, 100) != NULL);
+    CHECK(core_arena_alloc(&a, 2 << 20) == NULL); /* over the cap */
+    core_arena_reset(&a);
+    CHECK(a.used_total == 0);
+    CHECK(!strcmp(core_arena_strdup(&a, "abc"), "abc"));
+    core_arena_free(&a);
+}
+
+static void test_buf_cap(void)
+{
+    struct core_buf b;
+    core_buf_init(&b, 8);
+    CHECK(core_buf_append(&b, "12345", 5) == MLC_OK);
+    CHECK(core_buf_printf(&b, "%d", 678) == MLC_OK);
+    CHECK(core_buf_append(&b, "9", 1) == MLC_STATUS_LIMIT);
+    CHECK(b.len == 8 && !strcmp(b.data, "12345678"));
+    char *s = core_buf_take(&b);
+    CHECK(!strcmp(s, "12345678"));
+    mlc_free(s);
+}
+
+static void test_base64(void)
+{
+    mlc_error e;
+    const char *msgs[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    for (size_t i = 0; i < 7; i++) {
+        char *enc = core_base64_encode(msgs[i], strlen(msgs[i]));
+        uint8_t *dec = NULL;
+        size_t n = 0;
+        CHECK_OK(core_base64_decode(enc, strlen(enc), &dec, &n, &e), &e);
+        CHECK(n == strlen(msgs[i]) && !memcmp(dec, msgs[i], n));
+        mlc_free(enc);
+        mlc_free(dec);
+    }
+    uint8_t *dec = NULL;
+    size_t n = 0;
+    CHECK(core_base64_decode("Zm9v\nYmFy", 9, &dec, &n, &e) == MLC_OK && n == 6);
+    mlc_free(dec);
+    CHECK(core_base64_decode("Zm9v!", 5, &dec, &n, &e) == MLC_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(e.message, "offset 4") != NULL);
+    CHECK(core_base64_decode("Zm9vY", 5, &dec, &n, &e) == MLC_STATUS_INVALID_ARGUMENT);
+}
+
+static void test_npy_roundtrip(void)
+{
+    mlc_error e;
+    char path[] = "/tmp/mlc_test_npy_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    float v[6] = {1, 2, 3, 4, 5, -6.5f};
+    mlc_tensor t = {MLC_DTYPE_F32, 2, {2, 3}, v};
+    CHECK_OK(mlc_tensor_save_npy(path, &t, &e), &e);
+    mlc_tensor r;
+    CHECK_OK(mlc_tensor_load_npy(path, &r, &e), &e);
+    CHECK(r.dtype == MLC_DTYPE_F32 && r.rank == 2 && r.dims[0] == 2 && r.dims[1] == 3);
+    CHECK(!memcmp(r.data, v, sizeof v));
+    mlc_free(r.data);
+    /* A truncated file is an error naming the file, not a crash. */
+    FILE *f = fopen(path, "r+b");
+    CHECK(f && ftruncate(fileno(f), 100) == 0);
+    fclose(f);
+    CHECK(mlc_tensor_load_npy(path, &r, &e) != MLC_OK);
+    CHECK(strstr(e.message, path) != NULL);
+    unlink(path);
+    CHECK(mlc_tensor_load_npy("/nonexistent.npy", &r, &e) == MLC_STATUS_NOT_FOUND);
+}
+
+static void test_alloc_failure(void)
+{
+    core_alloc_fail_after(1);
+    CHECK(mlc_alloc(10) == NULL);
+    void *p = mlc_alloc(10);
+    CHECK(p != NULL);
+    mlc_free(p);
+    size_t live = core_alloc_live_bytes();
+    p = mlc_alloc(1000);
+    CHECK(core_alloc_live_bytes() == live + 1000);
+    mlc_free(p);
+    CHECK(core_alloc_live_bytes() == live);
+}
+
+int main(void)
+{
+    TEST_RUN(test_status_names);
+    TEST_RUN(test_arena);
+    TEST_RUN(test_buf_cap);
+    TEST_RUN(test_base64);
+    TEST_RUN(test_npy_roundtrip);
+    TEST_RUN(test_alloc_failure);
+    TEST_DONE();
+}
