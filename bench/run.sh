@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# bench/run.sh - mlc vs the ONNX Runtime CPU peer on the same models, the same
+# input .npy, the same thread count, batch 1 and 8; writes the table into
+# docs/PERFORMANCE.md (between the bench:begin/bench:end markers).
+#
+#   bench/run.sh [--models "resnet18 resnet50 ..."] [--runs N] [--batches "1 8"]
+#                [--bf16 "resnet50 vit_b_16"] [--threads 2] [--no-doc] [--timeout SEC]
+#
+# Models: build/bench-models/<name>.onnx (made once by tools/export_families.py
+# --full when it exists, else bench/export_models.py; never committed).
+# mlc: build-release/mlc (Release, no sanitizers; built here if needed).
+# Peer: /work/shared/bench (or $ORT_PEER_JS), installed by setup-ort-peer.sh.
+# Every engine run is capped by --timeout (default 240 s) so that the whole
+# script stays bounded; a capped or failed run shows as "fail" in the table.
+# Peak RSS of both engines is measured the same way: /usr/bin/time's maximum
+# resident set size of the whole process.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+MODELS="resnet18 resnet50 mobilenet_v3_large efficientnet_b0 convnext_tiny vit_b_16"
+BATCHES="1 8"
+BF16="resnet50 vit_b_16"
+RUNS=10
+THREADS=2
+DOC=1
+TIMEOUT=240
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --models) MODELS=$2; shift 2 ;;
+    --batches) BATCHES=$2; shift 2 ;;
+    --bf16) BF16=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    --timeout) TIMEOUT=$2; shift 2 ;;
+    --no-doc) DOC=0; shift ;;
+    -h|--help) sed -n 2,17p "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+MD=$ROOT/build/bench-models
+OUT=$ROOT/build/bench-out
+mkdir -p "$MD" "$OUT"
+SHARED=${MLC_SHARED:-/work/shared}
+PEER_JS=${ORT_PEER_JS:-$SHARED/bench/ort_peer.js}
+NODE_PATH=$(sh "$SHARED/bench/setup-ort-peer.sh")
+export NODE_PATH
+
+# Models.
+missing=""
+for m in $MODELS; do [ -f "$MD/$m.onnx" ] || missing="$missing $m"; done
+if [ -n "$missing" ]; then
+  if [ -f tools/export_families.py ]; then
+    /usr/bin/python3 tools/export_families.py --full --out "$MD"
+  fi
+  still=""
+  for m in $missing; do [ -f "$MD/$m.onnx" ] || still="$still $m"; done
+  [ -z "$still" ] || /usr/bin/python3 bench/export_models.py --out "$MD" $still
+fi
+# Inputs: one fixed float32 tensor per batch, shared by every model and engine.
+for b in $BATCHES; do
+  if [ ! -f "$MD/input.in$b.npy" ]; then
+    /usr/bin/python3 -c "import numpy as np,sys; np.save(sys.argv[1], np.random.default_rng(1234).standard_normal(($b,3,224,224)).astype(np.float32))" "$MD/input.in$b.npy"
+  fi
+done
+
+# mlc, Release.
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DMLC_SANITIZE=OFF -DMLC_BUILD_TESTS=OFF >/dev/null
+cmake --build build-release -j2 --target mlc >/dev/null
+
+RES=$OUT/results.jsonl
+: >"$RES"
+# run LABEL CMD... : runs one engine, appends its JSON line plus peak RSS.
+run() {
+  local label=$1; shift
+  local tf=$OUT/time.txt js
+  if js=$(timeout "$TIMEOUT" /usr/bin/time -f '%M' -o "$tf" "$@" 2>"$OUT/stderr.txt" | tail -1) &&
+     [ "${js:0:1}" = "{" ]; then
+    echo "${js%\}},\"label\":\"$label\",\"peak_rss_kb\":$(tail -1 "$tf")}" >>"$RES"
+  else
+    echo "{\"label\":\"$label\",\"failed\":true,\"why\":$(head -c 300 "$OUT/stderr.txt" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.stringify(s.trim())))')}" >>"$RES"
+  fi
+  echo "  $(tail -1 "$RES")" >&2
+}
+
+start=$(date +%s)
+for m in $MODELS; do
+  for b in $BATCHES; do
+    in=$MD/input.in$b.npy
+    echo "$m batch $b" >&2
+    run "ort $m $b f32" node "$PEER_JS" "$MD/$m.onnx" --threads "$THREADS" --runs "$RUNS" \
+      --input "$in" --output "$OUT/$m.$b.ort.npy"
+    run "mlc $m $b f32" build-release/mlc bench "$MD/$m.onnx" --threads "$THREADS" --runs "$RUNS" \
+      --input "$in" --output "$OUT/$m.$b.mlc.npy" --json
+    case " $BF16 " in
+      *" $m "*) run "mlc $m $b bf16" build-release/mlc bench "$MD/$m.onnx" --threads "$THREADS" \
+                  --runs "$RUNS" --precision bf16 --input "$in" --output "$OUT/$m.$b.bf16.npy" --json ;;
+    esac
+  done
+done
+echo "total $(( $(date +%s) - start )) s" >&2
+
+[ "$DOC" = 1 ] || exit 0
+node bench/table.js "$RES" "$OUT" "$ROOT/docs/PERFORMANCE.md" "$THREADS" "$RUNS"
+echo "wrote docs/PERFORMANCE.md" >&2

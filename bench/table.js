@@ -1,0 +1,77 @@
+// bench/table.js - turns bench/run.sh's results.jsonl into the markdown table
+// of docs/PERFORMANCE.md (replacing the text between the bench markers), and
+// compares each mlc output .npy with the ORT peer's output of the same run.
+//   node bench/table.js results.jsonl OUTDIR docs/PERFORMANCE.md THREADS RUNS
+const fs = require('fs');
+const os = require('os');
+const { execSync } = require('child_process');
+const [res, outDir, doc, threads, runs] = process.argv.slice(2);
+
+function readNpy(path) {
+  const buf = fs.readFileSync(path);
+  const major = buf[6];
+  const hlen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
+  const off = (major === 1 ? 10 : 12) + hlen;
+  const copy = Buffer.from(buf.subarray(off));
+  return new Float32Array(copy.buffer, copy.byteOffset, copy.length / 4);
+}
+
+function diff(a, b) {
+  try {
+    const x = readNpy(a), y = readNpy(b);
+    if (x.length !== y.length) return { max: NaN, agree: NaN };
+    let max = 0, agree = 0, n = 0;
+    const C = 32, rows = x.length / C;
+    for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i] - y[i]));
+    for (let r = 0; r < rows; r++) {
+      let ax = 0, ay = 0;
+      for (let c = 1; c < C; c++) {
+        if (x[r * C + c] > x[r * C + ax]) ax = c;
+        if (y[r * C + c] > y[r * C + ay]) ay = c;
+      }
+      agree += ax === ay; n++;
+    }
+    return { max, agree: n ? agree / n : NaN };
+  } catch (e) { return { max: NaN, agree: NaN }; }
+}
+
+const rows = fs.readFileSync(res, 'utf8').split('\n').filter(Boolean).map(l => JSON.parse(l));
+const by = {};
+for (const r of rows) by[r.label] = r;
+const f = (v, d = 1) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(d));
+const cpu = execSync("lscpu | sed -n 's/^Model name: *//p'").toString().trim();
+const date = new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+
+let t = `Measured ${date} on ${cpu}, ${os.cpus().length} cores, ${threads} threads per engine, ` +
+  `median and min of ${runs} runs after 2 warm-ups; same input .npy for both engines.\n` +
+  `Ratios are mlc / ORT (below 1.00 = mlc better). Peak RSS is the whole process (/usr/bin/time).\n` +
+  `"to first" = load (session create) + first run. "max |d|" and "top1" compare mlc's output ` +
+  `with ORT's on the same input.\n\n` +
+  '| model | batch | engine | median ms | min ms | median ratio | img/s | load ms | first run ms | to-first ratio | peak RSS MiB | RSS ratio | max \\|d\\| vs ORT | top1 = ORT |\n' +
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n';
+const labels = [...new Set(rows.map(r => r.label.split(' ').slice(1, 3).join(' ')))];
+for (const mb of labels) {
+  const [m, b] = mb.split(' ');
+  const ort = by[`ort ${mb} f32`];
+  for (const eng of ['ort', 'mlc f32', 'mlc bf16']) {
+    const key = eng === 'ort' ? `ort ${mb} f32` : `mlc ${mb} ${eng.split(' ')[1]}`;
+    const r = by[key];
+    if (!r) continue;
+    if (r.failed) { t += `| ${m} | ${b} | ${eng} | fail: ${String(r.why).replace(/[|\n]/g, ' ').slice(0, 120)} |||||||||||\n`; continue; }
+    const rss = r.peak_rss_kb / 1024, mine = eng !== 'ort' && ort && !ort.failed;
+    const tf = r.load_ms + r.first_ms;
+    let d = { max: NaN, agree: NaN };
+    if (eng !== 'ort') d = diff(`${outDir}/${m}.${b}.ort.npy`, `${outDir}/${m}.${b}.${eng === 'mlc f32' ? 'mlc' : 'bf16'}.npy`);
+    t += `| ${m} | ${b} | ${eng} | ${f(r.median_ms, 2)} | ${f(r.min_ms, 2)} | ` +
+      `${mine ? f(r.median_ms / ort.median_ms, 2) : ''} | ${f(r.img_per_s)} | ${f(r.load_ms)} | ` +
+      `${f(r.first_ms)} | ${mine ? f(tf / (ort.load_ms + ort.first_ms), 2) : ''} | ${f(rss, 0)} | ` +
+      `${mine ? f(rss / (ort.peak_rss_kb / 1024), 2) : ''} | ${eng === 'ort' ? '' : (Number.isNaN(d.max) ? '-' : d.max.toExponential(1))} | ` +
+      `${eng === 'ort' ? '' : (Number.isNaN(d.agree) ? '-' : (100 * d.agree).toFixed(0) + '%')} |\n`;
+  }
+}
+
+let text = fs.existsSync(doc) ? fs.readFileSync(doc, 'utf8') : '# Performance\n\n<!-- bench:begin -->\n<!-- bench:end -->\n';
+const a = text.indexOf('<!-- bench:begin -->'), z = text.indexOf('<!-- bench:end -->');
+if (a < 0 || z < 0) text += '\n<!-- bench:begin -->\n' + t + '<!-- bench:end -->\n';
+else text = text.slice(0, a) + '<!-- bench:begin -->\n' + t + text.slice(z);
+fs.writeFileSync(doc, text);

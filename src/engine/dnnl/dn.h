@@ -1,0 +1,109 @@
+/*
+ * dn.h - the oneDNN backend's internal model: a region is a list of dn_op
+ * over region-local values, compiled from IR nodes by partition.c and run by
+ * region.c. Nothing outside src/engine/dnnl/ includes this.
+ *
+ * Values: 0..n_in-1 are the region's inputs (in the order given to
+ * ir_add_region), the rest are produced by exactly one op each, in op order.
+ * Constants (weights, bias, binary operands, norm parameters) are copied into
+ * the context at partition time (f32, C order); weights are reordered into the
+ * layout a primitive asks for at the first bind and shared by all sessions.
+ */
+#ifndef MLC_ENGINE_DNNL_DN_H
+#define MLC_ENGINE_DNNL_DN_H
+
+#include <pthread.h>
+
+#include <dnnl.h>
+
+#include "engine/backend.h"
+
+enum dn_kind {
+    DN_CONV,    /* 2-D convolution (groups, dilation, pads) */
+    DN_IP,      /* Gemm with constant B: inner product */
+    DN_MATMUL,  /* MatMul: B constant (weights) or an activation (batched) */
+    DN_POOL,    /* MaxPool / AveragePool */
+    DN_GPOOL,   /* GlobalAveragePool / GlobalMaxPool */
+    DN_ELTWISE, /* unary activation */
+    DN_BINARY,  /* Add/Sub/Mul/Div, second operand an activation or constant */
+    DN_SOFTMAX, /* softmax along one axis */
+    DN_LNORM,   /* LayerNormalization over the last axis */
+    DN_BNORM,   /* BatchNormalization (inference, global stats) */
+    DN_VIEW,    /* Flatten/Reshape-like: same bytes, plain layout, new dims */
+};
+
+#define DN_MAX_POST 4
+
+struct dn_post {
+    int sum;             /* 1: dst += other value (residual add); else eltwise */
+    dnnl_alg_kind_t alg; /* eltwise algorithm */
+    float alpha, beta;
+};
+
+/* A constant copied out of the graph (f32) plus its packed variants. */
+struct dn_const {
+    int rank;
+    int64_t dims[MLC_MAX_RANK];
+    float *data; /* f32 plain; NULL once replaced by a packed copy */
+    /* Packed (reordered) variants, created at bind under ctx->lock. */
+    struct dn_packed {
+        dnnl_memory_desc_t md;
+        void *data; /* mlc_alloc, 64-byte aligned within (see region.c) */
+        void *raw;
+    } * pk;
+    int n_pk;
+    int n_pk_plain_users; /* binds that use `data` directly (then it is kept) */
+};
+
+struct dn_op {
+    enum dn_kind kind;
+    char *name;    /* ONNX node name (owned), for error messages */
+    int in[2];     /* value ids; in[1] -1 when absent or constant */
+    int out;       /* value id */
+    int w, b;      /* const ids: weights/second operand/scale, bias/shift (-1 none) */
+    int mean, var; /* const ids for BNORM */
+    /* conv / pool */
+    int64_t stride[2], pad_l[2], pad_r[2], dil[2], kernel[2], group;
+    int ceil_mode;
+    int count_pad;       /* AveragePool count_include_pad */
+    dnnl_alg_kind_t alg; /* pool/eltwise/binary algorithm */
+    float alpha, beta, eps;
+    int axis;                        /* softmax axis, view/flatten axis */
+    int trans_b;                     /* Gemm transB */
+    int b_first;                     /* binary: constant is the first operand (Sub/Div order) */
+    int64_t view_dims[MLC_MAX_RANK]; /* DN_VIEW target (0 = copy, -1 = infer) */
+    int view_rank;
+    struct dn_post post[DN_MAX_POST];
+    int n_post;
+    int sum_in; /* value id added by a sum post-op, -1 none */
+};
+
+struct dn_value {
+    int rank; /* static rank from the graph */
+};
+
+struct dn_ctx {
+    int n_in, n_out;
+    int n_vals;
+    struct dn_value *vals;
+    int *outs; /* value ids of the region outputs, in ir_add_region order */
+    struct dn_op *ops;
+    int n_ops;
+    struct dn_const *consts;
+    int n_consts;
+    int threads;
+    int bf16;
+    pthread_mutex_t lock; /* guards consts[].pk (packing at first bind) */
+    dnnl_engine_t eng;    /* for packing reorders */
+    char desc[160];
+};
+
+extern const struct eng_region_vtbl dn_region_vtbl;
+
+/* Frees a context built by partition.c (also used on partition failure). */
+void dn_ctx_free(void *ctx);
+
+/* dnnl status -> text. */
+const char *dn_status_str(dnnl_status_t s);
+
+#endif

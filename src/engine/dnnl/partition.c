@@ -1,0 +1,562 @@
+/*
+ * partition.c - eng_dnnl_partition(): replaces runs of oneDNN-capable nodes by
+ * Region nodes (see engine/backend.h and dn.h).
+ *
+ * What is taken: float32 Conv (2-D; groups, dilation, explicit pads), Gemm
+ * with constant B (inner product), MatMul (constant B, or batched with an
+ * activation B of equal rank), Max/AveragePool, GlobalAverage/MaxPool,
+ * unary activations, Add/Sub/Mul/Div (broadcast second operand), Softmax,
+ * LayerNormalization (last axis), BatchNormalization, Flatten. Fused node
+ * activations (node->act) become eltwise post-ops; an Add whose one operand
+ * is produced by a Conv/Gemm/MatMul used only there becomes a sum post-op of
+ * that producer (the residual add).
+ *
+ * A region is a maximal contiguous run of taken nodes in the graph's
+ * topological order, which can never create a cycle. Regions without any
+ * compute-heavy op and with a single node are left to the reference kernels
+ * (a reorder in and out would cost more than the op).
+ *
+ * Not here: running (region.c). Constants are copied into the region context
+ * (the engine frees unused graph constants after partition).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/dnnl/dn.h"
+
+struct builder {
+    struct ir_graph *g;
+    struct dn_ctx *c;
+    int *val_of; /* graph tensor -> value id, -1 */
+    int *in_t;   /* region inputs (graph tensor indices) */
+    int cap_in, cap_ops, cap_vals, cap_consts;
+};
+
+static int is_const(const struct ir_graph *g, int t)
+{
+    return t >= 0 && g->tensors[t].data != NULL;
+}
+
+static int is_f32(const struct ir_graph *g, int t)
+{
+    return t >= 0 && g->tensors[t].dtype == MLC_DTYPE_F32 && g->tensors[t].rank >= 0;
+}
+
+static int act_posts(const struct ir_node *n, struct dn_post *p, int *np)
+{
+    struct dn_post e = {0};
+    switch (n->act) {
+    case IR_ACT_NONE:
+        return 0;
+    case IR_ACT_RELU:
+        e.alg = dnnl_eltwise_relu;
+        break;
+    case IR_ACT_LEAKY_RELU:
+        e.alg = dnnl_eltwise_relu, e.alpha = n->act_alpha;
+        break;
+    case IR_ACT_CLIP:
+        e.alg = dnnl_eltwise_clip_v2, e.alpha = n->act_alpha, e.beta = n->act_beta;
+        break;
+    case IR_ACT_SIGMOID:
+        e.alg = dnnl_eltwise_logistic;
+        break;
+    case IR_ACT_HARD_SIGMOID:
+        if (*np + 2 > DN_MAX_POST) return -1;
+        p[(*np)++] = (struct dn_post){0, dnnl_eltwise_linear, n->act_alpha, n->act_beta};
+        e.alg = dnnl_eltwise_clip_v2, e.alpha = 0, e.beta = 1;
+        break;
+    case IR_ACT_HARD_SWISH:
+        e.alg = dnnl_eltwise_hardswish;
+        break;
+    case IR_ACT_SILU:
+        e.alg = dnnl_eltwise_swish, e.alpha = 1;
+        break;
+    case IR_ACT_GELU:
+        e.alg = dnnl_eltwise_gelu_erf;
+        break;
+    case IR_ACT_GELU_TANH:
+        e.alg = dnnl_eltwise_gelu_tanh;
+        break;
+    case IR_ACT_TANH:
+        e.alg = dnnl_eltwise_tanh;
+        break;
+    default:
+        return -1;
+    }
+    if (*np >= DN_MAX_POST) return -1;
+    p[(*np)++] = e;
+    return 0;
+}
+
+/* Unary op -> eltwise algorithm (and params); 0 when not unary. */
+static int unary_alg(const struct ir_graph *g, const struct ir_node *n, dnnl_alg_kind_t *alg,
+                     float *alpha, float *beta)
+{
+    *alpha = 0, *beta = 0;
+    switch (n->op) {
+    case IR_OP_Relu:
+        *alg = dnnl_eltwise_relu;
+        return 1;
+    case IR_OP_LeakyRelu:
+        *alg = dnnl_eltwise_relu, *alpha = ir_attr_float(n, "alpha", 0.01f);
+        return 1;
+    case IR_OP_Sigmoid:
+        *alg = dnnl_eltwise_logistic;
+        return 1;
+    case IR_OP_Tanh:
+        *alg = dnnl_eltwise_tanh;
+        return 1;
+    case IR_OP_HardSwish:
+        *alg = dnnl_eltwise_hardswish;
+        return 1;
+    case IR_OP_Gelu: {
+        const char *ap = ir_attr_str(n, "approximate", "none");
+        *alg = strcmp(ap, "tanh") ? dnnl_eltwise_gelu_erf : dnnl_eltwise_gelu_tanh;
+        return 1;
+    }
+    case IR_OP_Clip: {
+        float lo = -3.4e38f, hi = 3.4e38f;
+        if (n->n_in > 1 && n->in[1] >= 0) {
+            if (!is_const(g, n->in[1])) return 0;
+            lo = *(const float *)g->tensors[n->in[1]].data;
+        }
+        if (n->n_in > 2 && n->in[2] >= 0) {
+            if (!is_const(g, n->in[2])) return 0;
+            hi = *(const float *)g->tensors[n->in[2]].data;
+        }
+        *alg = dnnl_eltwise_clip_v2, *alpha = lo, *beta = hi;
+        return 1;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* Whether node n can be taken (shape/attribute checks on static info). */
+static int takeable(const struct ir_graph *g, const struct ir_node *n)
+{
+    if (n->dead || n->n_out < 1 || !is_f32(g, n->out[0]) || n->in[0] < 0 || !is_f32(g, n->in[0]) ||
+        is_const(g, n->in[0]))
+        return 0;
+    int r0 = g->tensors[n->in[0]].rank;
+    const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
+    struct dn_post tmp[DN_MAX_POST];
+    int np = 0;
+    if (act_posts(n, tmp, &np)) return 0;
+    switch (n->op) {
+    case IR_OP_Conv:
+        return n->n_out == 1 && r0 == 4 && is_const(g, n->in[1]) &&
+               g->tensors[n->in[1]].rank == 4 &&
+               (n->n_in < 3 || n->in[2] < 0 || is_const(g, n->in[2])) &&
+               (!strcmp(ap, "NOTSET") || !strcmp(ap, "VALID"));
+    case IR_OP_Gemm:
+        return r0 == 2 && is_const(g, n->in[1]) && g->tensors[n->in[1]].rank == 2 &&
+               !ir_attr_int(n, "transA", 0) && ir_attr_float(n, "alpha", 1) == 1.0f &&
+               ir_attr_float(n, "beta", 1) == 1.0f &&
+               (n->n_in < 3 || n->in[2] < 0 ||
+                (is_const(g, n->in[2]) && g->tensors[n->in[2]].rank >= 1 &&
+                 g->tensors[n->in[2]].rank <= 2 &&
+                 g->tensors[n->in[2]].dims[g->tensors[n->in[2]].rank - 1] > 1));
+    case IR_OP_MatMul:
+        if (r0 < 2 || r0 > 5 || !is_f32(g, n->in[1])) return 0;
+        if (is_const(g, n->in[1])) return g->tensors[n->in[1]].rank == 2;
+        return g->tensors[n->in[1]].rank == r0;
+    case IR_OP_MaxPool:
+    case IR_OP_AveragePool:
+        return n->n_out == 1 && r0 == 4 && ir_attr_ints(n, "kernel_shape", NULL) == 2 &&
+               !strcmp(ap, "NOTSET") && np == 0;
+    case IR_OP_GlobalAveragePool:
+    case IR_OP_GlobalMaxPool:
+        return r0 == 4 && np == 0;
+    case IR_OP_Add:
+    case IR_OP_Sub:
+    case IR_OP_Mul:
+    case IR_OP_Div: {
+        int b = n->in[1];
+        if (!is_f32(g, b)) return 0;
+        const struct ir_tensor *ta = &g->tensors[n->in[0]], *tb = &g->tensors[b];
+        if (tb->rank > ta->rank || ta->rank < 1 || ta->rank > 5) return 0;
+        for (int d = 0; d < tb->rank; d++) {
+            int64_t x = ta->dims[ta->rank - tb->rank + d], y = tb->dims[d];
+            if (!(y == 1 || x == y)) return 0;
+        }
+        return 1;
+    }
+    case IR_OP_Softmax: {
+        int64_t ax = ir_attr_int(n, "axis", g->opset >= 13 ? -1 : 1);
+        if (ax < 0) ax += r0;
+        return r0 >= 1 && r0 <= 5 && np == 0 && ax >= 0 && ax < r0 &&
+               (g->opset >= 13 || ax == r0 - 1);
+    }
+    case IR_OP_LayerNormalization: {
+        int64_t ax = ir_attr_int(n, "axis", -1);
+        return n->n_out == 1 && (ax == -1 || ax == r0 - 1) && r0 >= 2 && r0 <= 5 &&
+               is_const(g, n->in[1]) && (n->n_in < 3 || n->in[2] < 0 || is_const(g, n->in[2])) &&
+               np == 0;
+    }
+    case IR_OP_BatchNormalization:
+        return n->n_out == 1 && r0 >= 2 && r0 <= 5 && n->n_in == 5 && is_const(g, n->in[1]) &&
+               is_const(g, n->in[2]) && is_const(g, n->in[3]) && is_const(g, n->in[4]) && np == 0;
+    case IR_OP_Flatten: {
+        int64_t ax = ir_attr_int(n, "axis", 1);
+        return r0 >= 1 && ax >= 1 && ax < r0 && np == 0;
+    }
+    default: {
+        dnnl_alg_kind_t alg;
+        float a, b;
+        return unary_alg(g, n, &alg, &a, &b) && r0 >= 1 && r0 <= 5 && np == 0;
+    }
+    }
+}
+
+static int heavy(enum ir_op op)
+{
+    return op == IR_OP_Conv || op == IR_OP_Gemm || op == IR_OP_MatMul || op == IR_OP_MaxPool ||
+           op == IR_OP_AveragePool || op == IR_OP_GlobalAveragePool ||
+           op == IR_OP_LayerNormalization || op == IR_OP_Softmax;
+}
+
+/* ---- building a context ---------------------------------------------------- */
+
+static int add_const(struct builder *bd, int t, mlc_error *err)
+{
+    const struct ir_tensor *it = &bd->g->tensors[t];
+    struct dn_ctx *c = bd->c;
+    if (c->n_consts == bd->cap_consts) {
+        int nc = bd->cap_consts ? bd->cap_consts * 2 : 16;
+        void *p = mlc_realloc(c->consts, (size_t)nc * sizeof *c->consts);
+        if (!p) return core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN partition: out of memory"), -1;
+        c->consts = p;
+        bd->cap_consts = nc;
+    }
+    struct dn_const *k = &c->consts[c->n_consts];
+    memset(k, 0, sizeof *k);
+    k->rank = it->rank;
+    memcpy(k->dims, it->dims, sizeof k->dims);
+    size_t n = ir_tensor_nbytes(it);
+    k->data = mlc_alloc(n ? n : 4);
+    if (!k->data) return core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN partition: out of memory"), -1;
+    memcpy(k->data, it->data, n);
+    return c->n_consts++;
+}
+
+static int new_value(struct builder *bd, int t, mlc_error *err)
+{
+    struct dn_ctx *c = bd->c;
+    if (c->n_vals == bd->cap_vals) {
+        int nc = bd->cap_vals ? bd->cap_vals * 2 : 32;
+        void *p = mlc_realloc(c->vals, (size_t)nc * sizeof *c->vals);
+        if (!p) return core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN partition: out of memory"), -1;
+        c->vals = p;
+        bd->cap_vals = nc;
+    }
+    c->vals[c->n_vals].rank = bd->g->tensors[t].rank;
+    bd->val_of[t] = c->n_vals;
+    return c->n_vals++;
+}
+
+static struct dn_op *new_op(struct builder *bd, const struct ir_node *n, mlc_error *err)
+{
+    struct dn_ctx *c = bd->c;
+    if (c->n_ops == bd->cap_ops) {
+        int nc = bd->cap_ops ? bd->cap_ops * 2 : 32;
+        void *p = mlc_realloc(c->ops, (size_t)nc * sizeof *c->ops);
+        if (!p) return core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN partition: out of memory"), NULL;
+        c->ops = p;
+        bd->cap_ops = nc;
+    }
+    struct dn_op *op = &c->ops[c->n_ops];
+    memset(op, 0, sizeof *op);
+    op->name = core_strdup(n->name ? n->name : "?");
+    if (!op->name)
+        return core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN partition: out of memory"), NULL;
+    c->n_ops++;
+    op->in[0] = op->in[1] = op->out = op->w = op->b = op->mean = op->var = op->sum_in = -1;
+    op->stride[0] = op->stride[1] = op->dil[0] = op->dil[1] = op->group = 1;
+    return op;
+}
+
+/* Copies a 2-element int attribute (or dflt). */
+static void ints2(const struct ir_node *n, const char *name, int64_t dflt, int64_t *out)
+{
+    const int64_t *v;
+    int k = ir_attr_ints(n, name, &v);
+    out[0] = k >= 1 ? v[0] : dflt;
+    out[1] = k >= 2 ? v[1] : out[0];
+}
+
+/* Fills op from node n (values of its inputs exist already). */
+static mlc_status fill_op(struct builder *bd, const struct ir_node *n, struct dn_op *op,
+                          mlc_error *err)
+{
+    const struct ir_graph *g = bd->g;
+    op->in[0] = bd->val_of[n->in[0]];
+    switch (n->op) {
+    case IR_OP_Conv:
+    case IR_OP_MaxPool:
+    case IR_OP_AveragePool: {
+        op->kind = n->op == IR_OP_Conv ? DN_CONV : DN_POOL;
+        const int64_t *p;
+        int np = ir_attr_ints(n, "pads", &p);
+        op->pad_l[0] = np == 4 ? p[0] : 0, op->pad_l[1] = np == 4 ? p[1] : 0;
+        op->pad_r[0] = np == 4 ? p[2] : 0, op->pad_r[1] = np == 4 ? p[3] : 0;
+        ints2(n, "strides", 1, op->stride);
+        ints2(n, "dilations", 1, op->dil);
+        if (n->op == IR_OP_Conv) {
+            op->group = ir_attr_int(n, "group", 1);
+            op->kernel[0] = g->tensors[n->in[1]].dims[2];
+            op->kernel[1] = g->tensors[n->in[1]].dims[3];
+            if ((op->w = add_const(bd, n->in[1], err)) < 0) return err->status;
+            if (n->n_in > 2 && n->in[2] >= 0 && (op->b = add_const(bd, n->in[2], err)) < 0)
+                return err->status;
+        } else {
+            ints2(n, "kernel_shape", 1, op->kernel);
+            op->ceil_mode = (int)ir_attr_int(n, "ceil_mode", 0);
+            op->alg = n->op == IR_OP_MaxPool                   ? dnnl_pooling_max
+                      : ir_attr_int(n, "count_include_pad", 0) ? dnnl_pooling_avg_include_padding
+                                                               : dnnl_pooling_avg_exclude_padding;
+        }
+        break;
+    }
+    case IR_OP_GlobalAveragePool:
+    case IR_OP_GlobalMaxPool:
+        op->kind = DN_GPOOL;
+        op->alg =
+            n->op == IR_OP_GlobalMaxPool ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding;
+        break;
+    case IR_OP_Gemm:
+        op->kind = DN_IP;
+        op->trans_b = (int)ir_attr_int(n, "transB", 0);
+        if ((op->w = add_const(bd, n->in[1], err)) < 0) return err->status;
+        if (n->n_in > 2 && n->in[2] >= 0) {
+            if ((op->b = add_const(bd, n->in[2], err)) < 0) return err->status;
+            struct dn_const *b = &bd->c->consts[op->b];
+            b->dims[0] = b->dims[b->rank - 1];
+            b->rank = 1;
+        }
+        break;
+    case IR_OP_MatMul:
+        op->kind = DN_MATMUL;
+        if (is_const(g, n->in[1])) {
+            if ((op->w = add_const(bd, n->in[1], err)) < 0) return err->status;
+        } else {
+            op->in[1] = bd->val_of[n->in[1]];
+        }
+        break;
+    case IR_OP_Add:
+    case IR_OP_Sub:
+    case IR_OP_Mul:
+    case IR_OP_Div:
+        op->kind = DN_BINARY;
+        op->alg = n->op == IR_OP_Add   ? dnnl_binary_add
+                  : n->op == IR_OP_Sub ? dnnl_binary_sub
+                  : n->op == IR_OP_Mul ? dnnl_binary_mul
+                                       : dnnl_binary_div;
+        if (is_const(g, n->in[1])) {
+            if ((op->w = add_const(bd, n->in[1], err)) < 0) return err->status;
+        } else {
+            op->in[1] = bd->val_of[n->in[1]];
+        }
+        break;
+    case IR_OP_Softmax: {
+        int r = g->tensors[n->in[0]].rank;
+        int64_t ax = ir_attr_int(n, "axis", g->opset >= 13 ? -1 : 1);
+        op->kind = DN_SOFTMAX;
+        op->axis = (int)(ax < 0 ? ax + r : ax);
+        if (g->opset < 13 && op->axis != r - 1)
+            return core_err(err, MLC_STATUS_INTERNAL, "oneDNN partition: softmax axis");
+        break;
+    }
+    case IR_OP_LayerNormalization:
+        op->kind = DN_LNORM;
+        op->eps = ir_attr_float(n, "epsilon", 1e-5f);
+        if ((op->w = add_const(bd, n->in[1], err)) < 0) return err->status;
+        if (n->n_in > 2 && n->in[2] >= 0 && (op->b = add_const(bd, n->in[2], err)) < 0)
+            return err->status;
+        break;
+    case IR_OP_BatchNormalization:
+        op->kind = DN_BNORM;
+        op->eps = ir_attr_float(n, "epsilon", 1e-5f);
+        if ((op->w = add_const(bd, n->in[1], err)) < 0 ||
+            (op->b = add_const(bd, n->in[2], err)) < 0 ||
+            (op->mean = add_const(bd, n->in[3], err)) < 0 ||
+            (op->var = add_const(bd, n->in[4], err)) < 0)
+            return err->status;
+        break;
+    case IR_OP_Flatten:
+        op->kind = DN_VIEW;
+        op->axis = (int)ir_attr_int(n, "axis", 1);
+        break;
+    default:
+        op->kind = DN_ELTWISE;
+        unary_alg(g, n, &op->alg, &op->alpha, &op->beta);
+        break;
+    }
+    if (act_posts(n, op->post, &op->n_post))
+        return core_err(err, MLC_STATUS_INTERNAL, "oneDNN partition: too many post-ops");
+    return MLC_OK;
+}
+
+static int count_uses(const struct ir_graph *g, int t, int from, int to)
+{
+    int u = 0;
+    for (int i = from; i < to; i++) {
+        const struct ir_node *n = &g->nodes[i];
+        if (n->dead) continue;
+        for (int k = 0; k < n->n_in; k++) u += n->in[k] == t;
+    }
+    return u;
+}
+
+static int total_uses(const struct ir_graph *g, int t)
+{
+    int u = count_uses(g, t, 0, g->n_nodes);
+    for (int i = 0; i < g->n_outputs; i++) u += g->outputs[i] == t;
+    return u;
+}
+
+/* Builds one region from nodes [a, b) and adds it to the graph. */
+static mlc_status build_region(struct ir_graph *g, const struct eng_backend_opts *o, int a, int b,
+                               int *val_of, mlc_error *err)
+{
+    mlc_status st = MLC_OK;
+    struct builder bd = {.g = g, .val_of = val_of};
+    int *outs_t = NULL, n_outs = 0;
+    struct dn_ctx *c = mlc_calloc(1, sizeof *c);
+    char *skip = mlc_calloc((size_t)(b - a), 1);
+    if (!c || !skip) {
+        st = core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN partition: out of memory");
+        goto fail;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    c->threads = o->threads;
+    c->bf16 = o->precision == MLC_PRECISION_BF16;
+    if (dnnl_engine_create(&c->eng, dnnl_cpu, 0) != dnnl_success) {
+        st = core_err(err, MLC_STATUS_UNSUPPORTED, "oneDNN: cannot create a CPU engine");
+        goto fail;
+    }
+    /* Region inputs first (values 0..n_in-1). */
+    for (int i = a; i < b; i++) {
+        const struct ir_node *n = &g->nodes[i];
+        for (int k = 0; k < n->n_in; k++) {
+            int t = n->in[k];
+            if (t < 0 || is_const(g, t) || val_of[t] >= 0) continue;
+            int prod_inside = 0;
+            for (int j = a; j < i && !prod_inside; j++)
+                for (int q = 0; q < g->nodes[j].n_out; q++) prod_inside |= g->nodes[j].out[q] == t;
+            if (prod_inside) continue;
+            if (bd.c = c, new_value(&bd, t, err) < 0) {
+                st = err->status;
+                goto fail;
+            }
+            c->n_in++;
+            int *p = mlc_realloc(bd.in_t, (size_t)c->n_in * sizeof *p);
+            if (!p) {
+                st = core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN partition: out of memory");
+                goto fail;
+            }
+            bd.in_t = p;
+            bd.in_t[c->n_in - 1] = t;
+        }
+    }
+    bd.c = c;
+    for (int i = a; i < b; i++) {
+        const struct ir_node *n = &g->nodes[i];
+        if (skip[i - a]) continue;
+        struct dn_op *op = new_op(&bd, n, err);
+        if (!op) {
+            st = err->status;
+            goto fail;
+        }
+        if ((st = fill_op(&bd, n, op, err))) goto fail;
+        int out_t = n->out[0];
+        /* Residual add: producer used only by an Add of equal shapes. */
+        if ((op->kind == DN_CONV || op->kind == DN_IP || op->kind == DN_MATMUL) &&
+            total_uses(g, out_t) == 1) {
+            for (int j = i + 1; j < b; j++) {
+                const struct ir_node *m = &g->nodes[j];
+                if (m->op != IR_OP_Add || skip[j - a]) continue;
+                int k = m->in[0] == out_t ? 1 : m->in[1] == out_t ? 0 : -1;
+                if (k < 0) continue;
+                int other = m->in[k];
+                const struct ir_tensor *t1 = &g->tensors[out_t], *t2 = &g->tensors[other];
+                int same = other >= 0 && !is_const(g, other) && val_of[other] >= 0 &&
+                           t1->rank == t2->rank && other != out_t;
+                for (int d = 0; same && d < t1->rank; d++) same = t1->dims[d] == t2->dims[d];
+                struct dn_post tmp[DN_MAX_POST];
+                int np = op->n_post + 1;
+                memcpy(tmp, op->post, sizeof tmp);
+                if (same && act_posts(m, tmp, &np) == 0) {
+                    op->post[op->n_post++] = (struct dn_post){1, dnnl_eltwise_relu, 0, 0};
+                    act_posts(m, op->post, &op->n_post);
+                    op->sum_in = val_of[other];
+                    out_t = m->out[0];
+                    skip[j - a] = 1;
+                }
+                break;
+            }
+        }
+        if ((op->out = new_value(&bd, out_t, err)) < 0) {
+            st = err->status;
+            goto fail;
+        }
+    }
+    /* Outputs: values used after the run or graph outputs. */
+    outs_t = mlc_calloc((size_t)c->n_vals + 1, sizeof *outs_t);
+    c->outs = mlc_calloc((size_t)c->n_vals + 1, sizeof *c->outs);
+    if (!outs_t || !c->outs) {
+        st = core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN partition: out of memory");
+        goto fail;
+    }
+    for (int t = 0; t < g->n_tensors; t++) {
+        int v = val_of[t];
+        if (v < c->n_in) continue; /* also -1 */
+        int later = count_uses(g, t, b, g->n_nodes) + count_uses(g, t, 0, a);
+        for (int i = 0; i < g->n_outputs; i++) later += g->outputs[i] == t;
+        if (!later) continue;
+        outs_t[n_outs] = t;
+        c->outs[n_outs++] = v;
+    }
+    c->n_out = n_outs;
+    snprintf(c->desc, sizeof c->desc, "dnnl %s: %d ops, %d inputs, %d outputs, %d constants",
+             c->bf16 ? "bf16" : "f32", c->n_ops, c->n_in, c->n_out, c->n_consts);
+    char name[64];
+    snprintf(name, sizeof name, "dnnl_region_%d", a);
+    if ((st = ir_add_region(g, name, bd.in_t, c->n_in, outs_t, n_outs, &dn_region_vtbl, c, err)))
+        goto fail;
+    c = NULL; /* owned by the graph now */
+    for (int i = a; i < b; i++) g->nodes[i].dead = 1;
+fail:
+    dn_ctx_free(c);
+    mlc_free(skip);
+    mlc_free(outs_t);
+    mlc_free(bd.in_t);
+    return st;
+}
+
+mlc_status eng_dnnl_partition(struct ir_graph *g, const struct eng_backend_opts *o, mlc_error *err)
+{
+    mlc_status st = MLC_OK;
+    if (o && o->backend == MLC_BACKEND_REFERENCE) return MLC_OK;
+    struct eng_backend_opts dflt = {0, MLC_PRECISION_F32, MLC_BACKEND_AUTO};
+    if (!o) o = &dflt;
+    int *val_of = mlc_alloc((size_t)(g->n_tensors + 1) * sizeof *val_of);
+    if (!val_of) return core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN partition: out of memory");
+    int n_nodes = g->n_nodes; /* regions are appended; do not visit them */
+    int a = 0;
+    while (a < n_nodes) {
+        if (!takeable(g, &g->nodes[a])) {
+            a++;
+            continue;
+        }
+        int b = a, n_heavy = 0;
+        while (b < n_nodes && takeable(g, &g->nodes[b])) n_heavy += heavy(g->nodes[b++].op);
+        if (n_heavy > 0 || b - a > 1) {
+            for (int t = 0; t < g->n_tensors; t++) val_of[t] = -1;
+            if ((st = build_region(g, o, a, b, val_of, err))) break;
+        }
+        a = b;
+    }
+    mlc_free(val_of);
+    return st;
+}

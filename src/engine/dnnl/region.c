@@ -1,0 +1,1000 @@
+/*
+ * region.c - runs a oneDNN region (see dn.h): the eng_region_vtbl of the
+ * oneDNN backend.
+ *
+ * bind (per session and input shapes) infers every value's dims, then walks
+ * the ops once: each compute primitive is created with format_tag any for its
+ * destination (and for its source when the layout it is handed has no fast
+ * kernel), so blocked layouts flow from one primitive to the next; reorders
+ * are only inserted where a consumer cannot take the producer's layout (region
+ * inputs, outputs, Flatten-like views, rare mismatches). Buffers are planned
+ * with liveness (a value's buffer returns to a pool after its last use; a
+ * residual add fused as a sum post-op takes over its operand's buffer when
+ * that operand dies there). Weights are reordered into the primitive's
+ * preferred layout once per net (ctx->consts[].pk, under ctx->lock) and shared
+ * read-only by all sessions.
+ *
+ * run sets the handles of the boundary memories and executes the steps on
+ * the session's stream. Threads: Debian's libdnnl uses OpenMP (libgomp), so
+ * the thread count is set with omp_set_num_threads() on the calling thread
+ * before each run (looked up with dlsym so that mlc needs no -fopenmp).
+ *
+ * Not here: choosing what becomes a region (partition.c).
+ */
+#include <dlfcn.h>
+#include <string.h>
+
+#include "engine/dnnl/dn.h"
+
+#define MAX_ARGS 10
+
+struct step {
+    dnnl_primitive_t prim;
+    int n_args;
+    dnnl_exec_arg_t args[MAX_ARGS];
+};
+
+struct pbuf {
+    size_t size;
+    void *raw, *p;
+    int busy;
+};
+
+struct memref {
+    dnnl_memory_t mem;
+    int buf; /* pool buffer whose pointer becomes the handle; -1 none */
+};
+
+struct vstate {
+    dnnl_memory_desc_t md;
+    dnnl_memory_t mem;
+    int buf;                   /* -1 for region inputs */
+    dnnl_memory_desc_t alt_md; /* one converted copy (reorder) for consumers */
+    dnnl_memory_t alt;
+    int alt_buf;
+    int64_t dims[MLC_MAX_RANK];
+    int rank;
+};
+
+struct dn_state {
+    dnnl_engine_t eng;
+    dnnl_stream_t strm;
+    struct step *steps;
+    int n_steps, cap_steps;
+    struct memref *mems;
+    int n_mems, cap_mems;
+    struct pbuf *bufs;
+    int n_bufs, cap_bufs;
+    dnnl_memory_t *in_mem, *out_mem;
+    struct vstate *v;
+    int n_v;
+};
+
+const char *dn_status_str(dnnl_status_t s)
+{
+    switch (s) {
+    case dnnl_success:
+        return "success";
+    case dnnl_out_of_memory:
+        return "out of memory";
+    case dnnl_invalid_arguments:
+        return "invalid arguments";
+    case dnnl_unimplemented:
+        return "unimplemented";
+    case dnnl_iterator_ends:
+        return "iterator ends";
+    case dnnl_runtime_error:
+        return "runtime error";
+    case dnnl_not_required:
+        return "not required";
+    default:
+        return "unknown error";
+    }
+}
+
+#define DNCHK(call, what)                                                                          \
+    do {                                                                                           \
+        dnnl_status_t s_ = (call);                                                                 \
+        if (s_ != dnnl_success) {                                                                  \
+            st = core_err(                                                                         \
+                err, s_ == dnnl_out_of_memory ? MLC_STATUS_NO_MEMORY : MLC_STATUS_UNSUPPORTED,     \
+                "oneDNN: %s: %s failed: %s", opname, what, dn_status_str(s_));                     \
+            goto fail;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+/* ---- shapes ------------------------------------------------------------- */
+
+static int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pl, int64_t pr,
+                        int ceil_mode)
+{
+    int64_t ke = (k - 1) * d + 1, span = in + pl + pr - ke;
+    if (span < 0) return -1;
+    int64_t o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+    /* ONNX/PyTorch: the last window must start inside the input or left pad */
+    if (ceil_mode && (o - 1) * s >= in + pl) o--;
+    return o;
+}
+
+static mlc_status infer_op(const struct dn_ctx *c, const struct dn_op *op, struct vstate *v,
+                           mlc_error *err)
+{
+    const struct vstate *a = &v[op->in[0]];
+    struct vstate *o = &v[op->out];
+    o->rank = a->rank;
+    memcpy(o->dims, a->dims, sizeof o->dims);
+    switch (op->kind) {
+    case DN_CONV:
+    case DN_POOL:
+    case DN_GPOOL:
+        if (a->rank != 4) goto bad;
+        if (op->kind == DN_CONV) {
+            const struct dn_const *w = &c->consts[op->w];
+            if (a->dims[1] != w->dims[1] * op->group) goto bad;
+            o->dims[1] = w->dims[0];
+        }
+        for (int k = 0; k < 2; k++) {
+            if (op->kind == DN_GPOOL) {
+                o->dims[2 + k] = 1;
+                continue;
+            }
+            o->dims[2 + k] = conv_out(a->dims[2 + k], op->kernel[k], op->stride[k], op->dil[k],
+                                      op->pad_l[k], op->pad_r[k], op->ceil_mode);
+            if (o->dims[2 + k] <= 0) goto bad;
+        }
+        break;
+    case DN_IP: {
+        const struct dn_const *w = &c->consts[op->w];
+        int64_t k = op->trans_b ? w->dims[1] : w->dims[0];
+        if (a->rank != 2 || a->dims[1] != k) goto bad;
+        o->dims[1] = op->trans_b ? w->dims[0] : w->dims[1];
+        break;
+    }
+    case DN_MATMUL:
+        if (op->in[1] < 0) {
+            const struct dn_const *w = &c->consts[op->w];
+            if (a->rank < 2 || a->dims[a->rank - 1] != w->dims[0]) goto bad;
+            o->dims[a->rank - 1] = w->dims[1];
+        } else {
+            const struct vstate *b = &v[op->in[1]];
+            if (a->rank < 2 || b->rank != a->rank || a->dims[a->rank - 1] != b->dims[b->rank - 2])
+                goto bad;
+            for (int d = 0; d < a->rank - 2; d++) {
+                if (a->dims[d] != b->dims[d] && a->dims[d] != 1 && b->dims[d] != 1) goto bad;
+                if (b->dims[d] > o->dims[d]) o->dims[d] = b->dims[d];
+            }
+            o->dims[a->rank - 1] = b->dims[b->rank - 1];
+        }
+        break;
+    case DN_BINARY: {
+        int rb;
+        const int64_t *bd;
+        if (op->in[1] >= 0)
+            rb = v[op->in[1]].rank, bd = v[op->in[1]].dims;
+        else
+            rb = c->consts[op->w].rank, bd = c->consts[op->w].dims;
+        if (rb > a->rank) goto bad;
+        for (int d = 0; d < rb; d++) {
+            int64_t x = a->dims[a->rank - rb + d];
+            if (bd[d] != 1 && bd[d] != x) goto bad;
+        }
+        break;
+    }
+    case DN_VIEW: {
+        int64_t n = 1, lead = 1;
+        for (int d = 0; d < a->rank; d++) {
+            n *= a->dims[d];
+            if (d < op->axis) lead *= a->dims[d];
+        }
+        o->rank = 2;
+        o->dims[0] = lead;
+        o->dims[1] = lead ? n / lead : 0;
+        break;
+    }
+    default:
+        break;
+    }
+    return MLC_OK;
+bad:
+    return core_err(err, MLC_STATUS_INVALID_ARGUMENT,
+                    "oneDNN region: node '%s': input shapes do not fit the op", op->name);
+}
+
+static mlc_status infer_all(const struct dn_ctx *c, const mlc_tensor *in, int n_in,
+                            struct vstate *v, mlc_error *err)
+{
+    if (n_in != c->n_in)
+        return core_err(err, MLC_STATUS_INTERNAL, "oneDNN region: %d inputs, expected %d", n_in,
+                        c->n_in);
+    for (int i = 0; i < n_in; i++) {
+        if (in[i].dtype != MLC_DTYPE_F32 || in[i].rank != c->vals[i].rank)
+            return core_err(err, MLC_STATUS_INVALID_ARGUMENT,
+                            "oneDNN region: input %d: expected float32 of rank %d", i,
+                            c->vals[i].rank);
+        v[i].rank = in[i].rank;
+        memcpy(v[i].dims, in[i].dims, sizeof v[i].dims);
+    }
+    for (int i = 0; i < c->n_ops; i++) {
+        mlc_status st = infer_op(c, &c->ops[i], v, err);
+        if (st) return st;
+    }
+    return MLC_OK;
+}
+
+static mlc_status dn_infer(void *mctx, const mlc_tensor *in, int n_in, mlc_tensor *out, int n_out,
+                           mlc_error *err)
+{
+    const struct dn_ctx *c = mctx;
+    struct vstate *v = mlc_calloc((size_t)c->n_vals, sizeof *v);
+    mlc_status st;
+    if (!v) return core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN region: out of memory");
+    st = infer_all(c, in, n_in, v, err);
+    if (!st && n_out != c->n_out)
+        st = core_err(err, MLC_STATUS_INTERNAL, "oneDNN region: %d outputs, expected %d", n_out,
+                      c->n_out);
+    for (int i = 0; !st && i < n_out; i++) {
+        const struct vstate *o = &v[c->outs[i]];
+        out[i].dtype = MLC_DTYPE_F32;
+        out[i].rank = o->rank;
+        memcpy(out[i].dims, o->dims, sizeof out[i].dims);
+        out[i].data = NULL;
+    }
+    mlc_free(v);
+    return st;
+}
+
+/* ---- bind helpers --------------------------------------------------------- */
+
+static dnnl_format_tag_t plain_tag(int rank)
+{
+    static const dnnl_format_tag_t t[] = {
+        dnnl_format_tag_undef, dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde, dnnl_abcdef};
+    return rank >= 1 && rank <= 6 ? t[rank] : dnnl_format_tag_undef;
+}
+
+static void md_plain(dnnl_memory_desc_t *md, int rank, const int64_t *dims, dnnl_data_type_t dt)
+{
+    dnnl_dims_t d;
+    for (int i = 0; i < rank; i++) d[i] = dims[i];
+    dnnl_memory_desc_init_by_tag(md, rank, d, dt, plain_tag(rank));
+}
+
+static void md_any(dnnl_memory_desc_t *md, int rank, const int64_t *dims, dnnl_data_type_t dt)
+{
+    dnnl_dims_t d;
+    for (int i = 0; i < rank; i++) d[i] = dims[i];
+    dnnl_memory_desc_init_by_tag(md, rank, d, dt, dnnl_format_tag_any);
+}
+
+static int grow(void **p, int *cap, int need, size_t elem)
+{
+    if (need <= *cap) return 0;
+    int nc = *cap ? *cap * 2 : 16;
+    while (nc < need) nc *= 2;
+    void *q = mlc_realloc(*p, (size_t)nc * elem);
+    if (!q) return -1;
+    memset((char *)q + (size_t)*cap * elem, 0, (size_t)(nc - *cap) * elem);
+    *p = q;
+    *cap = nc;
+    return 0;
+}
+
+static int buf_get(struct dn_state *s, size_t size)
+{
+    int best = -1;
+    for (int i = 0; i < s->n_bufs; i++) {
+        if (s->bufs[i].busy) continue;
+        if (best < 0)
+            best = i;
+        else {
+            size_t bs = s->bufs[best].size, is = s->bufs[i].size;
+            int fits_b = bs >= size, fits_i = is >= size;
+            if ((fits_i && (!fits_b || is < bs)) || (!fits_i && !fits_b && is > bs)) best = i;
+        }
+    }
+    if (best < 0) {
+        if (grow((void **)&s->bufs, &s->cap_bufs, s->n_bufs + 1, sizeof *s->bufs)) return -1;
+        best = s->n_bufs++;
+    }
+    if (s->bufs[best].size < size) s->bufs[best].size = size;
+    s->bufs[best].busy = 1;
+    return best;
+}
+
+/* Creates a memory for md; its handle is set later from buffer `buf` (or at
+ * run time when buf < 0 and ptr is NULL). */
+static dnnl_status_t mem_new(struct dn_state *s, const dnnl_memory_desc_t *md, int buf, void *ptr,
+                             dnnl_memory_t *out)
+{
+    if (grow((void **)&s->mems, &s->cap_mems, s->n_mems + 1, sizeof *s->mems))
+        return dnnl_out_of_memory;
+    dnnl_status_t r = dnnl_memory_create(out, md, s->eng, ptr ? ptr : DNNL_MEMORY_NONE);
+    if (r != dnnl_success) return r;
+    s->mems[s->n_mems].mem = *out;
+    s->mems[s->n_mems].buf = buf;
+    s->n_mems++;
+    return dnnl_success;
+}
+
+static struct step *step_new(struct dn_state *s)
+{
+    if (grow((void **)&s->steps, &s->cap_steps, s->n_steps + 1, sizeof *s->steps)) return NULL;
+    return &s->steps[s->n_steps++];
+}
+
+static void step_arg(struct step *t, int arg, dnnl_memory_t m)
+{
+    t->args[t->n_args].arg = arg;
+    t->args[t->n_args].memory = m;
+    t->n_args++;
+}
+
+static dnnl_status_t make_prim(const_dnnl_op_desc_t d, const_dnnl_primitive_attr_t attr,
+                               dnnl_engine_t eng, dnnl_primitive_desc_t *pd, int reject_ref)
+{
+    dnnl_status_t r = dnnl_primitive_desc_create(pd, d, attr, eng, NULL);
+    if (r != dnnl_success || !reject_ref) return r;
+    const char *impl = NULL;
+    dnnl_primitive_desc_query(*pd, dnnl_query_impl_info_str, 0, &impl);
+    if (impl && strstr(impl, "ref")) {
+        dnnl_primitive_desc_destroy(*pd);
+        *pd = NULL;
+        return dnnl_unimplemented;
+    }
+    return dnnl_success;
+}
+
+/* Adds a reorder step src -> a new memory of md (in a pool buffer). */
+static dnnl_status_t add_reorder(struct dn_state *s, dnnl_memory_t src,
+                                 const dnnl_memory_desc_t *smd, const dnnl_memory_desc_t *md,
+                                 dnnl_memory_t *dst, int *buf_out, dnnl_memory_t dst_given)
+{
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t p = NULL;
+    dnnl_status_t r = dnnl_reorder_primitive_desc_create(&pd, smd, s->eng, md, s->eng, NULL);
+    if (r != dnnl_success) return r;
+    r = dnnl_primitive_create(&p, pd);
+    dnnl_primitive_desc_destroy(pd);
+    if (r != dnnl_success) return r;
+    struct step *t = step_new(s);
+    if (!t) {
+        dnnl_primitive_destroy(p);
+        return dnnl_out_of_memory;
+    }
+    t->prim = p;
+    if (!dst_given) {
+        int b = buf_get(s, dnnl_memory_desc_get_size(md));
+        if (b < 0) return dnnl_out_of_memory;
+        r = mem_new(s, md, b, NULL, dst);
+        if (r != dnnl_success) return r;
+        *buf_out = b;
+        dst_given = *dst;
+    }
+    step_arg(t, DNNL_ARG_FROM, src);
+    step_arg(t, DNNL_ARG_TO, dst_given);
+    return dnnl_success;
+}
+
+/* The memory of value `vi` in layout md (reordered once if needed). */
+static dnnl_status_t value_as(struct dn_state *s, int vi, const dnnl_memory_desc_t *md,
+                              dnnl_memory_t *out)
+{
+    struct vstate *v = &s->v[vi];
+    if (dnnl_memory_desc_equal(&v->md, md)) {
+        *out = v->mem;
+        return dnnl_success;
+    }
+    if (v->alt && dnnl_memory_desc_equal(&v->alt_md, md)) {
+        *out = v->alt;
+        return dnnl_success;
+    }
+    if (v->alt && v->alt_buf >= 0) s->bufs[v->alt_buf].busy = 0;
+    v->alt = NULL;
+    dnnl_status_t r = add_reorder(s, v->mem, &v->md, md, &v->alt, &v->alt_buf, NULL);
+    if (r != dnnl_success) return r;
+    v->alt_md = *md;
+    *out = v->alt;
+    return dnnl_success;
+}
+
+static void value_release(struct dn_state *s, int vi)
+{
+    struct vstate *v = &s->v[vi];
+    if (v->buf >= 0) s->bufs[v->buf].busy = 0;
+    if (v->alt && v->alt_buf >= 0) s->bufs[v->alt_buf].busy = 0;
+    v->buf = -1;
+    v->alt = NULL;
+}
+
+/* Logical (plain) md of a constant as a primitive sees it. */
+static void const_md(const struct dn_ctx *c, const struct dn_op *op, int cid, int rank_as,
+                     dnnl_memory_desc_t *md)
+{
+    const struct dn_const *k = &c->consts[cid];
+    dnnl_dims_t d;
+    if (op->kind == DN_CONV && cid == op->w && op->group > 1) {
+        d[0] = op->group;
+        d[1] = k->dims[0] / op->group;
+        d[2] = k->dims[1];
+        d[3] = k->dims[2];
+        d[4] = k->dims[3];
+        dnnl_memory_desc_init_by_tag(md, 5, d, dnnl_f32, dnnl_goihw);
+    } else if (op->kind == DN_IP && cid == op->w && !op->trans_b) {
+        d[0] = k->dims[1];
+        d[1] = k->dims[0];
+        dnnl_memory_desc_init_by_tag(md, 2, d, dnnl_f32, dnnl_ba);
+    } else {
+        int pad = rank_as > k->rank ? rank_as - k->rank : 0;
+        for (int i = 0; i < pad; i++) d[i] = 1;
+        for (int i = 0; i < k->rank; i++) d[pad + i] = k->dims[i];
+        dnnl_memory_desc_init_by_tag(md, pad + k->rank, d, dnnl_f32, plain_tag(pad + k->rank));
+    }
+}
+
+/* Data of constant cid in layout want (packing it once per net). */
+static dnnl_status_t const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
+                               const dnnl_memory_desc_t *want, void **data_out)
+{
+    struct dn_const *k = &c->consts[cid];
+    dnnl_memory_desc_t logical;
+    dnnl_status_t r = dnnl_success;
+    const_md(c, op, cid, want->ndims, &logical);
+    pthread_mutex_lock(&c->lock);
+    if (k->data && dnnl_memory_desc_equal(&logical, want)) {
+        *data_out = k->data;
+        goto out;
+    }
+    for (int i = 0; i < k->n_pk; i++)
+        if (dnnl_memory_desc_equal(&k->pk[i].md, want)) {
+            *data_out = k->pk[i].data;
+            goto out;
+        }
+    {
+        size_t n = dnnl_memory_desc_get_size(want);
+        struct dn_packed *np = mlc_realloc(k->pk, (size_t)(k->n_pk + 1) * sizeof *np);
+        if (!np) {
+            r = dnnl_out_of_memory;
+            goto out;
+        }
+        k->pk = np;
+        void *raw = mlc_alloc(n + 64);
+        if (!raw) {
+            r = dnnl_out_of_memory;
+            goto out;
+        }
+        void *dst = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+        dnnl_memory_t ms = NULL, md = NULL;
+        dnnl_primitive_desc_t pd = NULL;
+        dnnl_primitive_t p = NULL;
+        dnnl_stream_t strm = NULL;
+        const dnnl_memory_desc_t *smd = k->data ? &logical : &k->pk[0].md;
+        void *sdata = k->data ? (void *)k->data : k->pk[0].data;
+        r = dnnl_memory_create(&ms, smd, c->eng, sdata);
+        if (r == dnnl_success) r = dnnl_memory_create(&md, want, c->eng, dst);
+        if (r == dnnl_success)
+            r = dnnl_reorder_primitive_desc_create(&pd, smd, c->eng, want, c->eng, NULL);
+        if (r == dnnl_success) r = dnnl_primitive_create(&p, pd);
+        if (r == dnnl_success) r = dnnl_stream_create(&strm, c->eng, dnnl_stream_default_flags);
+        if (r == dnnl_success) {
+            dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, md}};
+            r = dnnl_primitive_execute(p, strm, 2, a);
+            if (r == dnnl_success) r = dnnl_stream_wait(strm);
+        }
+        if (strm) dnnl_stream_destroy(strm);
+        if (p) dnnl_primitive_destroy(p);
+        if (pd) dnnl_primitive_desc_destroy(pd);
+        if (ms) dnnl_memory_destroy(ms);
+        if (md) dnnl_memory_destroy(md);
+        if (r != dnnl_success) {
+            mlc_free(raw);
+            goto out;
+        }
+        k->pk[k->n_pk].md = *want;
+        k->pk[k->n_pk].data = dst;
+        k->pk[k->n_pk].raw = raw;
+        k->n_pk++;
+        *data_out = dst;
+        /* The plain copy is no longer needed: any later layout is reordered
+         * from the first packed one. (A primitive handed the plain data
+         * directly keeps it: then k->data was returned above and n_pk may
+         * still be 0 here; we only drop it when nothing binds it.) */
+        if (k->data && !k->n_pk_plain_users) {
+            mlc_free(k->data);
+            k->data = NULL;
+        }
+    }
+out:
+    if (r == dnnl_success && *data_out == k->data) k->n_pk_plain_users++;
+    pthread_mutex_unlock(&c->lock);
+    return r;
+}
+
+static dnnl_status_t make_attr(const struct dn_op *op, dnnl_primitive_attr_t *attr)
+{
+    dnnl_status_t r = dnnl_primitive_attr_create(attr);
+    if (r != dnnl_success || !op->n_post) return r;
+    dnnl_post_ops_t po = NULL;
+    r = dnnl_post_ops_create(&po);
+    for (int i = 0; r == dnnl_success && i < op->n_post; i++)
+        r = op->post[i].sum ? dnnl_post_ops_append_sum(po, 1.0f)
+                            : dnnl_post_ops_append_eltwise(po, 1.0f, op->post[i].alg,
+                                                           op->post[i].alpha, op->post[i].beta);
+    if (r == dnnl_success) r = dnnl_primitive_attr_set_post_ops(*attr, po);
+    if (po) dnnl_post_ops_destroy(po);
+    return r;
+}
+
+/* Wraps constant cid, packed as pd's md for `what`, in a session memory. */
+static dnnl_status_t const_mem(struct dn_ctx *c, struct dn_state *s, const struct dn_op *op,
+                               int cid, const dnnl_memory_desc_t *md, dnnl_memory_t *out)
+{
+    void *data = NULL;
+    dnnl_status_t r = const_get(c, op, cid, md, &data);
+    if (r != dnnl_success) return r;
+    return mem_new(s, md, -1, data, out);
+}
+
+static const dnnl_memory_desc_t *qmd(const_dnnl_primitive_desc_t pd, dnnl_query_t q)
+{
+    return dnnl_primitive_desc_query_md(pd, q, 0);
+}
+
+/* Creates op `oi`'s primitive and step(s). */
+static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const int *last,
+                          mlc_error *err)
+{
+    const struct dn_op *op = &c->ops[oi];
+    const char *opname = op->name;
+    mlc_status st = MLC_OK;
+    dnnl_data_type_t dt = c->bf16 ? dnnl_bf16 : dnnl_f32;
+    struct vstate *a = &s->v[op->in[0]], *o = &s->v[op->out];
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t prim = NULL;
+    dnnl_memory_desc_t src_md, w_md, b_md, dst_md, any_src;
+    dnnl_memory_t m_src = NULL, m_w = NULL, m_b = NULL, m_src1 = NULL, m_dst = NULL;
+    dnnl_memory_t m_mean = NULL, m_var = NULL;
+    dnnl_dims_t st2, pl, pr, dl, kr;
+    union {
+        dnnl_convolution_desc_t conv;
+        dnnl_pooling_v2_desc_t pool;
+        dnnl_inner_product_desc_t ip;
+        dnnl_matmul_desc_t mm;
+        dnnl_eltwise_desc_t elt;
+        dnnl_binary_desc_t bin;
+        dnnl_softmax_v2_desc_t sm;
+        dnnl_layer_normalization_desc_t ln;
+        dnnl_batch_normalization_desc_t bn;
+    } d;
+    int is_view = op->kind == DN_VIEW;
+    int tmp[2] = {-1, -1}; /* per-op scratch buffers, released at the end */
+
+    DNCHK(make_attr(op, &attr), "attributes");
+    /* Layout-preserving ops take the value's layout as it is (in dt). */
+    if (a->md.data_type == dt)
+        src_md = a->md;
+    else
+        md_plain(&src_md, a->rank, a->dims, dt);
+    md_any(&any_src, a->rank, a->dims, dt);
+    md_any(&dst_md, o->rank, o->dims, dt);
+    for (int k = 0; k < 2; k++) {
+        st2[k] = op->stride[k], pl[k] = op->pad_l[k], kr[k] = op->kernel[k];
+        dl[k] = op->dil[k] - 1;
+        pr[k] = op->pad_r[k];
+    }
+
+    switch (op->kind) {
+    case DN_CONV: {
+        const struct dn_const *w = &c->consts[op->w];
+        dnnl_dims_t wd;
+        int wr = 4;
+        if (op->group > 1) {
+            wd[0] = op->group, wd[1] = w->dims[0] / op->group, wd[2] = w->dims[1];
+            wd[3] = w->dims[2], wd[4] = w->dims[3], wr = 5;
+        } else {
+            for (int k = 0; k < 4; k++) wd[k] = w->dims[k];
+        }
+        dnnl_memory_desc_init_by_tag(&w_md, wr, wd, dt, dnnl_format_tag_any);
+        if (op->b >= 0) md_plain(&b_md, 1, &w->dims[0], dnnl_f32);
+        dnnl_status_t r = dnnl_dilated_convolution_forward_desc_init(
+            &d.conv, dnnl_forward_inference, dnnl_convolution_direct, &src_md, &w_md,
+            op->b >= 0 ? &b_md : NULL, &dst_md, st2, dl, pl, pr);
+        if (r == dnnl_success) r = make_prim(&d.conv, attr, s->eng, &pd, 1);
+        if (r != dnnl_success) {
+            DNCHK(dnnl_dilated_convolution_forward_desc_init(
+                      &d.conv, dnnl_forward_inference, dnnl_convolution_direct, &any_src, &w_md,
+                      op->b >= 0 ? &b_md : NULL, &dst_md, st2, dl, pl, pr),
+                  "convolution descriptor");
+            DNCHK(make_prim(&d.conv, attr, s->eng, &pd, 0), "convolution primitive");
+        }
+        break;
+    }
+    case DN_POOL:
+    case DN_GPOOL: {
+        if (op->kind == DN_GPOOL) {
+            kr[0] = a->dims[2], kr[1] = a->dims[3];
+            st2[0] = st2[1] = 1;
+            pl[0] = pl[1] = pr[0] = pr[1] = 0;
+        } else {
+            /* ceil_mode: pad the right so that the last window fits */
+            for (int k = 0; k < 2; k++) {
+                int64_t need = (o->dims[2 + k] - 1) * op->stride[k] +
+                               (op->kernel[k] - 1) * op->dil[k] + 1 - a->dims[2 + k] - pl[k];
+                if (need > pr[k]) pr[k] = need;
+            }
+        }
+        dl[0] = dl[1] = op->kind == DN_GPOOL ? 0 : dl[0];
+        if (op->kind == DN_GPOOL) dl[1] = 0;
+        dnnl_status_t r = dnnl_pooling_v2_forward_desc_init(
+            &d.pool, dnnl_forward_inference, op->alg, &src_md, &dst_md, st2, kr, dl, pl, pr);
+        if (r == dnnl_success) r = make_prim(&d.pool, attr, s->eng, &pd, 1);
+        if (r != dnnl_success) {
+            DNCHK(dnnl_pooling_v2_forward_desc_init(&d.pool, dnnl_forward_inference, op->alg,
+                                                    &any_src, &dst_md, st2, kr, dl, pl, pr),
+                  "pooling descriptor");
+            DNCHK(make_prim(&d.pool, attr, s->eng, &pd, 0), "pooling primitive");
+        }
+        break;
+    }
+    case DN_IP: {
+        const struct dn_const *w = &c->consts[op->w];
+        int64_t wd[2] = {op->trans_b ? w->dims[0] : w->dims[1],
+                         op->trans_b ? w->dims[1] : w->dims[0]};
+        md_any(&w_md, 2, wd, dt);
+        if (op->b >= 0) md_plain(&b_md, 1, &wd[0], dnnl_f32);
+        DNCHK(dnnl_inner_product_forward_desc_init(&d.ip, dnnl_forward_inference, &any_src, &w_md,
+                                                   op->b >= 0 ? &b_md : NULL, &dst_md),
+              "inner product descriptor");
+        DNCHK(make_prim(&d.ip, attr, s->eng, &pd, 0), "inner product primitive");
+        break;
+    }
+    case DN_MATMUL: {
+        if (op->in[1] < 0) {
+            const struct dn_const *w = &c->consts[op->w];
+            int64_t wd[MLC_MAX_RANK];
+            for (int k = 0; k < a->rank - 2; k++) wd[k] = 1;
+            wd[a->rank - 2] = w->dims[0];
+            wd[a->rank - 1] = w->dims[1];
+            md_any(&w_md, a->rank, wd, dt);
+        } else {
+            const struct vstate *b = &s->v[op->in[1]];
+            if (b->md.data_type == dt && b->md.format_kind == dnnl_blocked &&
+                b->md.format_desc.blocking.inner_nblks == 0)
+                w_md = b->md;
+            else
+                md_plain(&w_md, b->rank, b->dims, dt);
+        }
+        if (!(src_md.format_kind == dnnl_blocked && src_md.format_desc.blocking.inner_nblks == 0))
+            md_plain(&src_md, a->rank, a->dims, dt);
+        DNCHK(dnnl_matmul_desc_init(&d.mm, &src_md, &w_md, NULL, &dst_md), "matmul descriptor");
+        DNCHK(make_prim(&d.mm, attr, s->eng, &pd, 0), "matmul primitive");
+        break;
+    }
+    case DN_ELTWISE:
+        DNCHK(dnnl_eltwise_forward_desc_init(&d.elt, dnnl_forward_inference, op->alg, &src_md,
+                                             op->alpha, op->beta),
+              "eltwise descriptor");
+        DNCHK(make_prim(&d.elt, attr, s->eng, &pd, 0), "eltwise primitive");
+        break;
+    case DN_BINARY: {
+        dnnl_memory_desc_t s1;
+        if (op->in[1] >= 0) {
+            const struct vstate *b = &s->v[op->in[1]];
+            if (b->md.data_type == dt && b->rank == a->rank)
+                s1 = b->md;
+            else {
+                int64_t bd[MLC_MAX_RANK];
+                for (int k = 0; k < a->rank; k++)
+                    bd[k] = k < a->rank - b->rank ? 1 : b->dims[k - (a->rank - b->rank)];
+                md_plain(&s1, a->rank, bd, dt);
+            }
+        } else {
+            const_md(c, op, op->w, a->rank, &s1);
+        }
+        DNCHK(dnnl_binary_desc_init(&d.bin, op->alg, &src_md, &s1, &src_md), "binary descriptor");
+        DNCHK(make_prim(&d.bin, attr, s->eng, &pd, 0), "binary primitive");
+        break;
+    }
+    case DN_SOFTMAX:
+        DNCHK(dnnl_softmax_v2_forward_desc_init(&d.sm, dnnl_forward_inference,
+                                                dnnl_softmax_accurate, &src_md, &src_md, op->axis),
+              "softmax descriptor");
+        DNCHK(make_prim(&d.sm, attr, s->eng, &pd, 0), "softmax primitive");
+        break;
+    case DN_LNORM:
+        md_plain(&src_md, a->rank, a->dims, dt);
+        DNCHK(dnnl_layer_normalization_forward_desc_init(
+                  &d.ln, dnnl_forward_inference, &src_md, NULL, op->eps,
+                  (op->w >= 0 ? dnnl_use_scale : 0) | (op->b >= 0 ? dnnl_use_shift : 0)),
+              "layer norm descriptor");
+        DNCHK(make_prim(&d.ln, attr, s->eng, &pd, 0), "layer norm primitive");
+        break;
+    case DN_BNORM:
+        DNCHK(dnnl_batch_normalization_forward_desc_init(
+                  &d.bn, dnnl_forward_inference, &src_md, op->eps,
+                  dnnl_use_global_stats | dnnl_use_scale | dnnl_use_shift),
+              "batch norm descriptor");
+        DNCHK(make_prim(&d.bn, attr, s->eng, &pd, 0), "batch norm primitive");
+        break;
+    case DN_VIEW:
+        md_plain(&src_md, a->rank, a->dims, dt);
+        break;
+    }
+
+    /* Source(s). */
+    const dnnl_memory_desc_t *want = is_view ? &src_md : qmd(pd, dnnl_query_src_md);
+    DNCHK(value_as(s, op->in[0], want, &m_src), "source reorder");
+    if (is_view) {
+        /* Same bytes, new dims: share the plain buffer (copy a region input
+         * first: its handle is only known at run time). */
+        int buf = dnnl_memory_desc_equal(&a->md, want) ? a->buf : a->alt_buf;
+        if (buf < 0) {
+            dnnl_memory_t cp = NULL;
+            DNCHK(add_reorder(s, m_src, want, want, &cp, &buf, NULL), "view copy");
+        } else {
+            s->bufs[buf].busy++;
+        }
+        md_plain(&o->md, o->rank, o->dims, dt);
+        DNCHK(mem_new(s, &o->md, buf, NULL, &o->mem), "view memory");
+        o->buf = buf;
+        goto done;
+    }
+    if (op->kind == DN_MATMUL && op->in[1] >= 0)
+        DNCHK(value_as(s, op->in[1], qmd(pd, dnnl_query_weights_md), &m_src1), "matmul operand");
+    if (op->kind == DN_BINARY) {
+        const dnnl_memory_desc_t *m1 = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 1);
+        if (op->in[1] >= 0)
+            DNCHK(value_as(s, op->in[1], m1, &m_src1), "binary operand");
+        else
+            DNCHK(const_mem(c, s, op, op->w, m1, &m_src1), "binary constant");
+    }
+    if (op->kind == DN_CONV || op->kind == DN_IP || (op->kind == DN_MATMUL && op->in[1] < 0))
+        DNCHK(const_mem(c, s, op, op->w, qmd(pd, dnnl_query_weights_md), &m_w), "weights");
+    if ((op->kind == DN_CONV || op->kind == DN_IP) && op->b >= 0)
+        DNCHK(const_mem(c, s, op, op->b, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1),
+                        &m_b),
+              "bias");
+    if (op->kind == DN_LNORM || op->kind == DN_BNORM) {
+        const dnnl_memory_desc_t *sm =
+            dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_SCALE);
+        if (op->w >= 0) DNCHK(const_mem(c, s, op, op->w, sm, &m_w), "scale");
+        sm = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_SHIFT);
+        if (op->b >= 0) DNCHK(const_mem(c, s, op, op->b, sm, &m_b), "shift");
+        sm = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_MEAN);
+        if (op->kind == DN_BNORM) {
+            DNCHK(const_mem(c, s, op, op->mean, sm, &m_mean), "mean");
+            sm = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_VARIANCE);
+            DNCHK(const_mem(c, s, op, op->var, sm, &m_var), "variance");
+        } else if (sm && sm->ndims > 0) {
+            tmp[0] = buf_get(s, dnnl_memory_desc_get_size(sm));
+            if (tmp[0] < 0) DNCHK(dnnl_out_of_memory, "stats");
+            DNCHK(mem_new(s, sm, tmp[0], NULL, &m_mean), "mean");
+            const dnnl_memory_desc_t *vm =
+                dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_VARIANCE);
+            tmp[1] = buf_get(s, dnnl_memory_desc_get_size(vm));
+            if (tmp[1] < 0) DNCHK(dnnl_out_of_memory, "stats");
+            DNCHK(mem_new(s, vm, tmp[1], NULL, &m_var), "variance");
+        }
+    }
+
+    /* Destination. */
+    o->md = *qmd(pd, dnnl_query_dst_md);
+    if (op->sum_in >= 0) {
+        struct vstate *x = &s->v[op->sum_in];
+        if (last[op->sum_in] == oi && x->buf >= 0 && dnnl_memory_desc_equal(&x->md, &o->md) &&
+            s->bufs[x->buf].busy == 1) {
+            o->mem = x->mem; /* take over the operand's buffer: dst += conv */
+            o->buf = x->buf;
+            x->buf = -1;
+        } else {
+            int b = -1;
+            DNCHK(add_reorder(
+                      s, x->alt && dnnl_memory_desc_equal(&x->alt_md, &o->md) ? x->alt : x->mem,
+                      x->alt && dnnl_memory_desc_equal(&x->alt_md, &o->md) ? &x->alt_md : &x->md,
+                      &o->md, &o->mem, &b, NULL),
+                  "residual copy");
+            o->buf = b;
+        }
+    } else {
+        o->buf = buf_get(s, dnnl_memory_desc_get_size(&o->md));
+        if (o->buf < 0) DNCHK(dnnl_out_of_memory, "destination");
+        DNCHK(mem_new(s, &o->md, o->buf, NULL, &o->mem), "destination");
+    }
+    m_dst = o->mem;
+
+    DNCHK(dnnl_primitive_create(&prim, pd), "primitive");
+    struct step *t = step_new(s);
+    if (!t) DNCHK(dnnl_out_of_memory, "step");
+    t->prim = prim;
+    prim = NULL;
+    step_arg(t, DNNL_ARG_SRC, m_src);
+    if (m_src1) step_arg(t, op->kind == DN_MATMUL ? DNNL_ARG_WEIGHTS : DNNL_ARG_SRC_1, m_src1);
+    if (op->kind == DN_LNORM || op->kind == DN_BNORM) {
+        if (m_w) step_arg(t, DNNL_ARG_SCALE, m_w);
+        if (m_b) step_arg(t, DNNL_ARG_SHIFT, m_b);
+        if (m_mean) step_arg(t, DNNL_ARG_MEAN, m_mean);
+        if (m_var) step_arg(t, DNNL_ARG_VARIANCE, m_var);
+    } else {
+        if (m_w) step_arg(t, DNNL_ARG_WEIGHTS, m_w);
+        if (m_b) step_arg(t, DNNL_ARG_BIAS, m_b);
+    }
+    step_arg(t, DNNL_ARG_DST, m_dst);
+done:
+fail:
+    for (int k = 0; k < 2; k++)
+        if (tmp[k] >= 0) s->bufs[tmp[k]].busy = 0;
+    if (prim) dnnl_primitive_destroy(prim);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return st;
+}
+
+static size_t dn_session_size(void *mctx)
+{
+    (void)mctx;
+    return sizeof(struct dn_state);
+}
+
+static void dn_unbind(void *mctx, void *state)
+{
+    struct dn_state *s = state;
+    (void)mctx;
+    if (!s) return;
+    for (int i = 0; i < s->n_steps; i++)
+        if (s->steps[i].prim) dnnl_primitive_destroy(s->steps[i].prim);
+    for (int i = 0; i < s->n_mems; i++) dnnl_memory_destroy(s->mems[i].mem);
+    for (int i = 0; i < s->n_bufs; i++) mlc_free(s->bufs[i].raw);
+    if (s->strm) dnnl_stream_destroy(s->strm);
+    if (s->eng) dnnl_engine_destroy(s->eng);
+    mlc_free(s->steps);
+    mlc_free(s->mems);
+    mlc_free(s->bufs);
+    mlc_free(s->in_mem);
+    mlc_free(s->out_mem);
+    mlc_free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *state, mlc_error *err)
+{
+    struct dn_ctx *c = mctx;
+    struct dn_state *s = state;
+    const char *opname = "region";
+    mlc_status st = MLC_OK;
+    int *last = NULL;
+
+    s->v = mlc_calloc((size_t)c->n_vals, sizeof *s->v);
+    s->in_mem = mlc_calloc((size_t)c->n_in + 1, sizeof *s->in_mem);
+    s->out_mem = mlc_calloc((size_t)c->n_out + 1, sizeof *s->out_mem);
+    last = mlc_calloc((size_t)c->n_vals, sizeof *last);
+    if (!s->v || !s->in_mem || !s->out_mem || !last) {
+        st = core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN region: out of memory");
+        goto fail;
+    }
+    s->n_v = c->n_vals;
+    if ((st = infer_all(c, in, n_in, s->v, err))) goto fail;
+    DNCHK(dnnl_engine_create(&s->eng, dnnl_cpu, 0), "engine");
+    DNCHK(dnnl_stream_create(&s->strm, s->eng, dnnl_stream_default_flags), "stream");
+    for (int i = 0; i < c->n_vals; i++) {
+        last[i] = -1;
+        s->v[i].buf = -1;
+        s->v[i].alt_buf = -1;
+    }
+    for (int i = 0; i < c->n_ops; i++) {
+        const struct dn_op *op = &c->ops[i];
+        last[op->in[0]] = i;
+        if (op->in[1] >= 0) last[op->in[1]] = i;
+        if (op->sum_in >= 0) last[op->sum_in] = i;
+    }
+    for (int i = 0; i < c->n_out; i++) last[c->outs[i]] = c->n_ops;
+    for (int i = 0; i < c->n_in; i++) {
+        md_plain(&s->v[i].md, s->v[i].rank, s->v[i].dims, dnnl_f32);
+        DNCHK(mem_new(s, &s->v[i].md, -1, NULL, &s->in_mem[i]), "input memory");
+        s->v[i].mem = s->in_mem[i];
+    }
+    for (int i = 0; i < c->n_ops; i++) {
+        const struct dn_op *op = &c->ops[i];
+        if ((st = bind_op(c, s, i, last, err))) goto fail;
+        int used[3] = {op->in[0], op->in[1], op->sum_in};
+        for (int k = 0; k < 3; k++)
+            if (used[k] >= 0 && last[used[k]] == i) value_release(s, used[k]);
+    }
+    for (int i = 0; i < c->n_out; i++) {
+        struct vstate *v = &s->v[c->outs[i]];
+        dnnl_memory_desc_t md;
+        md_plain(&md, v->rank, v->dims, dnnl_f32);
+        DNCHK(mem_new(s, &md, -1, NULL, &s->out_mem[i]), "output memory");
+        DNCHK(add_reorder(s, v->mem, &v->md, &md, NULL, NULL, s->out_mem[i]), "output reorder");
+    }
+    for (int i = 0; i < s->n_bufs; i++) {
+        s->bufs[i].raw = mlc_alloc(s->bufs[i].size + 64);
+        if (!s->bufs[i].raw) {
+            st = core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN region: out of memory (%zu bytes)",
+                          s->bufs[i].size);
+            goto fail;
+        }
+        s->bufs[i].p = (void *)(((uintptr_t)s->bufs[i].raw + 63) & ~(uintptr_t)63);
+    }
+    for (int i = 0; i < s->n_mems; i++)
+        if (s->mems[i].buf >= 0)
+            DNCHK(dnnl_memory_set_data_handle(s->mems[i].mem, s->bufs[s->mems[i].buf].p), "handle");
+    mlc_free(last);
+    return MLC_OK;
+fail:
+    mlc_free(last);
+    return st;
+}
+
+typedef void (*omp_set_fn)(int);
+
+static void set_threads(int n)
+{
+    static omp_set_fn fn;
+    static int looked;
+    if (n <= 0) return;
+    if (!looked) {
+        fn = (omp_set_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+        looked = 1;
+    }
+    if (fn) fn(n);
+}
+
+static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in, mlc_tensor *out,
+                         int n_out, mlc_error *err)
+{
+    struct dn_ctx *c = mctx;
+    struct dn_state *s = state;
+    const char *opname = "region";
+    mlc_status st = MLC_OK;
+    if (n_in != c->n_in || n_out != c->n_out)
+        return core_err(err, MLC_STATUS_INTERNAL, "oneDNN region: wrong tensor counts");
+    set_threads(c->threads);
+    for (int i = 0; i < n_in; i++)
+        DNCHK(dnnl_memory_set_data_handle(s->in_mem[i], in[i].data), "input handle");
+    for (int i = 0; i < n_out; i++)
+        DNCHK(dnnl_memory_set_data_handle(s->out_mem[i], out[i].data), "output handle");
+    for (int i = 0; i < s->n_steps; i++) {
+        opname = "step";
+        DNCHK(
+            dnnl_primitive_execute(s->steps[i].prim, s->strm, s->steps[i].n_args, s->steps[i].args),
+            "execute");
+    }
+    DNCHK(dnnl_stream_wait(s->strm), "wait");
+fail:
+    return st;
+}
+
+void dn_ctx_free(void *mctx)
+{
+    struct dn_ctx *c = mctx;
+    if (!c) return;
+    for (int i = 0; i < c->n_consts; i++) {
+        mlc_free(c->consts[i].data);
+        for (int k = 0; k < c->consts[i].n_pk; k++) mlc_free(c->consts[i].pk[k].raw);
+        mlc_free(c->consts[i].pk);
+    }
+    for (int i = 0; i < c->n_ops; i++) mlc_free(c->ops[i].name);
+    mlc_free(c->consts);
+    mlc_free(c->ops);
+    mlc_free(c->vals);
+    mlc_free(c->outs);
+    if (c->eng) dnnl_engine_destroy(c->eng);
+    pthread_mutex_destroy(&c->lock);
+    mlc_free(c);
+}
+
+static const char *dn_describe(void *mctx)
+{
+    return ((struct dn_ctx *)mctx)->desc;
+}
+
+const struct eng_region_vtbl dn_region_vtbl = {
+    .name = "dnnl",
+    .session_size = dn_session_size,
+    .infer = dn_infer,
+    .bind = dn_bind,
+    .run = dn_run,
+    .unbind = dn_unbind,
+    .free = dn_ctx_free,
+    .describe = dn_describe,
+};

@@ -1,0 +1,328 @@
+/*
+ * test_dnnl_region.c - the oneDNN region runtime (src/engine/dnnl/region.c)
+ * against naive loops on small shapes, without the graph layer: each test
+ * builds a dn_ctx by hand, then infer/bind/run through the vtable.
+ * Covers grouped/strided/padded conv with bias+relu, a residual sum post-op,
+ * max pooling with ceil_mode, global average pooling, flatten, inner product
+ * with sigmoid, batched matmul, softmax and layer norm; plus failure paths
+ * (wrong input rank) and a second bind with another batch (weights shared).
+ */
+#include <stdint.h>
+
+#include "engine/dnnl/dn.h"
+#include "test.h"
+
+static float frand(uint32_t *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return (float)((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static struct dn_ctx *ctx_new(int n_in, int n_vals, int n_ops, int n_consts)
+{
+    struct dn_ctx *c = mlc_calloc(1, sizeof *c);
+    pthread_mutex_init(&c->lock, NULL);
+    dnnl_engine_create(&c->eng, dnnl_cpu, 0);
+    c->n_in = n_in;
+    c->n_vals = n_vals;
+    c->vals = mlc_calloc((size_t)n_vals, sizeof *c->vals);
+    c->n_ops = n_ops;
+    c->ops = mlc_calloc((size_t)n_ops, sizeof *c->ops);
+    c->n_consts = n_consts;
+    c->consts = mlc_calloc((size_t)n_consts, sizeof *c->consts);
+    c->outs = mlc_calloc(4, sizeof *c->outs);
+    c->threads = 2;
+    for (int i = 0; i < n_ops; i++) {
+        struct dn_op *op = &c->ops[i];
+        op->name = core_sprintf("op%d", i);
+        op->in[1] = op->w = op->b = op->mean = op->var = op->sum_in = -1;
+        op->stride[0] = op->stride[1] = op->dil[0] = op->dil[1] = op->group = 1;
+    }
+    return c;
+}
+
+static float *const_new(struct dn_ctx *c, int id, int rank, const int64_t *dims, uint32_t *seed)
+{
+    struct dn_const *k = &c->consts[id];
+    k->rank = rank;
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++) n *= (k->dims[i] = dims[i]);
+    k->data = mlc_alloc((size_t)n * sizeof(float));
+    for (int64_t i = 0; i < n; i++) k->data[i] = frand(seed);
+    return k->data;
+}
+
+/* Runs region c on inputs; outputs allocated here (caller frees). */
+static int run_region(struct dn_ctx *c, mlc_tensor *in, mlc_tensor *out)
+{
+    mlc_error err = {0};
+    const struct eng_region_vtbl *vt = &dn_region_vtbl;
+    void *state = mlc_calloc(1, vt->session_size(c));
+    int ok = 0;
+    if (vt->infer(c, in, c->n_in, out, c->n_out, &err)) {
+        fprintf(stderr, "infer: %s\n", err.message);
+        goto done;
+    }
+    for (int i = 0; i < c->n_out; i++) {
+        int64_t n = 1;
+        for (int d = 0; d < out[i].rank; d++) n *= out[i].dims[d];
+        out[i].data = mlc_calloc((size_t)n, sizeof(float));
+    }
+    if (vt->bind(c, in, c->n_in, state, &err) ||
+        vt->run(c, state, in, c->n_in, out, c->n_out, &err)) {
+        fprintf(stderr, "bind/run: %s\n", err.message);
+        goto done;
+    }
+    ok = 1;
+done:
+    vt->unbind(c, state);
+    mlc_free(state);
+    return ok;
+}
+
+static mlc_tensor tensor4(int64_t a, int64_t b, int64_t c, int64_t d, uint32_t *seed)
+{
+    mlc_tensor t = {MLC_DTYPE_F32, 4, {a, b, c, d}, NULL};
+    int64_t n = a * b * c * d;
+    float *p = mlc_alloc((size_t)n * sizeof *p);
+    for (int64_t i = 0; i < n; i++) p[i] = frand(seed);
+    t.data = p;
+    return t;
+}
+
+static double max_diff(const float *a, const float *b, int64_t n)
+{
+    double m = 0;
+    for (int64_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
+    return m;
+}
+
+/* Naive grouped conv, NCHW. */
+static void conv_ref(const float *x, int64_t N, int64_t C, int64_t H, int64_t W, const float *w,
+                     const float *b, int64_t O, int64_t KH, int64_t KW, int64_t g, int64_t s,
+                     int64_t p, int64_t dil, float *y, int64_t OH, int64_t OW)
+{
+    int64_t cg = C / g, og = O / g;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    double acc = b ? b[o] : 0;
+                    int64_t gi = o / og;
+                    for (int64_t ci = 0; ci < cg; ci++)
+                        for (int64_t kh = 0; kh < KH; kh++)
+                            for (int64_t kw = 0; kw < KW; kw++) {
+                                int64_t ih = oh * s - p + kh * dil, iw = ow * s - p + kw * dil;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                acc += (double)x[((n * C + gi * cg + ci) * H + ih) * W + iw] *
+                                       w[((o * cg + ci) * KH + kh) * KW + kw];
+                            }
+                    y[((n * O + o) * OH + oh) * OW + ow] = (float)acc;
+                }
+}
+
+static void test_conv_grouped(void)
+{
+    uint32_t seed = 1;
+    for (int bf = 0; bf < 2; bf++) {
+        struct dn_ctx *c = ctx_new(1, 2, 1, 2);
+        c->bf16 = bf;
+        c->vals[0].rank = c->vals[1].rank = 4;
+        c->n_out = 1;
+        c->outs[0] = 1;
+        int64_t wd[4] = {6, 2, 3, 3}, bd[1] = {6};
+        float *w = const_new(c, 0, 4, wd, &seed), *b = const_new(c, 1, 1, bd, &seed);
+        struct dn_op *op = &c->ops[0];
+        op->kind = DN_CONV;
+        op->in[0] = 0, op->out = 1, op->w = 0, op->b = 1, op->group = 2;
+        op->kernel[0] = op->kernel[1] = 3;
+        op->stride[0] = op->stride[1] = 2;
+        op->dil[0] = op->dil[1] = 2;
+        op->pad_l[0] = op->pad_l[1] = op->pad_r[0] = op->pad_r[1] = 2;
+        op->post[0] = (struct dn_post){0, dnnl_eltwise_relu, 0, 0};
+        op->n_post = 1;
+        float wc[108], bc[6];
+        memcpy(wc, w, sizeof wc);
+        memcpy(bc, b, sizeof bc);
+        for (int batch = 1; batch <= 3; batch += 2) {
+            mlc_tensor x = tensor4(batch, 4, 9, 9, &seed), out = {0};
+            CHECK(run_region(c, &x, &out));
+            CHECK(out.dims[0] == batch && out.dims[1] == 6 && out.dims[2] == 5 && out.dims[3] == 5);
+            float ref[3 * 6 * 25];
+            conv_ref(x.data, batch, 4, 9, 9, wc, bc, 6, 3, 3, 2, 2, 2, 2, ref, 5, 5);
+            for (int i = 0; i < batch * 150; i++) ref[i] = ref[i] > 0 ? ref[i] : 0;
+            if (out.data) {
+                double d = max_diff(out.data, ref, batch * 150);
+                CHECK_MSG(d <= (bf ? 0.08 : 1e-4), "bf16=%d batch %d diff %g", bf, batch, d);
+            }
+            mlc_free(x.data);
+            mlc_free(out.data);
+        }
+        dn_ctx_free(c);
+    }
+}
+
+/* conv1x1 + residual(x) + relu -> maxpool 3x3 s2 p1 ceil -> gap -> flatten -> ip + sigmoid */
+static void test_residual_head(void)
+{
+    uint32_t seed = 7;
+    struct dn_ctx *c = ctx_new(1, 6, 5, 4);
+    for (int i = 0; i < 5; i++) c->vals[i].rank = 4;
+    c->vals[4].rank = 2, c->vals[5].rank = 2;
+    c->n_out = 2;
+    c->outs[0] = 5, c->outs[1] = 1;
+    int64_t wd[4] = {8, 8, 1, 1}, fd[2] = {3, 8}, bd[1] = {3}, cb[1] = {8};
+    float *w = const_new(c, 0, 4, wd, &seed), *fw = const_new(c, 1, 2, fd, &seed);
+    float *fb = const_new(c, 2, 1, bd, &seed), *cbias = const_new(c, 3, 1, cb, &seed);
+    float wc[64], fwc[24], fbc[3], cbc[8];
+    memcpy(wc, w, sizeof wc), memcpy(fwc, fw, sizeof fwc), memcpy(fbc, fb, sizeof fbc);
+    memcpy(cbc, cbias, sizeof cbc);
+    struct dn_op *op = c->ops;
+    op[0].kind = DN_CONV, op[0].in[0] = 0, op[0].out = 1, op[0].w = 0, op[0].b = 3;
+    op[0].kernel[0] = op[0].kernel[1] = 1;
+    op[0].sum_in = 0;
+    op[0].post[0] = (struct dn_post){1, dnnl_eltwise_relu, 0, 0};
+    op[0].post[1] = (struct dn_post){0, dnnl_eltwise_relu, 0, 0};
+    op[0].n_post = 2;
+    op[1].kind = DN_POOL, op[1].in[0] = 1, op[1].out = 2, op[1].alg = dnnl_pooling_max;
+    op[1].kernel[0] = op[1].kernel[1] = 3;
+    op[1].stride[0] = op[1].stride[1] = 2;
+    op[1].pad_l[0] = op[1].pad_l[1] = op[1].pad_r[0] = op[1].pad_r[1] = 1;
+    op[1].ceil_mode = 1;
+    op[2].kind = DN_GPOOL, op[2].in[0] = 2, op[2].out = 3,
+    op[2].alg = dnnl_pooling_avg_exclude_padding;
+    op[3].kind = DN_VIEW, op[3].in[0] = 3, op[3].out = 4, op[3].axis = 1;
+    op[4].kind = DN_IP, op[4].in[0] = 4, op[4].out = 5, op[4].w = 1, op[4].b = 2, op[4].trans_b = 1;
+    op[4].post[0] = (struct dn_post){0, dnnl_eltwise_logistic, 0, 0};
+    op[4].n_post = 1;
+
+    const int N = 2, H = 10;
+    mlc_tensor x = tensor4(N, 8, H, H, &seed), out[2] = {{0}};
+    CHECK(run_region(c, &x, out));
+    /* reference */
+    static float y[2 * 8 * 10 * 10];
+    conv_ref(x.data, N, 8, H, H, wc, cbc, 8, 1, 1, 1, 1, 0, 1, y, H, H);
+    for (int i = 0; i < N * 800; i++) {
+        y[i] += ((float *)x.data)[i];
+        y[i] = y[i] > 0 ? y[i] : 0;
+    }
+    /* ceil((10+2-3)/2)+1 = 6, last window starts at 10 >= 10+1? no -> 6 */
+    const int P = 6;
+    static float pool[2 * 8 * 6 * 6];
+    for (int n = 0; n < N; n++)
+        for (int ch = 0; ch < 8; ch++)
+            for (int ph = 0; ph < P; ph++)
+                for (int pw = 0; pw < P; pw++) {
+                    float m = -1e30f;
+                    for (int kh = 0; kh < 3; kh++)
+                        for (int kw = 0; kw < 3; kw++) {
+                            int ih = ph * 2 - 1 + kh, iw = pw * 2 - 1 + kw;
+                            if (ih < 0 || ih >= H || iw < 0 || iw >= H) continue;
+                            float v = y[((n * 8 + ch) * H + ih) * H + iw];
+                            if (v > m) m = v;
+                        }
+                    pool[((n * 8 + ch) * P + ph) * P + pw] = m;
+                }
+    float ref[2 * 3];
+    for (int n = 0; n < N; n++) {
+        float g[8];
+        for (int ch = 0; ch < 8; ch++) {
+            double s = 0;
+            for (int i = 0; i < P * P; i++) s += pool[(n * 8 + ch) * P * P + i];
+            g[ch] = (float)(s / (P * P));
+        }
+        for (int o = 0; o < 3; o++) {
+            double s = fbc[o];
+            for (int k = 0; k < 8; k++) s += (double)g[k] * fwc[o * 8 + k];
+            ref[n * 3 + o] = (float)(1.0 / (1.0 + exp(-s)));
+        }
+    }
+    CHECK(out[0].rank == 2 && out[0].dims[0] == N && out[0].dims[1] == 3);
+    if (out[0].data) CHECK_NEAR(max_diff(out[0].data, ref, 6), 0, 1e-5);
+    if (out[1].data) CHECK_NEAR(max_diff(out[1].data, y, N * 800), 0, 1e-4);
+    mlc_free(x.data);
+    mlc_free(out[0].data);
+    mlc_free(out[1].data);
+    dn_ctx_free(c);
+}
+
+/* batched matmul (two activations) -> softmax(last); layernorm on input a */
+static void test_attention_bits(void)
+{
+    uint32_t seed = 3;
+    struct dn_ctx *c = ctx_new(2, 5, 3, 2);
+    for (int i = 0; i < 5; i++) c->vals[i].rank = 4;
+    c->n_out = 2;
+    c->outs[0] = 3, c->outs[1] = 4;
+    int64_t sd[1] = {4};
+    float *sc = const_new(c, 0, 1, sd, &seed), *sh = const_new(c, 1, 1, sd, &seed);
+    float scc[4], shc[4];
+    memcpy(scc, sc, sizeof scc), memcpy(shc, sh, sizeof shc);
+    struct dn_op *op = c->ops;
+    op[0].kind = DN_MATMUL, op[0].in[0] = 0, op[0].in[1] = 1, op[0].out = 2;
+    op[1].kind = DN_SOFTMAX, op[1].in[0] = 2, op[1].out = 3, op[1].axis = 3;
+    op[2].kind = DN_LNORM, op[2].in[0] = 0, op[2].out = 4, op[2].w = 0, op[2].b = 1;
+    op[2].eps = 1e-5f;
+    mlc_tensor in[2] = {tensor4(2, 3, 5, 4, &seed), tensor4(2, 3, 4, 6, &seed)}, out[2] = {{0}};
+    CHECK(run_region(c, in, out));
+    const float *a = in[0].data, *b = in[1].data;
+    float mm[2 * 3 * 5 * 6], ln[2 * 3 * 5 * 4];
+    for (int bh = 0; bh < 6; bh++)
+        for (int i = 0; i < 5; i++) {
+            double mx = -1e30, row[6], sum = 0;
+            for (int j = 0; j < 6; j++) {
+                double s = 0;
+                for (int k = 0; k < 4; k++)
+                    s += (double)a[(bh * 5 + i) * 4 + k] * b[(bh * 4 + k) * 6 + j];
+                row[j] = s;
+                if (s > mx) mx = s;
+            }
+            for (int j = 0; j < 6; j++) sum += (row[j] = exp(row[j] - mx));
+            for (int j = 0; j < 6; j++) mm[(bh * 5 + i) * 6 + j] = (float)(row[j] / sum);
+            double mean = 0, var = 0;
+            for (int k = 0; k < 4; k++) mean += a[(bh * 5 + i) * 4 + k] / 4.0;
+            for (int k = 0; k < 4; k++) {
+                double dv = a[(bh * 5 + i) * 4 + k] - mean;
+                var += dv * dv / 4.0;
+            }
+            for (int k = 0; k < 4; k++)
+                ln[(bh * 5 + i) * 4 + k] =
+                    (float)((a[(bh * 5 + i) * 4 + k] - mean) / sqrt(var + 1e-5) * scc[k] + shc[k]);
+        }
+    if (out[0].data) CHECK_NEAR(max_diff(out[0].data, mm, 180), 0, 1e-5);
+    if (out[1].data) CHECK_NEAR(max_diff(out[1].data, ln, 120), 0, 1e-4);
+    for (int i = 0; i < 2; i++) mlc_free(in[i].data), mlc_free(out[i].data);
+    dn_ctx_free(c);
+}
+
+static void test_bad_shape(void)
+{
+    uint32_t seed = 9;
+    struct dn_ctx *c = ctx_new(1, 2, 1, 1);
+    c->vals[0].rank = c->vals[1].rank = 4;
+    c->n_out = 1;
+    c->outs[0] = 1;
+    int64_t wd[4] = {2, 3, 1, 1};
+    const_new(c, 0, 4, wd, &seed);
+    c->ops[0].kind = DN_CONV, c->ops[0].in[0] = 0, c->ops[0].out = 1, c->ops[0].w = 0;
+    c->ops[0].kernel[0] = c->ops[0].kernel[1] = 1;
+    mlc_tensor x = tensor4(1, 5, 4, 4, &seed), out = {0};
+    mlc_error err = {0};
+    CHECK(dn_region_vtbl.infer(c, &x, 1, &out, 1, &err) == MLC_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "op0") != NULL);
+    void *state = mlc_calloc(1, dn_region_vtbl.session_size(c));
+    CHECK(dn_region_vtbl.bind(c, &x, 1, state, &err) != MLC_OK);
+    dn_region_vtbl.unbind(c, state); /* partly bound state */
+    mlc_free(state);
+    mlc_free(x.data);
+    dn_ctx_free(c);
+}
+
+int main(void)
+{
+    TEST_RUN(test_conv_grouped);
+    TEST_RUN(test_residual_head);
+    TEST_RUN(test_attention_bits);
+    TEST_RUN(test_bad_shape);
+    TEST_DONE();
+}
