@@ -63,7 +63,7 @@ mlc_status core_npy_read(const char *path, struct core_npy *out, mlc_error *err)
         goto fail;
     }
     memcpy(out->dtype, d + 1, (size_t)(strchr(d + 1, '\'') - d - 1));
-    if (!strcmp(out->dtype, "|u1") || !strcmp(out->dtype, "<u1")) strcpy(out->dtype, "|u1");
+    if (!strcmp(out->dtype, "|u1") || !strcmp(out->dtype, "<u1")) memcpy(out->dtype, "|u1", 4);
     size_t es = dtype_size(out->dtype);
     if (!es) {
         core_err(err, MLC_STATUS_UNSUPPORTED, "'%s': unsupported .npy dtype '%s'", path,
