@@ -295,6 +295,58 @@ static void test_attention_bits(void)
     dn_ctx_free(c);
 }
 
+/* transpose -> matmul + bias; reshape view of an input; hardswish; hardsigmoid */
+static void test_views_and_eltwise(void)
+{
+    uint32_t seed = 11;
+    struct dn_ctx *c = ctx_new(1, 6, 5, 2);
+    int ranks[6] = {3, 3, 3, 2, 3, 3};
+    for (int i = 0; i < 6; i++) c->vals[i].rank = ranks[i];
+    c->n_out = 4;
+    c->outs[0] = 2, c->outs[1] = 3, c->outs[2] = 4, c->outs[3] = 5;
+    int64_t wd[2] = {3, 5}, bd[1] = {5};
+    float *w = const_new(c, 0, 2, wd, &seed), *bb = const_new(c, 1, 1, bd, &seed);
+    float wc[15], bc[5];
+    memcpy(wc, w, sizeof wc), memcpy(bc, bb, sizeof bc);
+    struct dn_op *op = c->ops;
+    op[0].kind = DN_TRANSPOSE, op[0].in[0] = 0, op[0].out = 1;
+    op[0].perm[0] = 0, op[0].perm[1] = 2, op[0].perm[2] = 1;
+    op[1].kind = DN_MATMUL, op[1].in[0] = 1, op[1].out = 2, op[1].w = 0, op[1].b = 1;
+    op[2].kind = DN_VIEW, op[2].in[0] = 0, op[2].out = 3, op[2].view_rank = 2;
+    op[2].view_dims[0] = -1, op[2].view_dims[1] = 4;
+    op[3].kind = DN_ELTWISE, op[3].in[0] = 0, op[3].out = 4, op[3].alg = dnnl_eltwise_hardswish;
+    op[4].kind = DN_ELTWISE, op[4].in[0] = 0, op[4].out = 5, op[4].alg = dnnl_eltwise_linear;
+    op[4].alpha = 1.0f / 6, op[4].beta = 0.5f;
+    op[4].post[0] = (struct dn_post){0, dnnl_eltwise_clip_v2, 0, 1};
+    op[4].n_post = 1;
+    mlc_tensor x = {MLC_DTYPE_F32, 3, {2, 3, 4}, NULL}, out[4] = {{0}};
+    float xs[24];
+    for (int i = 0; i < 24; i++) xs[i] = 4.0f * frand(&seed);
+    x.data = xs;
+    CHECK(run_region(c, &x, out));
+    float mm[2 * 4 * 5], hs[24], hg[24];
+    for (int n = 0; n < 2; n++)
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 5; j++) {
+                double s = bc[j];
+                for (int k = 0; k < 3; k++) s += (double)xs[(n * 3 + k) * 4 + i] * wc[k * 5 + j];
+                mm[(n * 4 + i) * 5 + j] = (float)s;
+            }
+    for (int i = 0; i < 24; i++) {
+        float r6 = fminf(fmaxf(xs[i] + 3, 0), 6);
+        hs[i] = xs[i] * r6 / 6;
+        hg[i] = fminf(fmaxf(xs[i] / 6 + 0.5f, 0), 1);
+    }
+    CHECK(out[0].rank == 3 && out[0].dims[1] == 4 && out[0].dims[2] == 5);
+    CHECK(out[1].rank == 2 && out[1].dims[0] == 6 && out[1].dims[1] == 4);
+    if (out[0].data) CHECK_NEAR(max_diff(out[0].data, mm, 40), 0, 1e-5);
+    if (out[1].data) CHECK_NEAR(max_diff(out[1].data, xs, 24), 0, 0);
+    if (out[2].data) CHECK_NEAR(max_diff(out[2].data, hs, 24), 0, 1e-5);
+    if (out[3].data) CHECK_NEAR(max_diff(out[3].data, hg, 24), 0, 1e-6);
+    for (int i = 0; i < 4; i++) mlc_free(out[i].data);
+    dn_ctx_free(c);
+}
+
 static void test_bad_shape(void)
 {
     uint32_t seed = 9;
@@ -323,6 +375,7 @@ int main(void)
     TEST_RUN(test_conv_grouped);
     TEST_RUN(test_residual_head);
     TEST_RUN(test_attention_bits);
+    TEST_RUN(test_views_and_eltwise);
     TEST_RUN(test_bad_shape);
     TEST_DONE();
 }

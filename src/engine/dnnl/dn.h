@@ -19,17 +19,18 @@
 #include "engine/backend.h"
 
 enum dn_kind {
-    DN_CONV,    /* 2-D convolution (groups, dilation, pads) */
-    DN_IP,      /* Gemm with constant B: inner product */
-    DN_MATMUL,  /* MatMul: B constant (weights) or an activation (batched) */
-    DN_POOL,    /* MaxPool / AveragePool */
-    DN_GPOOL,   /* GlobalAveragePool / GlobalMaxPool */
-    DN_ELTWISE, /* unary activation */
-    DN_BINARY,  /* Add/Sub/Mul/Div, second operand an activation or constant */
-    DN_SOFTMAX, /* softmax along one axis */
-    DN_LNORM,   /* LayerNormalization over the last axis */
-    DN_BNORM,   /* BatchNormalization (inference, global stats) */
-    DN_VIEW,    /* Flatten/Reshape-like: same bytes, plain layout, new dims */
+    DN_CONV,      /* 2-D convolution (groups, dilation, pads) */
+    DN_IP,        /* Gemm with constant B: inner product */
+    DN_MATMUL,    /* MatMul: B constant (weights) or an activation (batched) */
+    DN_POOL,      /* MaxPool / AveragePool */
+    DN_GPOOL,     /* GlobalAveragePool / GlobalMaxPool */
+    DN_ELTWISE,   /* unary activation */
+    DN_BINARY,    /* Add/Sub/Mul/Div, second operand an activation or constant */
+    DN_SOFTMAX,   /* softmax along one axis */
+    DN_LNORM,     /* LayerNormalization over the last axis */
+    DN_BNORM,     /* BatchNormalization (inference, global stats) */
+    DN_VIEW,      /* Flatten/Reshape: same bytes, plain layout, new dims */
+    DN_TRANSPOSE, /* axes permutation: one reorder */
 };
 
 #define DN_MAX_POST 4
@@ -71,8 +72,9 @@ struct dn_op {
     int axis;                        /* softmax axis, view/flatten axis */
     int trans_b;                     /* Gemm transB */
     int b_first;                     /* binary: constant is the first operand (Sub/Div order) */
-    int64_t view_dims[MLC_MAX_RANK]; /* DN_VIEW target (0 = copy, -1 = infer) */
-    int view_rank;
+    int64_t view_dims[MLC_MAX_RANK]; /* Reshape target (0 = copy, -1 = infer) */
+    int view_rank;                   /* 0: Flatten at `axis` */
+    int perm[MLC_MAX_RANK];          /* DN_TRANSPOSE: out axis i = in axis perm[i] */
     struct dn_post post[DN_MAX_POST];
     int n_post;
     int sum_in; /* value id added by a sum post-op, -1 none */

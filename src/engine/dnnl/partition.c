@@ -109,6 +109,10 @@ static int unary_alg(const struct ir_graph *g, const struct ir_node *n, dnnl_alg
     case IR_OP_HardSwish:
         *alg = dnnl_eltwise_hardswish;
         return 1;
+    case IR_OP_HardSigmoid: /* linear, then a clip post-op (see fill_op) */
+        *alg = dnnl_eltwise_linear, *alpha = ir_attr_float(n, "alpha", 0.2f);
+        *beta = ir_attr_float(n, "beta", 0.5f);
+        return 1;
     case IR_OP_Gelu: {
         const char *ap = ir_attr_str(n, "approximate", "none");
         *alg = strcmp(ap, "tanh") ? dnnl_eltwise_gelu_erf : dnnl_eltwise_gelu_tanh;
@@ -201,6 +205,20 @@ static int takeable(const struct ir_graph *g, const struct ir_node *n)
         int64_t ax = ir_attr_int(n, "axis", 1);
         return r0 >= 1 && ax >= 1 && ax < r0 && np == 0;
     }
+    case IR_OP_Reshape: {
+        const struct ir_tensor *sh = n->n_in > 1 && n->in[1] >= 0 ? &g->tensors[n->in[1]] : NULL;
+        return np == 0 && sh && sh->data && sh->dtype == MLC_DTYPE_I64 && sh->rank == 1 &&
+               sh->dims[0] >= 1 && sh->dims[0] <= 6 && !ir_attr_int(n, "allowzero", 0) &&
+               g->tensors[n->out[0]].rank == sh->dims[0];
+    }
+    case IR_OP_Transpose: {
+        const int64_t *p;
+        int k = ir_attr_ints(n, "perm", &p);
+        if (np || r0 > 6 || (k && k != r0)) return 0;
+        for (int i = 0; i < k; i++)
+            if (p[i] < 0 || p[i] >= r0) return 0;
+        return 1;
+    }
     default: {
         dnnl_alg_kind_t alg;
         float a, b;
@@ -213,7 +231,7 @@ static int heavy(enum ir_op op)
 {
     return op == IR_OP_Conv || op == IR_OP_Gemm || op == IR_OP_MatMul || op == IR_OP_MaxPool ||
            op == IR_OP_AveragePool || op == IR_OP_GlobalAveragePool ||
-           op == IR_OP_LayerNormalization || op == IR_OP_Softmax;
+           op == IR_OP_LayerNormalization || op == IR_OP_Softmax || op == IR_OP_Transpose;
 }
 
 /* ---- building a context ---------------------------------------------------- */
@@ -387,9 +405,25 @@ static mlc_status fill_op(struct builder *bd, const struct ir_node *n, struct dn
         op->kind = DN_VIEW;
         op->axis = (int)ir_attr_int(n, "axis", 1);
         break;
+    case IR_OP_Reshape: {
+        const struct ir_tensor *sh = &g->tensors[n->in[1]];
+        op->kind = DN_VIEW;
+        op->view_rank = (int)sh->dims[0];
+        memcpy(op->view_dims, sh->data, (size_t)op->view_rank * sizeof(int64_t));
+        break;
+    }
+    case IR_OP_Transpose: {
+        const int64_t *p;
+        int r = g->tensors[n->in[0]].rank, k = ir_attr_ints(n, "perm", &p);
+        op->kind = DN_TRANSPOSE;
+        for (int i = 0; i < r; i++) op->perm[i] = k ? (int)p[i] : r - 1 - i;
+        break;
+    }
     default:
         op->kind = DN_ELTWISE;
         unary_alg(g, n, &op->alg, &op->alpha, &op->beta);
+        if (n->op == IR_OP_HardSigmoid)
+            op->post[op->n_post++] = (struct dn_post){0, dnnl_eltwise_clip_v2, 0, 1};
         break;
     }
     if (act_posts(n, op->post, &op->n_post))
@@ -470,9 +504,38 @@ static mlc_status build_region(struct ir_graph *g, const struct eng_backend_opts
         }
         if ((st = fill_op(&bd, n, op, err))) goto fail;
         int out_t = n->out[0];
+        /* MatMul + Add(constant row vector): the Add becomes the bias. */
+        if (op->kind == DN_MATMUL && op->in[1] < 0 && !op->n_post && total_uses(g, out_t) == 1) {
+            for (int j = i + 1; j < b; j++) {
+                const struct ir_node *m = &g->nodes[j];
+                if (skip[j - a] || (m->in[0] != out_t && (m->n_in < 2 || m->in[1] != out_t)))
+                    continue;
+                int k = m->in[0] == out_t ? 1 : 0;
+                const struct ir_tensor *bt = m->n_in > 1 ? &g->tensors[m->in[k]] : NULL;
+                int ok = m->op == IR_OP_Add && bt && bt->data && bt->dtype == MLC_DTYPE_F32 &&
+                         bt->rank >= 1 && bt->dims[bt->rank - 1] == c->consts[op->w].dims[1];
+                for (int d = 0; ok && d < bt->rank - 1; d++) ok = bt->dims[d] == 1;
+                if (ok) {
+                    if ((op->b = add_const(&bd, m->in[k], err)) < 0) {
+                        st = err->status;
+                        goto fail;
+                    }
+                    struct dn_const *bc = &c->consts[op->b];
+                    bc->dims[0] = bc->dims[bc->rank - 1];
+                    bc->rank = 1;
+                    if (act_posts(m, op->post, &op->n_post)) {
+                        st = core_err(err, MLC_STATUS_INTERNAL, "oneDNN partition: post-ops");
+                        goto fail;
+                    }
+                    out_t = m->out[0];
+                    skip[j - a] = 1;
+                }
+                break;
+            }
+        }
         /* Residual add: producer used only by an Add of equal shapes. */
         if ((op->kind == DN_CONV || op->kind == DN_IP || op->kind == DN_MATMUL) &&
-            total_uses(g, out_t) == 1) {
+            total_uses(g, out_t) == 1 && op->sum_in < 0) {
             for (int j = i + 1; j < b; j++) {
                 const struct ir_node *m = &g->nodes[j];
                 if (m->op != IR_OP_Add || skip[j - a]) continue;

@@ -42,13 +42,14 @@ struct pbuf {
 
 struct memref {
     dnnl_memory_t mem;
-    int buf; /* pool buffer whose pointer becomes the handle; -1 none */
+    int buf; /* pool buffer whose pointer becomes the handle; -1 none;
+              * <= -2: region input -2-buf (handle set at run) */
 };
 
 struct vstate {
     dnnl_memory_desc_t md;
     dnnl_memory_t mem;
-    int buf;                   /* -1 for region inputs */
+    int buf;                   /* pool buffer, -1 none, <= -2 region input -2-buf */
     dnnl_memory_desc_t alt_md; /* one converted copy (reorder) for consumers */
     dnnl_memory_t alt;
     int alt_buf;
@@ -65,7 +66,7 @@ struct dn_state {
     int n_mems, cap_mems;
     struct pbuf *bufs;
     int n_bufs, cap_bufs;
-    dnnl_memory_t *in_mem, *out_mem;
+    dnnl_memory_t *out_mem;
     struct vstate *v;
     int n_v;
 };
@@ -181,16 +182,45 @@ static mlc_status infer_op(const struct dn_ctx *c, const struct dn_op *op, struc
         break;
     }
     case DN_VIEW: {
-        int64_t n = 1, lead = 1;
+        int64_t n = 1, lead = 1, known = 1;
+        int neg = -1;
         for (int d = 0; d < a->rank; d++) {
             n *= a->dims[d];
             if (d < op->axis) lead *= a->dims[d];
         }
-        o->rank = 2;
-        o->dims[0] = lead;
-        o->dims[1] = lead ? n / lead : 0;
+        if (!op->view_rank) {
+            o->rank = 2;
+            o->dims[0] = lead;
+            o->dims[1] = lead ? n / lead : 0;
+            break;
+        }
+        o->rank = op->view_rank;
+        for (int d = 0; d < o->rank; d++) {
+            int64_t x = op->view_dims[d];
+            if (x == 0) {
+                if (d >= a->rank) goto bad;
+                x = a->dims[d];
+            }
+            if (x == -1) {
+                if (neg >= 0) goto bad;
+                neg = d;
+                continue;
+            }
+            if (x < 0) goto bad;
+            o->dims[d] = x;
+            known *= x;
+        }
+        if (neg >= 0) {
+            if (!known || n % known) goto bad;
+            o->dims[neg] = n / known;
+            known *= o->dims[neg];
+        }
+        if (known != n) goto bad;
         break;
     }
+    case DN_TRANSPOSE:
+        for (int d = 0; d < a->rank; d++) o->dims[d] = a->dims[op->perm[d]];
+        break;
     default:
         break;
     }
@@ -388,7 +418,7 @@ static dnnl_status_t value_as(struct dn_state *s, int vi, const dnnl_memory_desc
         *out = v->alt;
         return dnnl_success;
     }
-    if (v->alt && v->alt_buf >= 0) s->bufs[v->alt_buf].busy = 0;
+    if (v->alt && v->alt_buf >= 0) s->bufs[v->alt_buf].busy--;
     v->alt = NULL;
     dnnl_status_t r = add_reorder(s, v->mem, &v->md, md, &v->alt, &v->alt_buf, NULL);
     if (r != dnnl_success) return r;
@@ -400,8 +430,8 @@ static dnnl_status_t value_as(struct dn_state *s, int vi, const dnnl_memory_desc
 static void value_release(struct dn_state *s, int vi)
 {
     struct vstate *v = &s->v[vi];
-    if (v->buf >= 0) s->bufs[v->buf].busy = 0;
-    if (v->alt && v->alt_buf >= 0) s->bufs[v->alt_buf].busy = 0;
+    if (v->buf >= 0) s->bufs[v->buf].busy--;
+    if (v->alt && v->alt_buf >= 0) s->bufs[v->alt_buf].busy--;
     v->buf = -1;
     v->alt = NULL;
 }
@@ -666,7 +696,9 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         }
         if (!(src_md.format_kind == dnnl_blocked && src_md.format_desc.blocking.inner_nblks == 0))
             md_plain(&src_md, a->rank, a->dims, dt);
-        DNCHK(dnnl_matmul_desc_init(&d.mm, &src_md, &w_md, NULL, &dst_md), "matmul descriptor");
+        if (op->b >= 0) const_md(c, op, op->b, a->rank, &b_md);
+        DNCHK(dnnl_matmul_desc_init(&d.mm, &src_md, &w_md, op->b >= 0 ? &b_md : NULL, &dst_md),
+              "matmul descriptor");
         DNCHK(make_prim(&d.mm, attr, s->eng, &pd, 0), "matmul primitive");
         break;
     }
@@ -719,6 +751,18 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     case DN_VIEW:
         md_plain(&src_md, a->rank, a->dims, dt);
         break;
+    case DN_TRANSPOSE: {
+        /* Describe a's bytes with the output's axis order, reorder to plain. */
+        int inv[DNNL_MAX_NDIMS];
+        dnnl_memory_desc_t pmd;
+        dnnl_memory_t m_in = NULL;
+        for (int k = 0; k < a->rank; k++) inv[op->perm[k]] = k;
+        DNCHK(dnnl_memory_desc_permute_axes(&pmd, &a->md, inv), "permute");
+        DNCHK(mem_new(s, &pmd, a->buf, NULL, &m_in), "permuted memory");
+        md_plain(&o->md, o->rank, o->dims, dt);
+        DNCHK(add_reorder(s, m_in, &pmd, &o->md, &o->mem, &o->buf, NULL), "transpose");
+        goto done;
+    }
     }
 
     /* Source(s). */
@@ -728,10 +772,10 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         /* Same bytes, new dims: share the plain buffer (copy a region input
          * first: its handle is only known at run time). */
         int buf = dnnl_memory_desc_equal(&a->md, want) ? a->buf : a->alt_buf;
-        if (buf < 0) {
+        if (buf == -1) {
             dnnl_memory_t cp = NULL;
             DNCHK(add_reorder(s, m_src, want, want, &cp, &buf, NULL), "view copy");
-        } else {
+        } else if (buf >= 0) {
             s->bufs[buf].busy++;
         }
         md_plain(&o->md, o->rank, o->dims, dt);
@@ -750,7 +794,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     }
     if (op->kind == DN_CONV || op->kind == DN_IP || (op->kind == DN_MATMUL && op->in[1] < 0))
         DNCHK(const_mem(c, s, op, op->w, qmd(pd, dnnl_query_weights_md), &m_w), "weights");
-    if ((op->kind == DN_CONV || op->kind == DN_IP) && op->b >= 0)
+    if ((op->kind == DN_CONV || op->kind == DN_IP || op->kind == DN_MATMUL) && op->b >= 0)
         DNCHK(const_mem(c, s, op, op->b, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1),
                         &m_b),
               "bias");
@@ -822,7 +866,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
 done:
 fail:
     for (int k = 0; k < 2; k++)
-        if (tmp[k] >= 0) s->bufs[tmp[k]].busy = 0;
+        if (tmp[k] >= 0) s->bufs[tmp[k]].busy--;
     if (prim) dnnl_primitive_destroy(prim);
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (attr) dnnl_primitive_attr_destroy(attr);
@@ -849,7 +893,6 @@ static void dn_unbind(void *mctx, void *state)
     mlc_free(s->steps);
     mlc_free(s->mems);
     mlc_free(s->bufs);
-    mlc_free(s->in_mem);
     mlc_free(s->out_mem);
     mlc_free(s->v);
     memset(s, 0, sizeof *s);
@@ -864,10 +907,9 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
     int *last = NULL;
 
     s->v = mlc_calloc((size_t)c->n_vals, sizeof *s->v);
-    s->in_mem = mlc_calloc((size_t)c->n_in + 1, sizeof *s->in_mem);
     s->out_mem = mlc_calloc((size_t)c->n_out + 1, sizeof *s->out_mem);
     last = mlc_calloc((size_t)c->n_vals, sizeof *last);
-    if (!s->v || !s->in_mem || !s->out_mem || !last) {
+    if (!s->v || !s->out_mem || !last) {
         st = core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN region: out of memory");
         goto fail;
     }
@@ -889,8 +931,8 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
     for (int i = 0; i < c->n_out; i++) last[c->outs[i]] = c->n_ops;
     for (int i = 0; i < c->n_in; i++) {
         md_plain(&s->v[i].md, s->v[i].rank, s->v[i].dims, dnnl_f32);
-        DNCHK(mem_new(s, &s->v[i].md, -1, NULL, &s->in_mem[i]), "input memory");
-        s->v[i].mem = s->in_mem[i];
+        DNCHK(mem_new(s, &s->v[i].md, -2 - i, NULL, &s->v[i].mem), "input memory");
+        s->v[i].buf = -2 - i;
     }
     for (int i = 0; i < c->n_ops; i++) {
         const struct dn_op *op = &c->ops[i];
@@ -949,8 +991,10 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
     if (n_in != c->n_in || n_out != c->n_out)
         return core_err(err, MLC_STATUS_INTERNAL, "oneDNN region: wrong tensor counts");
     set_threads(c->threads);
-    for (int i = 0; i < n_in; i++)
-        DNCHK(dnnl_memory_set_data_handle(s->in_mem[i], in[i].data), "input handle");
+    for (int i = 0; i < s->n_mems; i++)
+        if (s->mems[i].buf <= -2)
+            DNCHK(dnnl_memory_set_data_handle(s->mems[i].mem, in[-2 - s->mems[i].buf].data),
+                  "input handle");
     for (int i = 0; i < n_out; i++)
         DNCHK(dnnl_memory_set_data_handle(s->out_mem[i], out[i].data), "output handle");
     for (int i = 0; i < s->n_steps; i++) {

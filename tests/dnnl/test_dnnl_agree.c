@@ -1,0 +1,199 @@
+/*
+ * test_dnnl_agree.c - the oneDNN backend (MLC_BACKEND_AUTO) and the reference
+ * kernels (MLC_BACKEND_REFERENCE) agree through the public mlc_net API, on
+ * every fixture tests/fixtures/onnx/<name>.onnx (inputs <name>.in1.npy and
+ * <name>.in3.npy, expected <name>.out1.npy / .out3.npy) and on
+ * models/demo/weights.onnx.
+ *
+ * Bounds: f32 max |auto - ref| <= 1e-4 (and both within 1e-3 of the stored
+ * outputs, which come from PyTorch); bf16 (opt-in) max |bf16 - ref| <= 0.05
+ * on the outputs (sigmoid scores / logits of order 1), the bound documented
+ * in docs/PERFORMANCE.md. Also: an input of the wrong rank is refused with
+ * INVALID_ARGUMENT by both backends (no crash, no leak).
+ */
+#include <dirent.h>
+#include <unistd.h>
+#include <stdint.h>
+
+#include "mlc.h"
+#include "test.h"
+
+static int run_net(const char *onnx, mlc_backend be, mlc_precision pr, const mlc_tensor *in,
+                   float **out_data, int64_t *n_out)
+{
+    mlc_model_options opt;
+    mlc_model_options_default(&opt);
+    opt.backend = be;
+    opt.precision = pr;
+    opt.threads = 2;
+    mlc_error err = {0};
+    mlc_net *net = NULL;
+    mlc_net_session *ns = NULL;
+    mlc_tensor out = {0};
+    int ok = 0;
+    if (mlc_net_load(onnx, &opt, &net, &err) || mlc_net_session_create(net, &ns, &err) ||
+        mlc_net_run(ns, in, 1, &out, 1, &err)) {
+        fprintf(stderr, "%s (backend %d, precision %d): %s\n", onnx, be, pr, err.message);
+        goto done;
+    }
+    int64_t n = 1;
+    for (int d = 0; d < out.rank; d++) n *= out.dims[d];
+    *out_data = mlc_alloc((size_t)n * sizeof(float));
+    memcpy(*out_data, out.data, (size_t)n * sizeof(float));
+    *n_out = n;
+    ok = 1;
+done:
+    mlc_net_session_free(ns);
+    mlc_net_free(net);
+    return ok;
+}
+
+static double max_diff(const float *a, const float *b, int64_t n)
+{
+    double m = 0;
+    for (int64_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
+    return m;
+}
+
+static int n_models;
+
+/* Compares backends on model `onnx` with input `in_npy` (and expected output
+ * `out_npy`, may be NULL). */
+static void agree(const char *onnx, const char *in_npy, const char *out_npy)
+{
+    mlc_error err = {0};
+    mlc_tensor in = {0}, expect = {0};
+    float *ref = NULL, *aut = NULL, *bf = NULL;
+    int64_t n_ref = 0, n_aut = 0, n_bf = 0;
+    if (mlc_tensor_load_npy(in_npy, &in, &err)) {
+        CHECK_MSG(0, "%s: %s", in_npy, err.message);
+        return;
+    }
+    n_models++;
+    CHECK(run_net(onnx, MLC_BACKEND_REFERENCE, MLC_PRECISION_F32, &in, &ref, &n_ref));
+    CHECK(run_net(onnx, MLC_BACKEND_AUTO, MLC_PRECISION_F32, &in, &aut, &n_aut));
+    CHECK(run_net(onnx, MLC_BACKEND_AUTO, MLC_PRECISION_BF16, &in, &bf, &n_bf));
+    if (ref && aut) {
+        CHECK(n_ref == n_aut);
+        double d = max_diff(ref, aut, n_ref);
+        CHECK_MSG(d <= 1e-4, "%s on %s: f32 auto vs ref max |d| = %g", onnx, in_npy, d);
+    }
+    if (ref && bf) {
+        double d = max_diff(ref, bf, n_ref);
+        CHECK_MSG(d <= 0.05, "%s on %s: bf16 vs ref max |d| = %g", onnx, in_npy, d);
+        printf("%s %s: bf16 max |d| %.3g\n", onnx, in_npy, d);
+    }
+    if (out_npy && aut && !mlc_tensor_load_npy(out_npy, &expect, &err)) {
+        int64_t n = 1;
+        for (int d = 0; d < expect.rank; d++) n *= expect.dims[d];
+        CHECK(n == n_aut);
+        if (n == n_aut && expect.dtype == MLC_DTYPE_F32) {
+            double d = max_diff(expect.data, aut, n);
+            CHECK_MSG(d <= 1e-3, "%s: auto vs stored output max |d| = %g", out_npy, d);
+        }
+        mlc_free(expect.data);
+    }
+    mlc_free(in.data);
+    mlc_free(ref);
+    mlc_free(aut);
+    mlc_free(bf);
+}
+
+static void test_fixtures(void)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", test_path("tests/fixtures/onnx"));
+    DIR *d = opendir(dir);
+    if (!d) {
+        printf("no fixtures in %s\n", dir);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 6 || strcmp(e->d_name + n - 5, ".onnx")) continue;
+        char base[4096], onnx[4200], in[4200], out[4200];
+        snprintf(base, sizeof base, "%s/%.*s", dir, (int)(n - 5), e->d_name);
+        snprintf(onnx, sizeof onnx, "%s.onnx", base);
+        for (int k = 1; k <= 3; k += 2) {
+            snprintf(in, sizeof in, "%s.in%d.npy", base, k);
+            snprintf(out, sizeof out, "%s.out%d.npy", base, k);
+            FILE *f = fopen(in, "rb");
+            if (!f) continue;
+            fclose(f);
+            agree(onnx, in, out);
+        }
+    }
+    closedir(d);
+}
+
+static void test_demo(void)
+{
+    char onnx[4200];
+    snprintf(onnx, sizeof onnx, "%s", test_path("models/demo/weights.onnx"));
+    FILE *f = fopen(onnx, "rb");
+    if (!f) {
+        printf("no %s\n", onnx);
+        return;
+    }
+    fclose(f);
+    /* A deterministic input of the net's shape at batch 2. */
+    mlc_error err = {0};
+    mlc_net *net = NULL;
+    CHECK_OK(mlc_net_load(onnx, NULL, &net, &err), &err);
+    if (!net) return;
+    mlc_tensor desc;
+    mlc_net_input(net, 0, &desc);
+    mlc_net_free(net);
+    int64_t n = 1;
+    for (int i = 0; i < desc.rank; i++) {
+        if (desc.dims[i] < 0) desc.dims[i] = 2;
+        n *= desc.dims[i];
+    }
+    float *p = mlc_alloc((size_t)n * sizeof *p);
+    for (int64_t i = 0; i < n; i++) p[i] = (float)sin((double)i * 0.01);
+    desc.data = p;
+    desc.dtype = MLC_DTYPE_F32;
+    char tmp[] = "/tmp/mlc_dnnl_demo_in_XXXXXX";
+    int fd = mkstemp(tmp);
+    if (fd >= 0) {
+        close(fd);
+        CHECK_OK(mlc_tensor_save_npy(tmp, &desc, &err), &err);
+        agree(onnx, tmp, NULL);
+        remove(tmp);
+    }
+    mlc_free(p);
+}
+
+static void test_bad_rank(void)
+{
+    char onnx[4200];
+    snprintf(onnx, sizeof onnx, "%s", test_path("models/demo/weights.onnx"));
+    FILE *f = fopen(onnx, "rb");
+    if (!f) return;
+    fclose(f);
+    for (int be = 0; be < 2; be++) {
+        mlc_model_options opt;
+        mlc_model_options_default(&opt);
+        opt.backend = be ? MLC_BACKEND_REFERENCE : MLC_BACKEND_AUTO;
+        mlc_error err = {0};
+        mlc_net *net = NULL;
+        mlc_net_session *ns = NULL;
+        float x[12] = {0};
+        mlc_tensor in = {MLC_DTYPE_F32, 2, {3, 4}, x}, out = {0};
+        CHECK_OK(mlc_net_load(onnx, &opt, &net, &err), &err);
+        if (net) CHECK_OK(mlc_net_session_create(net, &ns, &err), &err);
+        if (ns) CHECK(mlc_net_run(ns, &in, 1, &out, 1, &err) == MLC_STATUS_INVALID_ARGUMENT);
+        mlc_net_session_free(ns);
+        mlc_net_free(net);
+    }
+}
+
+int main(void)
+{
+    TEST_RUN(test_fixtures);
+    TEST_RUN(test_demo);
+    TEST_RUN(test_bad_rank);
+    printf("%d model/input pairs compared\n", n_models);
+    TEST_DONE();
+}
