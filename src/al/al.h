@@ -210,6 +210,34 @@ size_t al_pending(struct al_manager *mgr);
 void al_manager_last_error(struct al_manager *mgr, char *buf, size_t n);
 
 /* ---------------------------------------------------------------------------
+ * Process-wide managers for the workflow block, `mlc classify` and the
+ * server: one manager per (model_id, target dataset), created on first use
+ * (as Roboflow's middleware per "{model_id}->{target_dataset}" key, never
+ * refreshed). A manager that cannot be created (config fetch failed, bad
+ * config) is remembered as disabled for the process, and the reason is
+ * printed once to stderr.
+ * ------------------------------------------------------------------------- */
+
+struct al_defaults {
+    const char *queue_root;  /* NULL = $MLC_AL_QUEUE_DIR, else $MODEL_CACHE_DIR/active_learning,
+                              * else /tmp/cache/active_learning; one subdirectory per key */
+    const char *config_path; /* NULL = $MLC_AL_CONFIG; unset = the Roboflow API */
+    const char *local_dir;   /* NULL = $MLC_AL_LOCAL_DIR; unset = upload to Roboflow */
+    const char *api_url;     /* NULL = $API_BASE_URL */
+    int offline;
+};
+
+/* Optional; call before the first al_global_register. Strings are copied. */
+mlc_status al_global_configure(const struct al_defaults *d, mlc_error *err);
+/* Registers one image; api_key NULL = $ROBOFLOW_API_KEY. Thread-safe. The
+ * first call for a key creates its manager (which may fetch the config). */
+enum al_outcome al_global_register(const char *api_key, const char *model_id,
+                                   const char *target_dataset, const mlc_image *img,
+                                   const char *prediction_json, const char *inference_id);
+/* Flushes (up to timeout_ms in total) and frees every manager. */
+void al_global_shutdown(int timeout_ms);
+
+/* ---------------------------------------------------------------------------
  * Internals shared between the al files.
  * ------------------------------------------------------------------------- */
 

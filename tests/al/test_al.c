@@ -323,6 +323,38 @@ static void test_downscale(void)
     mlc_image_free(small);
 }
 
+/* The process-wide table the workflow hook uses. */
+static void test_global(void)
+{
+    fresh_tmp();
+    mlc_error e = {0};
+    char cfg[256];
+    snprintf(cfg, sizeof cfg, "%s", tmp("al.json"));
+    CHECK_OK(core_write_file_atomic(cfg, CFG_ALL, strlen(CFG_ALL), &e), &e);
+    struct al_defaults d = {tmp("queues"), cfg, tmp("dataset"), NULL, 1};
+    CHECK_OK(al_global_configure(&d, &e), &e);
+    mlc_image *im = make_image(16, 12, 11);
+    CHECK(al_global_register(NULL, "proj/3", NULL, im, PRED, "i1") == AL_QUEUED);
+    CHECK(al_global_register(NULL, "proj/3", "tgt", im, PRED, "i2") == AL_QUEUED);
+    CHECK(al_global_register(NULL, "", NULL, im, PRED, "i3") == AL_DISABLED);
+    al_global_shutdown(20000);
+    int found = 0;
+    const char *dirs[2] = {"dataset/proj/b", "dataset/tgt/b"};
+    for (int i = 0; i < 2; i++) {
+        DIR *dd = opendir(tmp(dirs[i]));
+        for (struct dirent *de; dd && (de = readdir(dd));) found += strstr(de->d_name, ".jpg") != 0;
+        if (dd) closedir(dd);
+    }
+    CHECK(found == 2);
+    /* A bad configuration disables AL for that key, without failing. */
+    CHECK_OK(core_write_file_atomic(cfg, "{\"enabled\": 3}", 14, &e), &e);
+    CHECK_OK(al_global_configure(&d, &e), &e);
+    CHECK(al_global_register(NULL, "proj/3", NULL, im, PRED, "i4") == AL_DISABLED);
+    CHECK(al_global_register(NULL, "proj/3", NULL, im, PRED, "i5") == AL_DISABLED);
+    al_global_shutdown(0);
+    mlc_image_free(im);
+}
+
 /* ----------------------------------------------------- Roboflow stand-in */
 
 static char g_url[64];
@@ -589,6 +621,7 @@ int main(void)
     TEST_RUN(test_seeded_determinism);
     TEST_RUN(test_limits_persist);
     TEST_RUN(test_downscale);
+    TEST_RUN(test_global);
     struct standin *s = g_s = standin_start();
     if (!s) test_failed++;
     if (s) {
