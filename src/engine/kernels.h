@@ -44,9 +44,9 @@ extern const eng_kernel_fn eng_kernels[IR_OP_COUNT];
 /* Whether the kernel may be split across threads (others run at ith 0). */
 int eng_kernel_parallel(enum ir_op op);
 
-/* Scratch bytes the node needs for these shapes (0 for most ops). */
-size_t eng_kscratch(const struct ir_node *n, const mlc_tensor *in, int n_in, const mlc_tensor *out,
-                    int n_out);
+/* Scratch bytes the node needs for these shapes and nth threads (0 for most ops). */
+size_t eng_kscratch(const struct ir_node *n, int nth, const mlc_tensor *in, int n_in,
+                    const mlc_tensor *out, int n_out);
 
 /* Output shape/dtype inference for one node. `in[i].data` is non-NULL when the
  * value is known (constant or folded): ops whose output shape depends on

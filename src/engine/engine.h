@@ -1,0 +1,43 @@
+/*
+ * engine.h - internals shared by the engine's files: the loaded network,
+ * the optimiser passes and the single-node evaluator used by constant folding
+ * (load time) and shape-value folding (plan time).
+ */
+#ifndef MLC_ENGINE_ENGINE_H
+#define MLC_ENGINE_ENGINE_H
+
+#include "engine/backend.h"
+#include "engine/kernels.h"
+#include "onnx/ir.h"
+
+struct mlc_net {
+    struct ir_graph g;
+    struct eng_backend_opts bo;
+    mlc_limits limits;
+    int threads;   /* resolved: >= 1 */
+    int n_folded;  /* nodes removed by constant folding */
+    int n_fused;   /* nodes removed by fusions */
+    int n_regions; /* backend regions */
+};
+
+/* Infers static shapes, folds constants and removes dead nodes; then fuses
+ * (Conv+BN, bias/activation epilogues, LayerNorm, Gelu). */
+mlc_status eng_optimise(struct mlc_net *net, mlc_error *err);
+
+/* Fusion passes (fuse.c), run by eng_optimise. */
+mlc_status eng_fuse(struct mlc_net *net, mlc_error *err);
+
+/* Evaluates node n on inputs `in` (all with data) into freshly allocated
+ * outputs (out[i].data = mlc_alloc'd; shapes from eng_infer). Single thread.
+ * On failure nothing is left allocated. */
+mlc_status eng_eval_node(const struct ir_node *n, const mlc_tensor *in, int n_in, mlc_tensor *out,
+                         int n_out, mlc_error *err);
+
+/* Runs a kernel share loop on the calling thread only (nth = 1). */
+mlc_status eng_run_kernel_1(const struct ir_node *n, const mlc_tensor *in, int n_in,
+                            mlc_tensor *out, int n_out, mlc_error *err);
+
+/* Descriptor of graph tensor t (data = constant data or NULL). */
+void eng_tensor_desc(const struct ir_graph *g, int t, mlc_tensor *d);
+
+#endif

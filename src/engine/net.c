@@ -1,0 +1,708 @@
+/*
+ * net.c - the public "Raw ONNX networks" API (mlc.h): loading (onnx_load +
+ * eng_optimise + backend partition), introspection, sessions, planning and
+ * running.
+ *
+ * Plans: a session keeps up to PLAN_CACHE plans, one per distinct set of
+ * input shapes. Building a plan infers every concrete shape, evaluates small
+ * value computations that depend only on shapes and constants (the
+ * Shape/Gather/Concat/Reshape chains of dynamic-batch exports) into the plan's
+ * arena, and assigns every remaining activation an offset in one workspace by
+ * lifetime (first fit over live blocks; views - Reshape, Flatten, Squeeze,
+ * Unsqueeze, Identity - share their input's block). Running a planned shape
+ * allocates nothing. The net is read-only after load; all mutable state lives
+ * in the session, so sessions on one net may run concurrently.
+ *
+ * Threads: each session owns a small pool (net->threads - 1 workers);
+ * kernels split their work by ith/nth (kernels.h) with one barrier per node.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "onnx/onnx.h"
+
+#define PLAN_CACHE    4
+#define ALIGN         64
+#define PLAN_FOLD_MAX 65536 /* bytes: larger values are computed at run time */
+
+/* ---- loading --------------------------------------------------------------- */
+
+static mlc_status net_finish(struct mlc_net *net, mlc_error *err)
+{
+    mlc_status st = eng_optimise(net, err);
+    if (st) return st;
+    if (net->bo.backend != MLC_BACKEND_REFERENCE) {
+        int before = net->g.n_nodes;
+        st = eng_dnnl_partition(&net->g, &net->bo, err);
+        if (st) return st;
+        for (int i = before; i < net->g.n_nodes; i++)
+            if (net->g.nodes[i].op == IR_OP_Region) net->n_regions++;
+        st = ir_graph_compact(&net->g, err);
+        if (st) return st;
+    }
+    return MLC_OK;
+}
+
+static mlc_status net_load(const void *bytes, size_t n, const char *dir,
+                           const mlc_model_options *opt, mlc_net **net_out, mlc_error *err)
+{
+    mlc_status st = MLC_OK;
+    struct mlc_net *net = mlc_calloc(1, sizeof *net);
+    if (!net) return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
+    mlc_limits_default(&net->limits);
+    if (opt) {
+        if (opt->limits.max_input_bytes) net->limits.max_input_bytes = opt->limits.max_input_bytes;
+        net->bo.threads = opt->threads;
+        net->bo.precision = opt->precision;
+        net->bo.backend = opt->backend;
+    }
+    int th = net->bo.threads;
+    if (th <= 0) {
+        long nc = sysconf(_SC_NPROCESSORS_ONLN);
+        th = nc > 0 ? (int)nc : 1;
+    }
+    net->threads = th > 64 ? 64 : th;
+    struct onnx_load_opts lo = {dir,
+                                net->limits.max_input_bytes > ((size_t)2 << 30)
+                                    ? net->limits.max_input_bytes
+                                    : ((size_t)2 << 30),
+                                0};
+    st = onnx_load(bytes, n, &lo, &net->g, err);
+    if (st) goto fail;
+    st = net_finish(net, err);
+    if (st) goto fail;
+    *net_out = net;
+    return MLC_OK;
+fail:
+    mlc_net_free(net);
+    return st;
+}
+
+mlc_status mlc_net_load(const char *onnx_path, const mlc_model_options *opt, mlc_net **net_out,
+                        mlc_error *err)
+{
+    char *data = NULL, *dir = NULL;
+    size_t n = 0;
+    mlc_limits lim;
+    mlc_limits_default(&lim);
+    if (!onnx_path || !net_out)
+        return core_err(err, MLC_STATUS_INVALID_ARGUMENT, "mlc_net_load: NULL argument");
+    size_t max =
+        opt && opt->limits.max_input_bytes ? opt->limits.max_input_bytes : lim.max_input_bytes;
+    mlc_status st = core_read_file(onnx_path, max, &data, &n, err);
+    if (st) return st;
+    const char *slash = strrchr(onnx_path, '/');
+    dir = slash ? core_strndup(onnx_path, (size_t)(slash - onnx_path)) : core_strdup(".");
+    if (!dir) {
+        mlc_free(data);
+        return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
+    }
+    st = net_load(data, n, dir, opt, net_out, err);
+    if (st) core_err_prefix(err, "%s", onnx_path);
+    mlc_free(data);
+    mlc_free(dir);
+    return st;
+}
+
+mlc_status mlc_net_load_mem(const void *bytes, size_t n, const mlc_model_options *opt,
+                            mlc_net **net_out, mlc_error *err)
+{
+    if (!bytes || !net_out)
+        return core_err(err, MLC_STATUS_INVALID_ARGUMENT, "mlc_net_load_mem: NULL argument");
+    return net_load(bytes, n, NULL, opt, net_out, err);
+}
+
+void mlc_net_free(mlc_net *net)
+{
+    if (!net) return;
+    ir_graph_free(&net->g);
+    mlc_free(net);
+}
+
+int mlc_net_n_inputs(const mlc_net *net)
+{
+    return net ? net->g.n_inputs : 0;
+}
+int mlc_net_n_outputs(const mlc_net *net)
+{
+    return net ? net->g.n_outputs : 0;
+}
+
+const char *mlc_net_input(const mlc_net *net, int i, mlc_tensor *desc_out)
+{
+    if (!net || i < 0 || i >= net->g.n_inputs) return NULL;
+    int t = net->g.inputs[i];
+    if (desc_out) {
+        eng_tensor_desc(&net->g, t, desc_out);
+        desc_out->data = NULL;
+    }
+    return net->g.tensors[t].name;
+}
+
+const char *mlc_net_output(const mlc_net *net, int i, mlc_tensor *desc_out)
+{
+    if (!net || i < 0 || i >= net->g.n_outputs) return NULL;
+    int t = net->g.outputs[i];
+    if (desc_out) {
+        eng_tensor_desc(&net->g, t, desc_out);
+        desc_out->data = NULL;
+    }
+    return net->g.tensors[t].name;
+}
+
+/* ---- thread pool --------------------------------------------------------------- */
+
+struct pool {
+    int nth;
+    pthread_t *th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_done;
+    uint64_t gen;
+    int pending, stop, started;
+    const struct eng_kctx *c;
+    eng_kernel_fn fn;
+    mlc_status st;
+};
+
+struct worker_arg {
+    struct pool *p;
+    int ith;
+};
+
+static void *worker(void *arg)
+{
+    struct pool *p = ((struct worker_arg *)arg)->p;
+    int ith = ((struct worker_arg *)arg)->ith;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->stop && p->gen == seen) pthread_cond_wait(&p->cv_work, &p->mu);
+        if (p->stop) break;
+        seen = p->gen;
+        const struct eng_kctx *c = p->c;
+        eng_kernel_fn fn = p->fn;
+        pthread_mutex_unlock(&p->mu);
+        mlc_status st = fn(c, ith, p->nth);
+        pthread_mutex_lock(&p->mu);
+        if (st && !p->st) p->st = st;
+        if (--p->pending == 0) pthread_cond_signal(&p->cv_done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* ---- sessions and plans -------------------------------------------------------- */
+
+struct plan {
+    int valid;
+    uint64_t used;
+    int64_t (*key)[MLC_MAX_RANK]; /* input dims */
+    mlc_tensor *t;                /* per graph tensor: concrete desc + data */
+    int *steps;                   /* node indices run per request */
+    int n_steps;
+    size_t *scratch_off; /* per step, in ws; (size_t)-1 = none */
+    void **rstate;       /* per step: region state or NULL */
+    char *ws_raw;
+    char *ws;
+    size_t ws_size;
+    struct core_arena arena; /* plan-time values */
+};
+
+struct mlc_net_session {
+    const struct mlc_net *net;
+    struct plan plans[PLAN_CACHE];
+    uint64_t tick;
+    size_t last_ws;
+    struct pool pool;
+    struct worker_arg *wargs;
+};
+
+static void plan_free(const struct mlc_net *net, struct plan *p)
+{
+    if (!p->valid && !p->t) return;
+    for (int s = 0; p->rstate && s < p->n_steps; s++) {
+        if (!p->rstate[s]) continue;
+        const struct ir_node *n = &net->g.nodes[p->steps[s]];
+        if (n->vt->unbind) n->vt->unbind(n->model_ctx, p->rstate[s]);
+        mlc_free(p->rstate[s]);
+    }
+    mlc_free(p->rstate);
+    mlc_free(p->key);
+    mlc_free(p->t);
+    mlc_free(p->steps);
+    mlc_free(p->scratch_off);
+    mlc_free(p->ws_raw);
+    core_arena_free(&p->arena);
+    memset(p, 0, sizeof *p);
+}
+
+mlc_status mlc_net_session_create(const mlc_net *net, mlc_net_session **ns_out, mlc_error *err)
+{
+    if (!net || !ns_out)
+        return core_err(err, MLC_STATUS_INVALID_ARGUMENT, "mlc_net_session_create: NULL argument");
+    struct mlc_net_session *s = mlc_calloc(1, sizeof *s);
+    if (!s) return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
+    s->net = net;
+    s->pool.nth = net->threads;
+    pthread_mutex_init(&s->pool.mu, NULL);
+    pthread_cond_init(&s->pool.cv_work, NULL);
+    pthread_cond_init(&s->pool.cv_done, NULL);
+    if (s->pool.nth > 1) {
+        s->pool.th = mlc_calloc((size_t)s->pool.nth, sizeof(pthread_t));
+        s->wargs = mlc_calloc((size_t)s->pool.nth, sizeof *s->wargs);
+        if (!s->pool.th || !s->wargs) {
+            mlc_net_session_free(s);
+            return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
+        }
+        for (int i = 1; i < s->pool.nth; i++) {
+            s->wargs[i].p = &s->pool;
+            s->wargs[i].ith = i;
+            if (pthread_create(&s->pool.th[i], NULL, worker, &s->wargs[i]) != 0) {
+                s->pool.nth = i; /* run with the threads we got */
+                break;
+            }
+            s->pool.started++;
+        }
+    }
+    *ns_out = s;
+    return MLC_OK;
+}
+
+void mlc_net_session_free(mlc_net_session *s)
+{
+    if (!s) return;
+    pthread_mutex_lock(&s->pool.mu);
+    s->pool.stop = 1;
+    pthread_cond_broadcast(&s->pool.cv_work);
+    pthread_mutex_unlock(&s->pool.mu);
+    for (int i = 1; i <= s->pool.started; i++) pthread_join(s->pool.th[i], NULL);
+    pthread_mutex_destroy(&s->pool.mu);
+    pthread_cond_destroy(&s->pool.cv_work);
+    pthread_cond_destroy(&s->pool.cv_done);
+    for (int i = 0; i < PLAN_CACHE; i++) plan_free(s->net, &s->plans[i]);
+    mlc_free(s->pool.th);
+    mlc_free(s->wargs);
+    mlc_free(s);
+}
+
+size_t mlc_net_session_workspace(const mlc_net_session *ns)
+{
+    return ns ? ns->last_ws : 0;
+}
+
+static int is_view(enum ir_op op)
+{
+    return op == IR_OP_Reshape || op == IR_OP_Flatten || op == IR_OP_Squeeze ||
+           op == IR_OP_Unsqueeze || op == IR_OP_Identity;
+}
+
+struct block {
+    size_t off, size;
+    int last; /* step of last use */
+};
+
+/* First-fit placement among live blocks (sorted by offset). */
+static size_t place(struct block *live, int *n_live, size_t size, int last, size_t *peak)
+{
+    size_t off = 0;
+    int pos = 0;
+    for (; pos < *n_live; pos++) {
+        if (live[pos].off >= off + size) break;
+        size_t end = live[pos].off + live[pos].size;
+        if (end > off) off = (end + ALIGN - 1) / ALIGN * ALIGN;
+    }
+    memmove(&live[pos + 1], &live[pos], (size_t)(*n_live - pos) * sizeof *live);
+    live[pos].off = off;
+    live[pos].size = size;
+    live[pos].last = last;
+    (*n_live)++;
+    if (off + size > *peak) *peak = off + size;
+    return off;
+}
+
+static mlc_status plan_build(struct mlc_net_session *s, struct plan *p, const mlc_tensor *inputs,
+                             mlc_error *err)
+{
+    const struct mlc_net *net = s->net;
+    const struct ir_graph *g = &net->g;
+    mlc_status st = MLC_OK;
+    int nt = g->n_tensors, nn = g->n_nodes;
+    int *known = NULL, *root = NULL, *def = NULL, *last = NULL, *scr_last = NULL;
+    size_t *off = NULL, *bytes = NULL, *scr_size = NULL;
+    struct block *live = NULL;
+    int n_live = 0;
+    mlc_tensor in[64], out[64];
+    memset(p, 0, sizeof *p);
+    core_arena_init(&p->arena, 0);
+    p->key = mlc_calloc((size_t)g->n_inputs + 1, sizeof *p->key);
+    p->t = mlc_calloc((size_t)nt + 1, sizeof *p->t);
+    p->steps = mlc_calloc((size_t)nn + 1, sizeof(int));
+    p->scratch_off = mlc_calloc((size_t)nn + 1, sizeof(size_t));
+    p->rstate = mlc_calloc((size_t)nn + 1, sizeof(void *));
+    known = mlc_calloc((size_t)nt + 1, sizeof(int));
+    root = mlc_calloc((size_t)nt + 1, sizeof(int));
+    def = mlc_calloc((size_t)nt + 1, sizeof(int));
+    last = mlc_calloc((size_t)nt + 1, sizeof(int));
+    off = mlc_calloc((size_t)nt + 1, sizeof(size_t));
+    bytes = mlc_calloc((size_t)nt + 1, sizeof(size_t));
+    scr_size = mlc_calloc((size_t)nn + 1, sizeof(size_t));
+    scr_last = mlc_calloc((size_t)nn + 1, sizeof(int));
+    live = mlc_calloc((size_t)nt + (size_t)nn + 1, sizeof *live);
+    if (!p->key || !p->t || !p->steps || !p->scratch_off || !p->rstate || !known || !root || !def ||
+        !last || !off || !bytes || !scr_size || !scr_last || !live) {
+        st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory planning the network");
+        goto fail;
+    }
+    for (int t = 0; t < nt; t++) {
+        eng_tensor_desc(g, t, &p->t[t]);
+        known[t] = p->t[t].data != NULL;
+        root[t] = t;
+        def[t] = -1;
+        last[t] = -1;
+    }
+    for (int i = 0; i < g->n_inputs; i++) {
+        int t = g->inputs[i];
+        p->t[t].rank = inputs[i].rank;
+        memcpy(p->t[t].dims, inputs[i].dims, sizeof p->t[t].dims);
+        memcpy(p->key[i], inputs[i].dims, sizeof p->key[i]);
+        p->t[t].data = NULL;
+    }
+    /* Shapes, plan-time folding, steps. */
+    for (int i = 0; i < nn; i++) {
+        const struct ir_node *n = &g->nodes[i];
+        int all_known = n->op != IR_OP_Region;
+        for (int k = 0; k < n->n_in; k++) {
+            if (n->in[k] < 0) {
+                memset(&in[k], 0, sizeof in[k]);
+                continue;
+            }
+            in[k] = p->t[n->in[k]];
+            if (!known[n->in[k]]) {
+                in[k].data = NULL;
+                all_known = 0;
+            }
+        }
+        st = eng_infer(n, in, n->n_in, out, n->n_out, err);
+        if (st) goto fail;
+        size_t tot = 0;
+        for (int k = 0; k < n->n_out; k++) {
+            int64_t ne = eng_numel(&out[k]);
+            if (ne < 0) {
+                st = core_err(err, MLC_STATUS_UNSUPPORTED,
+                              "node '%s' (%s): output shape depends on values known only at run "
+                              "time",
+                              n->name, ir_op_name(n->op));
+                goto fail;
+            }
+            tot += (size_t)ne * mlc_dtype_size(out[k].dtype);
+            if (n->out[k] >= 0) {
+                void *d = p->t[n->out[k]].data;
+                p->t[n->out[k]] = out[k];
+                p->t[n->out[k]].data = d;
+            }
+        }
+        if (all_known && tot <= PLAN_FOLD_MAX) {
+            for (int k = 0; k < n->n_in; k++)
+                if (n->in[k] >= 0) in[k].data = p->t[n->in[k]].data;
+            for (int k = 0; k < n->n_out; k++) {
+                int64_t ne = eng_numel(&out[k]);
+                out[k].data =
+                    core_arena_alloc(&p->arena, (size_t)ne * mlc_dtype_size(out[k].dtype) + 8);
+                if (!out[k].data) {
+                    st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory planning");
+                    goto fail;
+                }
+            }
+            st = eng_run_kernel_1(n, in, n->n_in, out, n->n_out, err);
+            if (st) goto fail;
+            for (int k = 0; k < n->n_out; k++)
+                if (n->out[k] >= 0) {
+                    p->t[n->out[k]].data = out[k].data;
+                    known[n->out[k]] = 1;
+                }
+            continue;
+        }
+        int s_idx = p->n_steps++;
+        p->steps[s_idx] = i;
+        for (int k = 0; k < n->n_out; k++) {
+            int t = n->out[k];
+            if (t < 0) continue;
+            def[t] = s_idx;
+            bytes[t] = (size_t)eng_numel(&p->t[t]) * mlc_dtype_size(p->t[t].dtype);
+            if (k == 0 && is_view(n->op) && n->in[0] >= 0 && !known[n->in[0]] &&
+                !(g->tensors[n->in[0]].flags & IR_TENSOR_INPUT))
+                root[t] = root[n->in[0]];
+        }
+        for (int k = 0; k < n->n_in; k++) {
+            int t = n->in[k];
+            if (t >= 0 && !known[t]) last[root[t]] = s_idx > last[root[t]] ? s_idx : last[root[t]];
+        }
+        if (n->op != IR_OP_Region) {
+            for (int k = 0; k < n->n_in; k++)
+                if (n->in[k] >= 0) in[k].data = p->t[n->in[k]].data;
+            scr_size[s_idx] = eng_kscratch(n, s->pool.nth, in, n->n_in, out, n->n_out);
+        }
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        int t = g->outputs[i];
+        if (!known[t]) last[root[t]] = nn + 1; /* outputs live to the end */
+    }
+    /* Views keep their root alive as long as they are used. */
+    for (int t = 0; t < nt; t++)
+        if (root[t] != t && last[t] > last[root[t]]) last[root[t]] = last[t];
+    /* Assign offsets step by step. */
+    size_t peak = 0;
+    for (int sidx = 0; sidx < p->n_steps; sidx++) {
+        /* Free blocks whose last use is before this step. */
+        int w = 0;
+        for (int b = 0; b < n_live; b++)
+            if (live[b].last >= sidx) live[w++] = live[b];
+        n_live = w;
+        const struct ir_node *n = &g->nodes[p->steps[sidx]];
+        for (int k = 0; k < n->n_out; k++) {
+            int t = n->out[k];
+            if (t < 0 || root[t] != t || def[t] != sidx) continue;
+            int l = last[t] < sidx ? sidx : last[t];
+            off[t] = place(live, &n_live, bytes[t] ? bytes[t] : 1, l, &peak);
+        }
+        p->scratch_off[sidx] = (size_t)-1;
+        if (scr_size[sidx])
+            p->scratch_off[sidx] = place(live, &n_live, scr_size[sidx], sidx, &peak);
+    }
+    p->ws_size = peak;
+    p->ws_raw = mlc_alloc(peak + ALIGN);
+    if (!p->ws_raw) {
+        st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory: workspace of %zu bytes", peak);
+        goto fail;
+    }
+    p->ws = (char *)(((uintptr_t)p->ws_raw + ALIGN - 1) / ALIGN * ALIGN);
+    for (int t = 0; t < nt; t++)
+        if (!known[t] && def[t] >= 0) p->t[t].data = p->ws + off[root[t]];
+    /* Bind regions. */
+    for (int sidx = 0; sidx < p->n_steps; sidx++) {
+        const struct ir_node *n = &g->nodes[p->steps[sidx]];
+        if (n->op != IR_OP_Region) continue;
+        size_t ss = n->vt->session_size(n->model_ctx);
+        p->rstate[sidx] = mlc_calloc(1, ss ? ss : 1);
+        if (!p->rstate[sidx]) {
+            st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory binding region");
+            goto fail;
+        }
+        for (int k = 0; k < n->n_in; k++) in[k] = p->t[n->in[k]];
+        st = n->vt->bind(n->model_ctx, in, n->n_in, p->rstate[sidx], err);
+        if (st) goto fail;
+    }
+    p->valid = 1;
+fail:
+    mlc_free(known);
+    mlc_free(root);
+    mlc_free(def);
+    mlc_free(last);
+    mlc_free(off);
+    mlc_free(bytes);
+    mlc_free(scr_size);
+    mlc_free(scr_last);
+    mlc_free(live);
+    if (st) {
+        p->valid = 1; /* so plan_free releases everything */
+        plan_free(net, p);
+    }
+    return st;
+}
+
+static mlc_status run_kernel(struct mlc_net_session *s, const struct eng_kctx *c, int parallel)
+{
+    eng_kernel_fn fn = eng_kernels[c->node->op];
+    struct pool *p = &s->pool;
+    if (!parallel || p->nth <= 1) {
+        for (int i = 0; i < (parallel ? p->nth : 1); i++) {
+            mlc_status st = fn(c, i, parallel ? p->nth : 1);
+            if (st) return st;
+        }
+        return MLC_OK;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->c = c;
+    p->fn = fn;
+    p->st = MLC_OK;
+    p->pending = p->nth - 1;
+    p->gen++;
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_mutex_unlock(&p->mu);
+    mlc_status st = fn(c, 0, p->nth);
+    pthread_mutex_lock(&p->mu);
+    while (p->pending > 0) pthread_cond_wait(&p->cv_done, &p->mu);
+    if (!st) st = p->st;
+    pthread_mutex_unlock(&p->mu);
+    return st;
+}
+
+mlc_status mlc_net_run(mlc_net_session *s, const mlc_tensor *inputs, int n_in, mlc_tensor *outputs,
+                       int n_out, mlc_error *err)
+{
+    if (!s || (n_in && !inputs) || (n_out && !outputs))
+        return core_err(err, MLC_STATUS_INVALID_ARGUMENT, "mlc_net_run: NULL argument");
+    const struct mlc_net *net = s->net;
+    const struct ir_graph *g = &net->g;
+    if (n_in != g->n_inputs)
+        return core_err(err, MLC_STATUS_INVALID_ARGUMENT, "network takes %d inputs, got %d",
+                        g->n_inputs, n_in);
+    if (n_out > g->n_outputs)
+        return core_err(err, MLC_STATUS_INVALID_ARGUMENT, "network has %d outputs, %d requested",
+                        g->n_outputs, n_out);
+    for (int i = 0; i < n_in; i++) {
+        const struct ir_tensor *t = &g->tensors[g->inputs[i]];
+        const mlc_tensor *x = &inputs[i];
+        if (x->dtype != t->dtype || x->rank != t->rank ||
+            (!x->data && ir_numel(x->rank, x->dims) != 0))
+            return core_err(err, MLC_STATUS_INVALID_ARGUMENT,
+                            "input '%s': dtype %d rank %d given, network wants dtype %d rank %d",
+                            t->name, (int)x->dtype, x->rank, (int)t->dtype, t->rank);
+        for (int d = 0; d < t->rank; d++)
+            if (x->dims[d] < 0 || (t->dims[d] >= 0 && x->dims[d] != t->dims[d]))
+                return core_err(err, MLC_STATUS_INVALID_ARGUMENT,
+                                "input '%s': dimension %d is %lld, network wants %lld", t->name, d,
+                                (long long)x->dims[d], (long long)t->dims[d]);
+        if (ir_numel(x->rank, x->dims) < 0)
+            return core_err(err, MLC_STATUS_LIMIT, "input '%s': too many elements", t->name);
+    }
+    struct plan *p = NULL;
+    for (int i = 0; i < PLAN_CACHE && !p; i++) {
+        struct plan *q = &s->plans[i];
+        if (!q->valid) continue;
+        int same = 1;
+        for (int k = 0; k < n_in && same; k++)
+            if (memcmp(q->key[k], inputs[k].dims, sizeof(int64_t) * (size_t)inputs[k].rank))
+                same = 0;
+        if (same) p = q;
+    }
+    if (!p) {
+        struct plan *victim = &s->plans[0];
+        for (int i = 0; i < PLAN_CACHE; i++) {
+            if (!s->plans[i].valid) {
+                victim = &s->plans[i];
+                break;
+            }
+            if (s->plans[i].used < victim->used) victim = &s->plans[i];
+        }
+        plan_free(net, victim);
+        mlc_status st = plan_build(s, victim, inputs, err);
+        if (st) return st;
+        p = victim;
+    }
+    p->used = ++s->tick;
+    s->last_ws = p->ws_size;
+    for (int i = 0; i < n_in; i++) p->t[g->inputs[i]].data = inputs[i].data;
+    mlc_tensor in[64], out[64];
+    for (int sidx = 0; sidx < p->n_steps; sidx++) {
+        const struct ir_node *n = &g->nodes[p->steps[sidx]];
+        for (int k = 0; k < n->n_in; k++) {
+            if (n->in[k] >= 0)
+                in[k] = p->t[n->in[k]];
+            else
+                memset(&in[k], 0, sizeof in[k]);
+        }
+        for (int k = 0; k < n->n_out; k++) {
+            if (n->out[k] >= 0)
+                out[k] = p->t[n->out[k]];
+            else
+                memset(&out[k], 0, sizeof out[k]);
+        }
+        mlc_status st;
+        if (n->op == IR_OP_Region) {
+            st = n->vt->run(n->model_ctx, p->rstate[sidx], in, n->n_in, out, n->n_out, err);
+        } else {
+            void *scr = p->scratch_off[sidx] == (size_t)-1 ? NULL : p->ws + p->scratch_off[sidx];
+            struct eng_kctx c = {n, in, n->n_in, out, n->n_out, scr, err};
+            st = run_kernel(s, &c, eng_kernel_parallel(n->op));
+        }
+        if (st) return st;
+    }
+    for (int i = 0; i < n_out; i++) outputs[i] = p->t[g->outputs[i]];
+    return MLC_OK;
+}
+
+/* ---- describe ------------------------------------------------------------------- */
+
+mlc_status mlc_net_describe(const mlc_net *net, char **text_out, mlc_error *err)
+{
+    struct core_buf b;
+    mlc_status st;
+    int counts[IR_OP_COUNT] = {0};
+    if (!net || !text_out)
+        return core_err(err, MLC_STATUS_INVALID_ARGUMENT, "mlc_net_describe: NULL argument");
+    core_buf_init(&b, (size_t)64 << 20);
+    const struct ir_graph *g = &net->g;
+    st = core_buf_printf(&b,
+                         "graph '%s' (producer %s, opset %lld): %d nodes after optimisation "
+                         "(%d folded, %d fused, %d backend regions), threads %d\n",
+                         g->name, g->producer, (long long)g->opset, g->n_nodes, net->n_folded,
+                         net->n_fused, net->n_regions, net->threads);
+    for (int i = 0; !st && i < g->n_inputs; i++) {
+        mlc_tensor d;
+        const char *nm = mlc_net_input(net, i, &d);
+        st = core_buf_printf(&b, "input  %s dtype %d [", nm, (int)d.dtype);
+        for (int k = 0; !st && k < d.rank; k++)
+            st = d.dims[k] < 0 ? core_buf_printf(&b, "%s?", k ? "," : "")
+                               : core_buf_printf(&b, "%s%lld", k ? "," : "", (long long)d.dims[k]);
+        if (!st) st = core_buf_printf(&b, "]\n");
+    }
+    for (int i = 0; !st && i < g->n_outputs; i++) {
+        mlc_tensor d;
+        const char *nm = mlc_net_output(net, i, &d);
+        st = core_buf_printf(&b, "output %s dtype %d [", nm, (int)d.dtype);
+        for (int k = 0; !st && k < d.rank; k++)
+            st = d.dims[k] < 0 ? core_buf_printf(&b, "%s?", k ? "," : "")
+                               : core_buf_printf(&b, "%s%lld", k ? "," : "", (long long)d.dims[k]);
+        if (!st) st = core_buf_printf(&b, "]\n");
+    }
+    for (int i = 0; i < g->n_nodes; i++) counts[g->nodes[i].op]++;
+    if (!st) st = core_buf_printf(&b, "op counts:");
+    for (int i = 0; !st && i < IR_OP_COUNT; i++)
+        if (counts[i]) st = core_buf_printf(&b, " %s=%d", ir_op_name((enum ir_op)i), counts[i]);
+    size_t wbytes = 0;
+    for (int t = 0; t < g->n_tensors; t++)
+        if (g->tensors[t].data) wbytes += ir_tensor_nbytes(&g->tensors[t]);
+    if (!st) st = core_buf_printf(&b, "\nconstants: %zu bytes\nnodes:\n", wbytes);
+    if (!st) st = ir_graph_dump(g, &b);
+    /* Peak memory for batch 1 (symbolic dims = 1). */
+    if (!st && g->n_inputs <= 64) {
+        mlc_tensor ins[64];
+        mlc_net_session *s = NULL;
+        mlc_error e2;
+        void *zero = NULL;
+        size_t maxb = 0;
+        for (int i = 0; i < g->n_inputs; i++) {
+            eng_tensor_desc(g, g->inputs[i], &ins[i]);
+            for (int k = 0; k < ins[i].rank; k++)
+                if (ins[i].dims[k] < 0) ins[i].dims[k] = 1;
+            int64_t ne = eng_numel(&ins[i]);
+            size_t nb = ne > 0 ? (size_t)ne * mlc_dtype_size(ins[i].dtype) : 0;
+            if (nb > maxb) maxb = nb;
+        }
+        zero = mlc_calloc(1, maxb + 8);
+        for (int i = 0; i < g->n_inputs; i++) ins[i].data = zero;
+        if (zero && mlc_net_session_create(net, &s, &e2) == MLC_OK) {
+            struct plan pl;
+            if (plan_build(s, &pl, ins, &e2) == MLC_OK) {
+                st = core_buf_printf(
+                    &b, "plan (symbolic dims = 1): %d steps, peak workspace %zu bytes\n",
+                    pl.n_steps, pl.ws_size);
+                plan_free(net, &pl);
+            } else {
+                st = core_buf_printf(&b, "plan (symbolic dims = 1): %s\n", e2.message);
+            }
+        }
+        mlc_net_session_free(s);
+        mlc_free(zero);
+    }
+    if (st) {
+        core_buf_free(&b);
+        return core_err(err, st, "describe: output too large");
+    }
+    *text_out = core_buf_take(&b);
+    return MLC_OK;
+}

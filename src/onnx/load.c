@@ -1,0 +1,852 @@
+/*
+ * load.c - ONNX ModelProto -> ir_graph (see onnx.h for the accepted subset).
+ *
+ * Parsing uses protobuf-c's generated code with mlc's allocator, so a
+ * malformed file is a protobuf-c unpack failure (BAD_MODEL), never a crash.
+ * Everything protobuf-c lets through is then validated here before it enters
+ * the IR: dtypes, ranks, non-negative dims whose product fits, data lengths
+ * equal to the shape, names resolving to exactly one definition, attribute
+ * names each op accepts. It does not infer shapes or check attribute values
+ * (the engine's eng_infer does, at load time, before any plan).
+ */
+#include "onnx/onnx.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx/onnx.pb-c.h"
+
+static void *pb_alloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return mlc_alloc(n ? n : 1);
+}
+static void pb_free(void *ctx, void *p)
+{
+    (void)ctx;
+    mlc_free(p);
+}
+static ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, NULL};
+
+/* ---- attribute white-list per op ---------------------------------------- */
+
+struct op_attrs {
+    enum ir_op op;
+    const char *names; /* comma-separated */
+};
+
+static const struct op_attrs op_attr_table[] = {
+    {IR_OP_ArgMax, "axis,keepdims,select_last_index"},
+    {IR_OP_AveragePool, "auto_pad,ceil_mode,count_include_pad,kernel_shape,pads,strides"},
+    {IR_OP_BatchNormalization, "epsilon,momentum,spatial,is_test,training_mode"},
+    {IR_OP_Cast, "to,saturate"},
+    {IR_OP_Celu, "alpha"},
+    {IR_OP_Clip, "min,max"},
+    {IR_OP_Concat, "axis"},
+    {IR_OP_Constant, "value,value_float,value_floats,value_int,value_ints"},
+    {IR_OP_ConstantOfShape, "value"},
+    {IR_OP_Conv, "auto_pad,dilations,group,kernel_shape,pads,strides"},
+    {IR_OP_CumSum, "exclusive,reverse"},
+    {IR_OP_Dropout, "ratio,seed,is_test"},
+    {IR_OP_Elu, "alpha"},
+    {IR_OP_Flatten, "axis"},
+    {IR_OP_Gather, "axis"},
+    {IR_OP_Gelu, "approximate"},
+    {IR_OP_Gemm, "alpha,beta,transA,transB,broadcast"},
+    {IR_OP_HardSigmoid, "alpha,beta"},
+    {IR_OP_InstanceNormalization, "epsilon"},
+    {IR_OP_LayerNormalization, "axis,epsilon,stash_type"},
+    {IR_OP_LeakyRelu, "alpha"},
+    {IR_OP_LogSoftmax, "axis"},
+    {IR_OP_MaxPool, "auto_pad,ceil_mode,dilations,kernel_shape,pads,storage_order,strides"},
+    {IR_OP_Pad, "mode,pads,value"},
+    {IR_OP_ReduceL2, "axes,keepdims,noop_with_empty_axes"},
+    {IR_OP_ReduceMax, "axes,keepdims,noop_with_empty_axes"},
+    {IR_OP_ReduceMean, "axes,keepdims,noop_with_empty_axes"},
+    {IR_OP_ReduceMin, "axes,keepdims,noop_with_empty_axes"},
+    {IR_OP_ReduceProd, "axes,keepdims,noop_with_empty_axes"},
+    {IR_OP_ReduceSum, "axes,keepdims,noop_with_empty_axes"},
+    {IR_OP_ReduceSumSquare, "axes,keepdims,noop_with_empty_axes"},
+    {IR_OP_Selu, "alpha,gamma"},
+    {IR_OP_Shape, "start,end"},
+    {IR_OP_Slice, "starts,ends,axes"},
+    {IR_OP_Softmax, "axis"},
+    {IR_OP_Split, "axis,split,num_outputs"},
+    {IR_OP_Squeeze, "axes"},
+    {IR_OP_Transpose, "perm"},
+    {IR_OP_Unsqueeze, "axes"},
+};
+
+static int attr_allowed(enum ir_op op, const char *name)
+{
+    size_t ln = strlen(name);
+    if (!ln) return 0;
+    for (size_t i = 0; i < sizeof op_attr_table / sizeof op_attr_table[0]; i++) {
+        if (op_attr_table[i].op != op) continue;
+        const char *p = op_attr_table[i].names;
+        while (*p) {
+            const char *e = strchr(p, ',');
+            size_t l = e ? (size_t)(e - p) : strlen(p);
+            if (l == ln && memcmp(p, name, l) == 0) return 1;
+            if (!e) break;
+            p = e + 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- name table ---------------------------------------------------------- */
+
+struct name_map {
+    const char **keys;
+    int *vals;
+    size_t cap;
+};
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    while (*s) h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+    return h;
+}
+
+static int map_init(struct name_map *m, size_t n)
+{
+    m->cap = 16;
+    while (m->cap < 2 * n + 16) m->cap *= 2;
+    m->keys = mlc_calloc(m->cap, sizeof *m->keys);
+    m->vals = mlc_calloc(m->cap, sizeof *m->vals);
+    return m->keys && m->vals ? 0 : -1;
+}
+
+static void map_free(struct name_map *m)
+{
+    mlc_free(m->keys);
+    mlc_free(m->vals);
+}
+
+/* Returns the existing value or -1; inserts when val >= 0 and absent. */
+static int map_get_put(struct name_map *m, const char *key, int val)
+{
+    size_t i = hash_str(key) & (m->cap - 1);
+    while (m->keys[i]) {
+        if (strcmp(m->keys[i], key) == 0) return m->vals[i];
+        i = (i + 1) & (m->cap - 1);
+    }
+    if (val >= 0) {
+        m->keys[i] = key;
+        m->vals[i] = val;
+    }
+    return -1;
+}
+
+/* ---- tensors --------------------------------------------------------------- */
+
+static int dtype_ok(int32_t dt)
+{
+    switch (dt) {
+    case MLC_DTYPE_F32:
+    case MLC_DTYPE_U8:
+    case MLC_DTYPE_I8:
+    case MLC_DTYPE_I32:
+    case MLC_DTYPE_I64:
+    case MLC_DTYPE_BOOL:
+    case MLC_DTYPE_F16:
+    case MLC_DTYPE_F64:
+    case MLC_DTYPE_BF16:
+        return 1;
+    }
+    return 0;
+}
+
+static mlc_status read_external(const Onnx__TensorProto *tp, const char *what,
+                                const struct onnx_load_opts *o, void *dst, size_t nbytes,
+                                mlc_error *err)
+{
+    const char *loc = NULL;
+    int64_t off = 0, len = -1;
+    mlc_status st = MLC_OK;
+    FILE *f = NULL;
+    char *path = NULL;
+    for (size_t i = 0; i < tp->n_external_data; i++) {
+        const Onnx__StringStringEntryProto *e = tp->external_data[i];
+        if (!e->key || !e->value) continue;
+        char *end = NULL;
+        if (strcmp(e->key, "location") == 0)
+            loc = e->value;
+        else if (strcmp(e->key, "offset") == 0)
+            off = strtoll(e->value, &end, 10);
+        else if (strcmp(e->key, "length") == 0)
+            len = strtoll(e->value, &end, 10);
+        if (end && (*end || end == e->value))
+            return core_err(err, MLC_STATUS_BAD_MODEL, "%s: external_data '%s' is not a number",
+                            what, e->key);
+    }
+    if (!o->base_dir)
+        return core_err(err, MLC_STATUS_UNSUPPORTED,
+                        "%s: external data needs the model loaded from a file", what);
+    if (!loc || !*loc || loc[0] == '/' || strstr(loc, ".."))
+        return core_err(err, MLC_STATUS_BAD_MODEL, "%s: external data location '%s' refused", what,
+                        loc ? loc : "");
+    if (off < 0 || (len >= 0 && (uint64_t)len != nbytes))
+        return core_err(err, MLC_STATUS_BAD_MODEL,
+                        "%s: external data offset %lld / length %lld do not match %zu bytes", what,
+                        (long long)off, (long long)len, nbytes);
+    path = core_sprintf("%s/%s", o->base_dir, loc);
+    if (!path) return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
+    f = fopen(path, "rb");
+    if (!f) {
+        st = core_err(err, MLC_STATUS_NOT_FOUND, "%s: external data file '%s' not found", what,
+                      path);
+        goto fail;
+    }
+    if (fseeko(f, 0, SEEK_END) != 0) {
+        st = core_err(err, MLC_STATUS_IO, "%s: cannot seek '%s'", what, path);
+        goto fail;
+    }
+    off_t size = ftello(f);
+    if (size < 0 || (uint64_t)off > (uint64_t)size || (uint64_t)size - (uint64_t)off < nbytes) {
+        st = core_err(err, MLC_STATUS_BAD_MODEL,
+                      "%s: external data '%s' is shorter than offset %lld + %zu bytes", what, path,
+                      (long long)off, nbytes);
+        goto fail;
+    }
+    if (fseeko(f, (off_t)off, SEEK_SET) != 0 || fread(dst, 1, nbytes, f) != nbytes) {
+        st = core_err(err, MLC_STATUS_IO, "%s: cannot read '%s'", what, path);
+        goto fail;
+    }
+fail:
+    if (f) fclose(f);
+    mlc_free(path);
+    return st;
+}
+
+/* Converts a TensorProto into dtype/rank/dims and an mlc_alloc'd buffer. */
+static mlc_status tensor_from_proto(const Onnx__TensorProto *tp, const struct onnx_load_opts *o,
+                                    mlc_dtype *dt_out, int *rank_out, int64_t *dims,
+                                    void **data_out, mlc_error *err)
+{
+    const char *what = tp->name && *tp->name ? tp->name : "(unnamed tensor)";
+    int32_t dt = tp->data_type;
+    if (!dtype_ok(dt))
+        return core_err(err, MLC_STATUS_UNSUPPORTED, "tensor '%s': data type %d not supported",
+                        what, (int)dt);
+    if (tp->n_dims > MLC_MAX_RANK)
+        return core_err(err, MLC_STATUS_UNSUPPORTED, "tensor '%s': rank %zu exceeds %d", what,
+                        tp->n_dims, MLC_MAX_RANK);
+    if (tp->segment)
+        return core_err(err, MLC_STATUS_UNSUPPORTED, "tensor '%s': segments not supported", what);
+    for (size_t i = 0; i < tp->n_dims; i++) {
+        if (tp->dims[i] < 0)
+            return core_err(err, MLC_STATUS_BAD_MODEL, "tensor '%s': dimension %zu is %lld", what,
+                            i, (long long)tp->dims[i]);
+        dims[i] = tp->dims[i];
+    }
+    int64_t numel = ir_numel((int)tp->n_dims, dims);
+    size_t esz = mlc_dtype_size((mlc_dtype)dt);
+    size_t max = o && o->max_bytes ? o->max_bytes : ((size_t)2 << 30);
+    if (numel < 0 || (uint64_t)numel > max / esz)
+        return core_err(err, MLC_STATUS_LIMIT, "tensor '%s': shape too large", what);
+    size_t nbytes = (size_t)numel * esz;
+    void *data = mlc_alloc(nbytes ? nbytes : 1);
+    if (!data) return core_err(err, MLC_STATUS_NO_MEMORY, "tensor '%s': out of memory", what);
+    mlc_status st = MLC_OK;
+    size_t have = 0;
+    int external =
+        tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    if (external) {
+        st = read_external(tp, what, o, data, nbytes, err);
+        if (st) goto fail;
+        have = (size_t)numel;
+    } else if (tp->has_raw_data) {
+        if (tp->raw_data.len != nbytes) {
+            st = core_err(err, MLC_STATUS_BAD_MODEL,
+                          "tensor '%s': raw_data has %zu bytes, shape needs %zu", what,
+                          tp->raw_data.len, nbytes);
+            goto fail;
+        }
+        if (nbytes) memcpy(data, tp->raw_data.data, nbytes);
+        have = (size_t)numel;
+    } else if (dt == MLC_DTYPE_F32) {
+        have = tp->n_float_data;
+        if (have == (size_t)numel && nbytes) memcpy(data, tp->float_data, nbytes);
+    } else if (dt == MLC_DTYPE_I64) {
+        have = tp->n_int64_data;
+        if (have == (size_t)numel && nbytes) memcpy(data, tp->int64_data, nbytes);
+    } else if (dt == MLC_DTYPE_F64) {
+        have = tp->n_double_data;
+        if (have == (size_t)numel && nbytes) memcpy(data, tp->double_data, nbytes);
+    } else {
+        /* int32_data carries i32, u8, i8, bool, f16, bf16 (one per element). */
+        have = tp->n_int32_data;
+        if (have == (size_t)numel)
+            for (size_t i = 0; i < have; i++) {
+                int32_t v = tp->int32_data[i];
+                switch (esz) {
+                case 1:
+                    ((uint8_t *)data)[i] = (uint8_t)v;
+                    break;
+                case 2:
+                    ((uint16_t *)data)[i] = (uint16_t)v;
+                    break;
+                default:
+                    ((int32_t *)data)[i] = v;
+                    break;
+                }
+            }
+    }
+    if (have != (size_t)numel) {
+        st = core_err(err, MLC_STATUS_BAD_MODEL, "tensor '%s': %zu values, shape needs %lld", what,
+                      have, (long long)numel);
+        goto fail;
+    }
+    *dt_out = (mlc_dtype)dt;
+    *rank_out = (int)tp->n_dims;
+    *data_out = data;
+    return MLC_OK;
+fail:
+    mlc_free(data);
+    return st;
+}
+
+mlc_status onnx_read_tensor_pb(const void *bytes, size_t n, mlc_tensor *t_out, char **name_out,
+                               mlc_error *err)
+{
+    Onnx__TensorProto *tp = onnx__tensor_proto__unpack(&pb_allocator, n, bytes);
+    if (!tp) return core_err(err, MLC_STATUS_BAD_MODEL, "not a valid TensorProto");
+    mlc_tensor t;
+    memset(&t, 0, sizeof t);
+    mlc_status st = tensor_from_proto(tp, NULL, &t.dtype, &t.rank, t.dims, &t.data, err);
+    char *name = NULL;
+    if (!st && name_out) {
+        name = core_strdup(tp->name ? tp->name : "");
+        if (!name) {
+            mlc_free(t.data);
+            st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
+        }
+    }
+    onnx__tensor_proto__free_unpacked(tp, &pb_allocator);
+    if (st) return st;
+    *t_out = t;
+    if (name_out) *name_out = name;
+    return MLC_OK;
+}
+
+/* ---- graph ------------------------------------------------------------------ */
+
+struct loader {
+    struct ir_graph *g;
+    const struct onnx_load_opts *o;
+    struct name_map map;
+    int64_t opset;
+    mlc_error *err;
+};
+
+static mlc_status add_const(struct loader *L, const char *name, mlc_dtype dt, int rank,
+                            const int64_t *dims, void *data, int *idx_out)
+{
+    int idx;
+    mlc_status st = ir_add_tensor(L->g, name, dt, rank, dims, &idx, L->err);
+    if (st) {
+        mlc_free(data);
+        return st;
+    }
+    L->g->tensors[idx].data = data;
+    L->g->tensors[idx].flags |= IR_TENSOR_OWNED;
+    *idx_out = idx;
+    return MLC_OK;
+}
+
+static mlc_status value_info(struct loader *L, const Onnx__ValueInfoProto *vi, mlc_dtype *dt,
+                             int *rank, int64_t *dims, const char *role)
+{
+    const char *nm = vi->name ? vi->name : "";
+    if (!vi->type || vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
+        !vi->type->tensor_type)
+        return core_err(L->err, MLC_STATUS_UNSUPPORTED, "graph %s '%s' is not a tensor", role, nm);
+    const Onnx__TypeProto__Tensor *tt = vi->type->tensor_type;
+    if (!dtype_ok(tt->elem_type))
+        return core_err(L->err, MLC_STATUS_UNSUPPORTED, "graph %s '%s': element type %d", role, nm,
+                        (int)tt->elem_type);
+    *dt = (mlc_dtype)tt->elem_type;
+    if (!tt->shape) {
+        *rank = -1;
+        return MLC_OK;
+    }
+    if (tt->shape->n_dim > MLC_MAX_RANK)
+        return core_err(L->err, MLC_STATUS_UNSUPPORTED, "graph %s '%s': rank %zu exceeds %d", role,
+                        nm, tt->shape->n_dim, MLC_MAX_RANK);
+    *rank = (int)tt->shape->n_dim;
+    for (size_t i = 0; i < tt->shape->n_dim; i++) {
+        const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
+        dims[i] = -1;
+        if (d && d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
+            if (d->dim_value < 0)
+                return core_err(L->err, MLC_STATUS_BAD_MODEL,
+                                "graph %s '%s': dimension %zu is %lld", role, nm, i,
+                                (long long)d->dim_value);
+            dims[i] = d->dim_value;
+        }
+    }
+    if (ir_numel(*rank, dims) < 0) {
+        int known = 1;
+        for (int i = 0; i < *rank; i++)
+            if (dims[i] < 0) known = 0;
+        if (known)
+            return core_err(L->err, MLC_STATUS_LIMIT, "graph %s '%s': shape too large", role, nm);
+    }
+    return MLC_OK;
+}
+
+/* Moves attribute `name` of node `ni` (ints or floats) into a new constant
+ * input at position `pos` (padding absent inputs with -1). */
+static mlc_status attr_to_input(struct loader *L, int ni, const char *name, int pos, mlc_dtype dt)
+{
+    struct ir_node *n = &L->g->nodes[ni];
+    const struct ir_attr *a = ir_attr_find(n, name);
+    if (!a) return MLC_OK;
+    int64_t cnt;
+    void *data;
+    int rank = 1;
+    if (a->type == IR_ATTR_INTS) {
+        cnt = a->n;
+        data = mlc_alloc((size_t)cnt * 8 + 8);
+        if (data && cnt) memcpy(data, a->ints, (size_t)cnt * 8);
+    } else if (a->type == IR_ATTR_FLOAT) {
+        cnt = 1;
+        rank = 0;
+        data = mlc_alloc(sizeof(float));
+        if (data) *(float *)data = a->f;
+    } else {
+        return core_err(L->err, MLC_STATUS_BAD_MODEL, "node '%s': attribute '%s' has a wrong type",
+                        n->name, name);
+    }
+    if (!data) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
+    if (dt == MLC_DTYPE_I64 && a->type != IR_ATTR_INTS) {
+        mlc_free(data);
+        return core_err(L->err, MLC_STATUS_BAD_MODEL, "node '%s': attribute '%s' has a wrong type",
+                        n->name, name);
+    }
+    int idx;
+    mlc_status st = add_const(L, NULL, dt, rank, &cnt, data, &idx);
+    if (st) return st;
+    n = &L->g->nodes[ni];
+    if (pos >= n->n_in) {
+        int *in = mlc_realloc(n->in, (size_t)(pos + 1) * sizeof(int));
+        if (!in) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
+        for (int i = n->n_in; i <= pos; i++) in[i] = -1;
+        n->in = in;
+        n->n_in = pos + 1;
+    }
+    n->in[pos] = idx;
+    /* Rename the attribute so it is not seen twice; it stays for `inspect`. */
+    for (int i = 0; i < n->n_attrs; i++)
+        if (strcmp(n->attrs[i].name, name) == 0) n->attrs[i].name[0] = '_';
+    return MLC_OK;
+}
+
+static mlc_status normalise(struct loader *L, int ni)
+{
+    enum ir_op op = L->g->nodes[ni].op;
+    int64_t v = L->opset;
+    mlc_status st = MLC_OK;
+    switch (op) {
+    case IR_OP_Squeeze:
+    case IR_OP_Unsqueeze:
+        if (v < 13) st = attr_to_input(L, ni, "axes", 1, MLC_DTYPE_I64);
+        break;
+    case IR_OP_ReduceSum:
+        if (v < 13) st = attr_to_input(L, ni, "axes", 1, MLC_DTYPE_I64);
+        break;
+    case IR_OP_ReduceMean:
+    case IR_OP_ReduceMax:
+    case IR_OP_ReduceMin:
+    case IR_OP_ReduceProd:
+    case IR_OP_ReduceL2:
+    case IR_OP_ReduceSumSquare:
+        if (v < 18) st = attr_to_input(L, ni, "axes", 1, MLC_DTYPE_I64);
+        break;
+    case IR_OP_Split:
+        if (v < 13) st = attr_to_input(L, ni, "split", 1, MLC_DTYPE_I64);
+        break;
+    case IR_OP_Slice:
+        if (v < 10) {
+            st = attr_to_input(L, ni, "starts", 1, MLC_DTYPE_I64);
+            if (!st) st = attr_to_input(L, ni, "ends", 2, MLC_DTYPE_I64);
+            if (!st) st = attr_to_input(L, ni, "axes", 3, MLC_DTYPE_I64);
+        }
+        break;
+    case IR_OP_Clip:
+        if (v < 11) {
+            st = attr_to_input(L, ni, "min", 1, MLC_DTYPE_F32);
+            if (!st) st = attr_to_input(L, ni, "max", 2, MLC_DTYPE_F32);
+        }
+        break;
+    case IR_OP_Pad:
+        if (v < 11) {
+            st = attr_to_input(L, ni, "pads", 1, MLC_DTYPE_I64);
+            if (!st) st = attr_to_input(L, ni, "value", 2, MLC_DTYPE_F32);
+        }
+        break;
+    case IR_OP_ConstantOfShape: {
+        const struct ir_attr *a = ir_attr_find(&L->g->nodes[ni], "value");
+        if (a && a->type == IR_ATTR_TENSOR) {
+            struct ir_node *n = &L->g->nodes[ni];
+            int *in = mlc_realloc(n->in, 2 * sizeof(int));
+            if (!in) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
+            n->in = in;
+            in[1] = a->tensor;
+            n->n_in = 2;
+        }
+        break;
+    }
+    case IR_OP_Softmax:
+    case IR_OP_LogSoftmax:
+        if (v < 13) st = ir_node_add_attr_int(L->g, ni, "mlc_coerce2d", 1, L->err);
+        break;
+    default:
+        break;
+    }
+    return st;
+}
+
+static mlc_status constant_node(struct loader *L, const Onnx__NodeProto *np, int out_idx)
+{
+    const char *nm = np->name && *np->name ? np->name : np->output[0];
+    if (np->n_attribute != 1)
+        return core_err(L->err, MLC_STATUS_BAD_MODEL, "node '%s' (Constant): needs one attribute",
+                        nm);
+    const Onnx__AttributeProto *a = np->attribute[0];
+    struct ir_tensor *t = &L->g->tensors[out_idx];
+    int64_t dims[MLC_MAX_RANK];
+    void *data = NULL;
+    mlc_dtype dt;
+    int rank;
+    mlc_status st;
+    const char *an = a->name ? a->name : "";
+    if (strcmp(an, "value") == 0 && a->t) {
+        st = tensor_from_proto(a->t, L->o, &dt, &rank, dims, &data, L->err);
+        if (st) return core_err_prefix(L->err, "node '%s' (Constant)", nm);
+    } else if (strcmp(an, "value_float") == 0) {
+        dt = MLC_DTYPE_F32, rank = 0;
+        data = mlc_alloc(4);
+        if (data) *(float *)data = a->f;
+    } else if (strcmp(an, "value_int") == 0) {
+        dt = MLC_DTYPE_I64, rank = 0;
+        data = mlc_alloc(8);
+        if (data) *(int64_t *)data = a->i;
+    } else if (strcmp(an, "value_floats") == 0) {
+        dt = MLC_DTYPE_F32, rank = 1, dims[0] = (int64_t)a->n_floats;
+        data = mlc_alloc(a->n_floats * 4 + 4);
+        if (data && a->n_floats) memcpy(data, a->floats, a->n_floats * 4);
+    } else if (strcmp(an, "value_ints") == 0) {
+        dt = MLC_DTYPE_I64, rank = 1, dims[0] = (int64_t)a->n_ints;
+        data = mlc_alloc(a->n_ints * 8 + 8);
+        if (data && a->n_ints) memcpy(data, a->ints, a->n_ints * 8);
+    } else {
+        return core_err(L->err, MLC_STATUS_UNSUPPORTED,
+                        "node '%s' (Constant): attribute '%s' not supported (opset %lld)", nm, an,
+                        (long long)L->opset);
+    }
+    if (!data) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
+    ir_tensor_set_data(t, dt, rank, dims, data);
+    return MLC_OK;
+}
+
+static mlc_status copy_attr(struct loader *L, int ni, const Onnx__AttributeProto *ap)
+{
+    struct ir_node *n = &L->g->nodes[ni];
+    const char *an = ap->name ? ap->name : "";
+    if (!attr_allowed(n->op, an))
+        return core_err(L->err, MLC_STATUS_UNSUPPORTED,
+                        "node '%s' (%s, opset %lld): attribute '%s' not supported", n->name,
+                        ir_op_name(n->op), (long long)L->opset, an);
+    if (ap->ref_attr_name && *ap->ref_attr_name)
+        return core_err(L->err, MLC_STATUS_UNSUPPORTED, "node '%s': attribute references", n->name);
+    mlc_status st = MLC_OK;
+    struct ir_attr *a = mlc_realloc(n->attrs, (size_t)(n->n_attrs + 1) * sizeof *a);
+    if (!a) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
+    n->attrs = a;
+    a = &a[n->n_attrs];
+    memset(a, 0, sizeof *a);
+    a->tensor = -1;
+    a->name = core_strdup(an);
+    if (!a->name) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
+    n->n_attrs++;
+    switch (ap->type) {
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT:
+        a->type = IR_ATTR_FLOAT;
+        a->f = ap->f;
+        break;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT:
+        a->type = IR_ATTR_INT;
+        a->i = ap->i;
+        break;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING:
+        a->type = IR_ATTR_STRING;
+        a->s = core_strndup((const char *)ap->s.data, ap->s.len);
+        if (!a->s) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
+        if (strlen(a->s) != ap->s.len)
+            return core_err(L->err, MLC_STATUS_BAD_MODEL, "node '%s': attribute '%s' has a NUL",
+                            n->name, an);
+        break;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS:
+        a->type = IR_ATTR_INTS;
+        if (ap->n_ints > 4096)
+            return core_err(L->err, MLC_STATUS_LIMIT, "node '%s': attribute '%s' too long", n->name,
+                            an);
+        a->n = (int)ap->n_ints;
+        a->ints = mlc_alloc(ap->n_ints * 8 + 8);
+        if (!a->ints) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
+        if (ap->n_ints) memcpy(a->ints, ap->ints, ap->n_ints * 8);
+        break;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS:
+        a->type = IR_ATTR_FLOATS;
+        if (ap->n_floats > 4096)
+            return core_err(L->err, MLC_STATUS_LIMIT, "node '%s': attribute '%s' too long", n->name,
+                            an);
+        a->n = (int)ap->n_floats;
+        a->floats = mlc_alloc(ap->n_floats * 4 + 4);
+        if (!a->floats) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
+        if (ap->n_floats) memcpy(a->floats, ap->floats, ap->n_floats * 4);
+        break;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR: {
+        if (!ap->t)
+            return core_err(L->err, MLC_STATUS_BAD_MODEL, "node '%s': attribute '%s' empty",
+                            n->name, an);
+        int64_t dims[MLC_MAX_RANK];
+        void *data;
+        mlc_dtype dt;
+        int rank, idx;
+        a->type = IR_ATTR_TENSOR;
+        st = tensor_from_proto(ap->t, L->o, &dt, &rank, dims, &data, L->err);
+        if (st) return st;
+        st = add_const(L, NULL, dt, rank, dims, data, &idx);
+        if (st) return st;
+        L->g->nodes[ni].attrs[L->g->nodes[ni].n_attrs - 1].tensor = idx;
+        break;
+    }
+    default:
+        return core_err(L->err, MLC_STATUS_UNSUPPORTED,
+                        "node '%s': attribute '%s' of type %d not supported", n->name, an,
+                        (int)ap->type);
+    }
+    return st;
+}
+
+static mlc_status load_graph(struct loader *L, const Onnx__GraphProto *gp)
+{
+    struct ir_graph *g = L->g;
+    mlc_status st = MLC_OK;
+    size_t total = gp->n_initializer + gp->n_input + gp->n_output;
+    for (size_t i = 0; i < gp->n_node; i++) total += gp->node[i]->n_output;
+    if (gp->n_node > (size_t)g->max_nodes)
+        return core_err(L->err, MLC_STATUS_LIMIT, "graph has %zu nodes, more than %d", gp->n_node,
+                        g->max_nodes);
+    if (gp->n_sparse_initializer)
+        return core_err(L->err, MLC_STATUS_UNSUPPORTED, "sparse initializers not supported");
+    if (map_init(&L->map, total)) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
+
+    for (size_t i = 0; i < gp->n_initializer; i++) {
+        const Onnx__TensorProto *tp = gp->initializer[i];
+        int64_t dims[MLC_MAX_RANK];
+        void *data;
+        mlc_dtype dt;
+        int rank, idx;
+        if (!tp->name || !*tp->name)
+            return core_err(L->err, MLC_STATUS_BAD_MODEL, "initializer %zu has no name", i);
+        if (map_get_put(&L->map, tp->name, -1) >= 0)
+            return core_err(L->err, MLC_STATUS_BAD_MODEL, "initializer '%s' defined twice",
+                            tp->name);
+        st = tensor_from_proto(tp, L->o, &dt, &rank, dims, &data, L->err);
+        if (st) return core_err_prefix(L->err, "initializer %zu", i);
+        st = add_const(L, tp->name, dt, rank, dims, data, &idx);
+        if (st) return st;
+        map_get_put(&L->map, g->tensors[idx].name, idx);
+    }
+    g->inputs = mlc_calloc(gp->n_input + 1, sizeof(int));
+    g->outputs = mlc_calloc(gp->n_output + 1, sizeof(int));
+    if (!g->inputs || !g->outputs) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
+    for (size_t i = 0; i < gp->n_input; i++) {
+        const Onnx__ValueInfoProto *vi = gp->input[i];
+        int64_t dims[MLC_MAX_RANK];
+        mlc_dtype dt;
+        int rank, idx;
+        if (!vi->name || !*vi->name)
+            return core_err(L->err, MLC_STATUS_BAD_MODEL, "graph input %zu has no name", i);
+        if (map_get_put(&L->map, vi->name, -1) >= 0) {
+            int t = map_get_put(&L->map, vi->name, -1);
+            if (g->tensors[t].flags & IR_TENSOR_INPUT)
+                return core_err(L->err, MLC_STATUS_BAD_MODEL, "graph input '%s' listed twice",
+                                vi->name);
+            continue; /* an initializer listed as input (IR < 4): a constant */
+        }
+        st = value_info(L, vi, &dt, &rank, dims, "input");
+        if (st) return st;
+        if (rank < 0)
+            return core_err(L->err, MLC_STATUS_UNSUPPORTED, "graph input '%s' has no shape",
+                            vi->name);
+        st = ir_add_tensor(g, vi->name, dt, rank, dims, &idx, L->err);
+        if (st) return st;
+        g->tensors[idx].flags |= IR_TENSOR_INPUT;
+        map_get_put(&L->map, g->tensors[idx].name, idx);
+        g->inputs[g->n_inputs++] = idx;
+    }
+    /* Node outputs first, so inputs may refer to any node (order is checked
+     * by the topological sort, which refuses cycles). */
+    int *node_idx = mlc_calloc(gp->n_node + 1, sizeof(int));
+    if (!node_idx) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
+    for (size_t i = 0; i < gp->n_node && !st; i++) {
+        const Onnx__NodeProto *np = gp->node[i];
+        const char *op_type = np->op_type ? np->op_type : "";
+        const char *nm = np->name && *np->name ? np->name : NULL;
+        enum ir_op op = ir_op_from_name(op_type);
+        if (np->domain && *np->domain && strcmp(np->domain, "ai.onnx") != 0) {
+            st = core_err(L->err, MLC_STATUS_UNSUPPORTED,
+                          "node '%s': op '%s' of domain '%s' not supported", nm ? nm : "?", op_type,
+                          np->domain);
+            break;
+        }
+        if (op == IR_OP_COUNT || (op == IR_OP_Gelu && L->opset < 20)) {
+            st = core_err(L->err, MLC_STATUS_UNSUPPORTED,
+                          "node '%s': op '%s' (opset %lld) not supported", nm ? nm : "?", op_type,
+                          (long long)L->opset);
+            break;
+        }
+        if (np->n_output == 0 || np->n_output > 64 || np->n_input > 1024) {
+            st = core_err(L->err, MLC_STATUS_BAD_MODEL, "node '%s' (%s): %zu outputs, %zu inputs",
+                          nm ? nm : "?", op_type, np->n_output, np->n_input);
+            break;
+        }
+        int outs[64];
+        for (size_t k = 0; k < np->n_output && !st; k++) {
+            const char *on = np->output[k];
+            outs[k] = -1;
+            if (!on || !*on) continue; /* optional output not wanted */
+            if (map_get_put(&L->map, on, -1) >= 0) {
+                st = core_err(L->err, MLC_STATUS_BAD_MODEL,
+                              "node '%s' (%s): output '%s' is defined twice", nm ? nm : "?",
+                              op_type, on);
+                break;
+            }
+            st = ir_add_tensor(g, on, 0, -1, NULL, &outs[k], L->err);
+            if (!st) map_get_put(&L->map, g->tensors[outs[k]].name, outs[k]);
+        }
+        if (st) break;
+        st = ir_add_node(g, op, nm, NULL, 0, outs, (int)np->n_output, &node_idx[i], L->err);
+        if (st) break;
+        if (op == IR_OP_Constant) {
+            if (outs[0] < 0) {
+                st = core_err(L->err, MLC_STATUS_BAD_MODEL, "Constant node without output");
+                break;
+            }
+            st = constant_node(L, np, outs[0]);
+            g->nodes[node_idx[i]].dead = 1;
+            continue;
+        }
+        for (size_t k = 0; k < np->n_attribute && !st; k++)
+            st = copy_attr(L, node_idx[i], np->attribute[k]);
+    }
+    for (size_t i = 0; i < gp->n_node && !st; i++) {
+        const Onnx__NodeProto *np = gp->node[i];
+        struct ir_node *n = &g->nodes[node_idx[i]];
+        if (n->dead) continue;
+        mlc_free(n->in);
+        n->in = mlc_calloc(np->n_input + 1, sizeof(int));
+        if (!n->in) {
+            st = core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
+            break;
+        }
+        n->n_in = (int)np->n_input;
+        for (size_t k = 0; k < np->n_input; k++) {
+            const char *in = np->input[k];
+            n->in[k] = -1;
+            if (!in || !*in) continue;
+            int t = map_get_put(&L->map, in, -1);
+            if (t < 0) {
+                st = core_err(L->err, MLC_STATUS_BAD_MODEL,
+                              "node '%s' (%s): input '%s' is not defined", n->name,
+                              ir_op_name(n->op), in);
+                break;
+            }
+            n->in[k] = t;
+        }
+        if (!st) st = normalise(L, node_idx[i]);
+    }
+    mlc_free(node_idx);
+    if (st) return st;
+    for (size_t i = 0; i < gp->n_output; i++) {
+        const Onnx__ValueInfoProto *vi = gp->output[i];
+        int t = vi->name ? map_get_put(&L->map, vi->name, -1) : -1;
+        if (t < 0)
+            return core_err(L->err, MLC_STATUS_BAD_MODEL, "graph output '%s' is not produced",
+                            vi->name ? vi->name : "");
+        g->tensors[t].flags |= IR_TENSOR_OUTPUT;
+        g->outputs[g->n_outputs++] = t;
+    }
+    if (g->n_outputs == 0) return core_err(L->err, MLC_STATUS_BAD_MODEL, "graph has no outputs");
+    return ir_graph_compact(g, L->err);
+}
+
+mlc_status onnx_load(const void *bytes, size_t n, const struct onnx_load_opts *o,
+                     struct ir_graph *g, mlc_error *err)
+{
+    struct onnx_load_opts dflt = {0};
+    struct loader L;
+    mlc_status st = MLC_OK;
+    Onnx__ModelProto *mp = NULL;
+    if (!o) o = &dflt;
+    ir_graph_init(g);
+    if (o->max_nodes > 0) g->max_nodes = o->max_nodes;
+    memset(&L, 0, sizeof L);
+    L.g = g;
+    L.o = o;
+    L.err = err;
+    size_t max = o->max_bytes ? o->max_bytes : ((size_t)2 << 30);
+    if (n > max) {
+        st = core_err(err, MLC_STATUS_LIMIT, "model is %zu bytes, more than the limit %zu", n, max);
+        goto fail;
+    }
+    mp = onnx__model_proto__unpack(&pb_allocator, n, bytes);
+    if (!mp) {
+        st = core_err(err, MLC_STATUS_BAD_MODEL,
+                      "not a valid ONNX model (protobuf parse failed; %zu bytes)", n);
+        goto fail;
+    }
+    if (!mp->graph) {
+        st = core_err(err, MLC_STATUS_BAD_MODEL, "ONNX model has no graph");
+        goto fail;
+    }
+    L.opset = -1;
+    for (size_t i = 0; i < mp->n_opset_import; i++) {
+        const Onnx__OperatorSetIdProto *os = mp->opset_import[i];
+        if (!os->domain || !*os->domain || strcmp(os->domain, "ai.onnx") == 0)
+            L.opset = os->version;
+    }
+    if (mp->n_opset_import == 0) L.opset = 1;
+    if (L.opset < 7 || L.opset > 21) {
+        st = core_err(err, MLC_STATUS_UNSUPPORTED,
+                      "ONNX default-domain opset %lld not supported (7..21)", (long long)L.opset);
+        goto fail;
+    }
+    if (mp->n_functions) {
+        st = core_err(err, MLC_STATUS_UNSUPPORTED, "ONNX model functions not supported");
+        goto fail;
+    }
+    g->opset = L.opset;
+    g->name = core_strdup(mp->graph->name ? mp->graph->name : "");
+    g->producer = core_sprintf("%s %s", mp->producer_name ? mp->producer_name : "",
+                               mp->producer_version ? mp->producer_version : "");
+    if (!g->name || !g->producer) {
+        st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
+        goto fail;
+    }
+    st = load_graph(&L, mp->graph);
+fail:
+    map_free(&L.map);
+    if (mp) onnx__model_proto__free_unpacked(mp, &pb_allocator);
+    if (st) ir_graph_free(g);
+    return st;
+}
