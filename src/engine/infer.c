@@ -209,9 +209,10 @@ static mlc_status infer_reduce(const struct ir_node *n, const mlc_tensor *in, in
                 o->dtype = x->dtype;
                 o->rank = keep ? x->rank : -1;
                 for (int i = 0; i < MLC_MAX_RANK; i++) o->dims[i] = -1;
-                return o->rank < 0 ? core_err(err, MLC_STATUS_UNSUPPORTED,
-                                              "node '%s': axes must be constant", n->name)
-                                   : MLC_OK;
+                return o->rank < 0
+                           ? core_err(err, MLC_STATUS_UNSUPPORTED,
+                                      "node '%s': axes must be known [value-dependent]", n->name)
+                           : MLC_OK;
             }
         }
         if (na == 0 && noop) {
@@ -249,7 +250,8 @@ static mlc_status infer_reshape(const struct ir_node *n, const mlc_tensor *in, m
     o->dtype = in[0].dtype;
     if (ns < 0) {
         if (in[1].rank != 1 || in[1].dims[0] < 0 || in[1].dims[0] > MLC_MAX_RANK)
-            return core_err(err, MLC_STATUS_UNSUPPORTED, "node '%s': output rank unknown", n->name);
+            return core_err(err, MLC_STATUS_UNSUPPORTED,
+                            "node '%s': output rank unknown [value-dependent]", n->name);
         o->rank = (int)in[1].dims[0];
         for (int i = 0; i < o->rank; i++) o->dims[i] = -1;
         return MLC_OK;
@@ -473,7 +475,7 @@ mlc_status eng_infer(const struct ir_node *n, const mlc_tensor *in, int n_in, ml
     case IR_OP_Dropout:
         if (!is_float(x->dtype)) goto bad_dtype;
         if (ir_attr_int(n, "training_mode", 0) ||
-            (n_in > 2 && n->in[2] >= 0 && in[2].data && *(const uint8_t *)in[2].data))
+            (n_in > 2 && n->in[2] >= 0 && (!in[2].data || *(const uint8_t *)in[2].data)))
             return core_err(err, MLC_STATUS_UNSUPPORTED, "node '%s': Dropout in training mode",
                             n->name);
         same(x, o);
@@ -740,8 +742,8 @@ mlc_status eng_infer(const struct ir_node *n, const mlc_tensor *in, int n_in, ml
         int64_t na = n_in > 1 && n->in[1] >= 0 ? ints_of(&in[1], ax, MLC_MAX_RANK) : 0;
         if (na == -2) return ERR("node '%s': bad axes", n->name);
         if (na == -1)
-            return core_err(err, MLC_STATUS_UNSUPPORTED, "node '%s': axes must be constant",
-                            n->name);
+            return core_err(err, MLC_STATUS_UNSUPPORTED,
+                            "node '%s': axes must be known [value-dependent]", n->name);
         int mark[MLC_MAX_RANK] = {0};
         o->dtype = x->dtype;
         if (n->op == IR_OP_Unsqueeze) {
@@ -882,7 +884,8 @@ mlc_status eng_infer(const struct ir_node *n, const mlc_tensor *in, int n_in, ml
         o->dtype = x->dtype;
         if (ns == -1) {
             if (in[1].rank != 1 || in[1].dims[0] < 0)
-                return core_err(err, MLC_STATUS_UNSUPPORTED, "node '%s': rank unknown", n->name);
+                return core_err(err, MLC_STATUS_UNSUPPORTED,
+                                "node '%s': rank unknown [value-dependent]", n->name);
             o->rank = n->op == IR_OP_Tile
                           ? x->rank
                           : (int)(in[1].dims[0] > x->rank ? in[1].dims[0] : x->rank);
@@ -937,7 +940,8 @@ mlc_status eng_infer(const struct ir_node *n, const mlc_tensor *in, int n_in, ml
         if (ns == -2) return ERR("node '%s': bad shape", n->name);
         if (ns == -1) {
             if (x->rank != 1 || x->dims[0] < 0)
-                return core_err(err, MLC_STATUS_UNSUPPORTED, "node '%s': rank unknown", n->name);
+                return core_err(err, MLC_STATUS_UNSUPPORTED,
+                                "node '%s': rank unknown [value-dependent]", n->name);
             o->rank = (int)x->dims[0];
         } else {
             o->rank = (int)ns;

@@ -293,6 +293,11 @@ size_t mlc_net_session_workspace(const mlc_net_session *ns)
     return ns ? ns->last_ws : 0;
 }
 
+static int value_keyed(const mlc_tensor *x)
+{
+    return (x->dtype == MLC_DTYPE_I64 || x->dtype == MLC_DTYPE_I32) && eng_numel(x) <= 64;
+}
+
 static int is_view(enum ir_op op)
 {
     return op == IR_OP_Reshape || op == IR_OP_Flatten || op == IR_OP_Squeeze ||
@@ -369,6 +374,18 @@ static mlc_status plan_build(struct mlc_net_session *s, struct plan *p, const ml
         memcpy(p->t[t].dims, inputs[i].dims, sizeof p->t[t].dims);
         memcpy(p->key[i], inputs[i].dims, sizeof p->key[i]);
         p->t[t].data = NULL;
+        if (value_keyed(&inputs[i])) {
+            /* Small integer inputs (axes, shapes fed at run time) are part of
+             * the plan key so that shapes depending on them are planned. */
+            size_t nb = (size_t)eng_numel(&inputs[i]) * mlc_dtype_size(inputs[i].dtype);
+            p->t[t].data = core_arena_alloc(&p->arena, nb + 8);
+            if (!p->t[t].data) {
+                st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory planning");
+                goto fail;
+            }
+            if (nb) memcpy(p->t[t].data, inputs[i].data, nb);
+            known[t] = 1;
+        }
     }
     /* Shapes, plan-time folding, steps. */
     for (int i = 0; i < nn; i++) {
@@ -574,9 +591,14 @@ mlc_status mlc_net_run(mlc_net_session *s, const mlc_tensor *inputs, int n_in, m
         struct plan *q = &s->plans[i];
         if (!q->valid) continue;
         int same = 1;
-        for (int k = 0; k < n_in && same; k++)
+        for (int k = 0; k < n_in && same; k++) {
             if (memcmp(q->key[k], inputs[k].dims, sizeof(int64_t) * (size_t)inputs[k].rank))
                 same = 0;
+            else if (value_keyed(&inputs[k]) &&
+                     memcmp(q->t[g->inputs[k]].data, inputs[k].data,
+                            (size_t)eng_numel(&inputs[k]) * mlc_dtype_size(inputs[k].dtype)))
+                same = 0;
+        }
         if (same) p = q;
     }
     if (!p) {
@@ -595,7 +617,8 @@ mlc_status mlc_net_run(mlc_net_session *s, const mlc_tensor *inputs, int n_in, m
     }
     p->used = ++s->tick;
     s->last_ws = p->ws_size;
-    for (int i = 0; i < n_in; i++) p->t[g->inputs[i]].data = inputs[i].data;
+    for (int i = 0; i < n_in; i++)
+        if (!value_keyed(&inputs[i])) p->t[g->inputs[i]].data = inputs[i].data;
     mlc_tensor in[64], out[64];
     for (int sidx = 0; sidx < p->n_steps; sidx++) {
         const struct ir_node *n = &g->nodes[p->steps[sidx]];

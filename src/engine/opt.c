@@ -85,13 +85,26 @@ static mlc_status infer_fold(struct mlc_net *net, mlc_error *err)
         if (n->dead) continue;
         if (n->n_in > 64 || n->n_out > 64)
             return core_err(err, MLC_STATUS_UNSUPPORTED, "node '%s': more than 64 inputs", n->name);
-        int all_const = n->op != IR_OP_Region;
+        int all_const = n->op != IR_OP_Region, rank_unknown = 0;
         for (int k = 0; k < n->n_in; k++) {
             eng_tensor_desc(g, n->in[k], &in[k]);
             if (n->in[k] >= 0 && !in[k].data) all_const = 0;
+            if (n->in[k] >= 0 && in[k].rank < 0) rank_unknown = 1;
         }
-        mlc_status st = eng_infer(n, in, n->n_in, out, n->n_out, err);
-        if (st) return st;
+        /* A rank that depends on a runtime input's values (an axes or shape
+         * input fed by the caller) is resolved per plan instead. */
+        if (rank_unknown) continue;
+        mlc_error e2;
+        mlc_status st = eng_infer(n, in, n->n_in, out, n->n_out, &e2);
+        if (st == MLC_STATUS_UNSUPPORTED && strstr(e2.message, "[value-dependent]")) {
+            for (int k = 0; k < n->n_out; k++)
+                if (n->out[k] >= 0) g->tensors[n->out[k]].rank = -1;
+            continue;
+        }
+        if (st) {
+            if (err) *err = e2;
+            return st;
+        }
         size_t bytes = 0;
         for (int k = 0; k < n->n_out; k++) {
             if (n->out[k] < 0) continue;

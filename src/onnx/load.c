@@ -69,6 +69,7 @@ static const struct op_attrs op_attr_table[] = {
     {IR_OP_ReduceProd, "axes,keepdims,noop_with_empty_axes"},
     {IR_OP_ReduceSum, "axes,keepdims,noop_with_empty_axes"},
     {IR_OP_ReduceSumSquare, "axes,keepdims,noop_with_empty_axes"},
+    {IR_OP_Reshape, "allowzero"},
     {IR_OP_Selu, "alpha,gamma"},
     {IR_OP_Shape, "start,end"},
     {IR_OP_Slice, "starts,ends,axes"},
@@ -826,9 +827,9 @@ mlc_status onnx_load(const void *bytes, size_t n, const struct onnx_load_opts *o
             L.opset = os->version;
     }
     if (mp->n_opset_import == 0) L.opset = 1;
-    if (L.opset < 7 || L.opset > 21) {
+    if (L.opset < 1 || L.opset > 21) {
         st = core_err(err, MLC_STATUS_UNSUPPORTED,
-                      "ONNX default-domain opset %lld not supported (7..21)", (long long)L.opset);
+                      "ONNX default-domain opset %lld not supported (1..21)", (long long)L.opset);
         goto fail;
     }
     if (mp->n_functions) {
