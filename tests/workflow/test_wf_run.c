@@ -53,14 +53,14 @@ static void find_samples(void)
                 memcpy(names[j], t, 256);
             }
     for (int i = 0; i < n && n_samples < 8; i++)
-        snprintf(samples[n_samples++], sizeof samples[0], "%s/samples/%s",
+        snprintf(samples[n_samples++], sizeof samples[0], "%.240s/samples/%.240s",
                  getenv("MLC_ROOT") ? getenv("MLC_ROOT") : ".", names[i]);
 }
 
 static char *read_example(const char *name)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/examples/workflows/%s",
+    snprintf(path, sizeof path, "%.240s/examples/workflows/%.200s",
              getenv("MLC_ROOT") ? getenv("MLC_ROOT") : ".", name);
     char *text = NULL;
     size_t n = 0;
