@@ -112,8 +112,10 @@ static void test_fixtures(void)
     while ((e = readdir(d))) {
         size_t n = strlen(e->d_name);
         if (n < 6 || strcmp(e->d_name + n - 5, ".onnx")) continue;
-        char base[4096], onnx[4200], in[4200], out[4200];
-        snprintf(base, sizeof base, "%s/%.*s", dir, (int)(n - 5), e->d_name);
+        char stem[256], base[4400], onnx[4500], in[4500], out[4500];
+        snprintf(stem, sizeof stem, "%s", e->d_name);
+        stem[n - 5 < sizeof stem ? n - 5 : sizeof stem - 1] = '\0';
+        snprintf(base, sizeof base, "%s/%s", dir, stem);
         snprintf(onnx, sizeof onnx, "%s.onnx", base);
         for (int k = 1; k <= 3; k += 2) {
             snprintf(in, sizeof in, "%s.in%d.npy", base, k);
