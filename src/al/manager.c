@@ -187,7 +187,7 @@ static mlc_status state_save(struct al_manager *m, mlc_error *err)
 nomem:
     st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory saving active learning state");
 done:
-    free(s); /* jansson's malloc */
+    core_libc_free(s); /* jansson's malloc */
     json_decref(root);
     json_decref(u);
     json_decref(b);

@@ -88,7 +88,7 @@ nomem:
     st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory writing '%s'", path);
 fail:
 done:
-    free(line); /* jansson allocates with malloc: freed with its own free */
+    core_libc_free(line); /* jansson allocates with malloc: freed with its own free */
     mlc_free(buf);
     json_decref(o);
     json_decref(tags);
@@ -136,7 +136,7 @@ mlc_status al_datapoint_read(const char *path, struct al_datapoint *dp, mlc_erro
         char *s = json_dumps(pred, JSON_COMPACT);
         if (s) {
             dp->prediction_json = core_strdup(s);
-            free(s);
+            core_libc_free(s);
         }
         if (!dp->prediction_json) goto nomem;
     }

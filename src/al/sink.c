@@ -72,7 +72,7 @@ mlc_status al_sink_local_send(const char *root, const struct al_datapoint *dp, m
     char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (!s) goto nomem;
     text = core_strdup(s);
-    free(s); /* jansson's malloc */
+    core_libc_free(s); /* jansson's malloc */
     if (!text) goto nomem;
     if ((st = core_write_file_atomic(ann, text, strlen(text), err))) goto fail;
     st = al_fsync_dir(dir, err);
@@ -377,7 +377,7 @@ mlc_status al_fetch_config(const struct al_http *h, const char *project, const c
     char *s = json_dumps(json_is_object(cfg) ? cfg : j, JSON_COMPACT);
     if (!s) goto nomem;
     *json_out = core_strdup(s);
-    free(s); /* jansson's malloc */
+    core_libc_free(s); /* jansson's malloc */
     if (!*json_out) goto nomem;
     goto done;
 nomem:

@@ -38,6 +38,11 @@ void core_assert_fail(const char *expr, const char *file, int line);
 size_t core_alloc_live_bytes(void);
 void core_alloc_fail_after(long n);
 
+/* Releases memory a third-party library allocated with the C library's
+ * malloc (jansson's json_dumps, libcurl's escapes): such buffers never pass
+ * through the mlc door, so they must not be given to mlc_free. */
+void core_libc_free(void *p);
+
 char *core_strdup(const char *s);
 char *core_strndup(const char *s, size_t n);
 char *core_sprintf(const char *fmt, ...) CORE_PRINTF(1, 2);

@@ -43,7 +43,7 @@ static void describe_json(const json_t *v, char *out, size_t cap)
     }
     snprintf(out, cap, "%s", s);
     if (strlen(s) >= cap && cap > 4) memcpy(out + cap - 4, "...", 4);
-    free(s); /* jansson's buffer: its own free */
+    core_libc_free(s); /* jansson's buffer: its own free */
 }
 
 /* A pydantic ValidationError about one step property. */

@@ -207,7 +207,7 @@ static int resolve_conf(const json_t *v, struct thr *out, char *why, size_t cap)
              "confidence must be a number or one of 'best', 'default' (request validation), got "
              "%.60s",
              t ? t : "a value");
-    free(t); /* jansson's buffer */
+    core_libc_free(t); /* jansson's buffer */
     return 0;
 }
 
