@@ -66,7 +66,7 @@ for b in $BATCHES; do
 done
 
 # mlc, Release.
-cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DMLC_SANITIZE=OFF -DMLC_BUILD_TESTS=OFF >/dev/null
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DMLC_SANITIZE=OFF -DMLC_BUILD_TESTS=OFF -DMLC_WERROR=OFF >/dev/null
 cmake --build build-release -j2 --target mlc >/dev/null
 
 RES=$OUT/results.jsonl

@@ -144,6 +144,7 @@ static int takeable(const struct ir_graph *g, const struct ir_node *n)
         return 0;
     int r0 = g->tensors[n->in[0]].rank;
     const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
+    const int64_t *ks;
     struct dn_post tmp[DN_MAX_POST];
     int np = 0;
     if (act_posts(n, tmp, &np)) return 0;
@@ -167,7 +168,7 @@ static int takeable(const struct ir_graph *g, const struct ir_node *n)
         return g->tensors[n->in[1]].rank == r0;
     case IR_OP_MaxPool:
     case IR_OP_AveragePool:
-        return n->n_out == 1 && r0 == 4 && ir_attr_ints(n, "kernel_shape", NULL) == 2 &&
+        return n->n_out == 1 && r0 == 4 && ir_attr_ints(n, "kernel_shape", &ks) == 2 &&
                !strcmp(ap, "NOTSET") && np == 0;
     case IR_OP_GlobalAveragePool:
     case IR_OP_GlobalMaxPool:
@@ -533,9 +534,35 @@ static mlc_status build_region(struct ir_graph *g, const struct eng_backend_opts
                 break;
             }
         }
-        /* Residual add: producer used only by an Add of equal shapes. */
-        if ((op->kind == DN_CONV || op->kind == DN_IP || op->kind == DN_MATMUL) &&
-            total_uses(g, out_t) == 1 && op->sum_in < 0) {
+        for (int changed = 1; changed;) {
+            changed = 0;
+            /* A unary activation consuming only this output: a post-op. */
+            if ((op->kind == DN_CONV || op->kind == DN_IP || op->kind == DN_MATMUL ||
+                 op->kind == DN_BINARY) &&
+                total_uses(g, out_t) == 1) {
+                for (int j = i + 1; j < b; j++) {
+                    const struct ir_node *m = &g->nodes[j];
+                    if (skip[j - a] || m->in[0] != out_t) continue;
+                    dnnl_alg_kind_t alg;
+                    float al, be;
+                    int extra = m->op == IR_OP_HardSigmoid ? 2 : 1;
+                    if (m->act == IR_ACT_NONE && unary_alg(g, m, &alg, &al, &be) &&
+                        op->n_post + extra <= DN_MAX_POST) {
+                        op->post[op->n_post++] = (struct dn_post){0, alg, al, be};
+                        if (extra == 2)
+                            op->post[op->n_post++] =
+                                (struct dn_post){0, dnnl_eltwise_clip_v2, 0, 1};
+                        out_t = m->out[0];
+                        skip[j - a] = 1;
+                        changed = 1;
+                    }
+                    break;
+                }
+            }
+            /* Residual add: producer used only by an Add of equal shapes. */
+            if (!((op->kind == DN_CONV || op->kind == DN_IP || op->kind == DN_MATMUL) &&
+                  total_uses(g, out_t) == 1 && op->sum_in < 0))
+                continue;
             for (int j = i + 1; j < b; j++) {
                 const struct ir_node *m = &g->nodes[j];
                 if (m->op != IR_OP_Add || skip[j - a]) continue;
@@ -555,6 +582,7 @@ static mlc_status build_region(struct ir_graph *g, const struct eng_backend_opts
                     op->sum_in = val_of[other];
                     out_t = m->out[0];
                     skip[j - a] = 1;
+                    changed = 1;
                 }
                 break;
             }

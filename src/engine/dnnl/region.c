@@ -896,6 +896,23 @@ static void dn_unbind(void *mctx, void *state)
     memset(s, 0, sizeof *s);
 }
 
+typedef void (*omp_set_fn)(int);
+
+/* oneDNN sizes its work split from omp_get_max_threads() when a primitive is
+ * created and opens parallel regions of that many threads when it runs, so
+ * the count is set on the calling thread before both. */
+static void set_threads(int n)
+{
+    static omp_set_fn fn;
+    static int looked;
+    if (n <= 0) return;
+    if (!looked) {
+        fn = (omp_set_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+        looked = 1;
+    }
+    if (fn) fn(n);
+}
+
 static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *state, mlc_error *err)
 {
     struct dn_ctx *c = mctx;
@@ -913,6 +930,7 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
     }
     s->n_v = c->n_vals;
     if ((st = infer_all(c, in, n_in, s->v, err))) goto fail;
+    set_threads(c->threads);
     DNCHK(dnnl_engine_create(&s->eng, dnnl_cpu, 0), "engine");
     DNCHK(dnnl_stream_create(&s->strm, s->eng, dnnl_stream_default_flags), "stream");
     for (int i = 0; i < c->n_vals; i++) {
@@ -963,20 +981,6 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
 fail:
     mlc_free(last);
     return st;
-}
-
-typedef void (*omp_set_fn)(int);
-
-static void set_threads(int n)
-{
-    static omp_set_fn fn;
-    static int looked;
-    if (n <= 0) return;
-    if (!looked) {
-        fn = (omp_set_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "omp_set_num_threads");
-        looked = 1;
-    }
-    if (fn) fn(n);
 }
 
 static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in, mlc_tensor *out,
