@@ -637,8 +637,3 @@ mlc_status mlc_workflow_run(mlc_workflow *wf, const char *inputs_json, size_t n,
     return st;
 }
 
-/* Weak no-op: the active-learning layer provides the real one. */
-__attribute__((weak)) void wf_al_register(const struct wf_al_event *ev)
-{
-    (void)ev;
-}

@@ -291,11 +291,9 @@ struct wf_al_event {
     const char *inference_id;
 };
 
-/* Registers a batch for active learning. The workflow layer holds a weak no-op
- * definition; the AL layer overrides it with a strong one, which must sit in
- * an object file that is linked for other reasons (static archives do not
- * pull a member just to replace a weak symbol). Must not fail the step:
- * errors are the hook's to log. */
+/* Registers a batch for active learning (al_hook.c hands each image to the
+ * process-wide managers of src/al). Never fails the step: the AL layer logs
+ * its own problems and queues durably in the background. */
 void wf_al_register(const struct wf_al_event *ev);
 
 /* ---------------------------------------------------------------------------
