@@ -393,6 +393,38 @@ MLC_API mlc_status mlc_workflow_run(mlc_workflow *wf, const char *inputs_json, s
 MLC_API mlc_status mlc_blocks_describe(char **json_out, mlc_error *err);
 
 /* ---------------------------------------------------------------------------
+ * Active learning: sampled images and their predictions are queued durably
+ * (fsync'd before registration returns) and sent to the target dataset in
+ * the background. Process-wide, one manager per (model id, target dataset).
+ * ------------------------------------------------------------------------- */
+
+typedef enum mlc_al_outcome {
+    MLC_AL_QUEUED = 0,      /* sampled and durably queued */
+    MLC_AL_NOT_SAMPLED = 1, /* no sampling strategy matched */
+    MLC_AL_LIMITED = 2,     /* matched, but over a limit */
+    MLC_AL_DISABLED = 3,    /* configuration disabled or unavailable */
+    MLC_AL_DROPPED = 4,     /* could not be queued; logged; inference unaffected */
+} mlc_al_outcome;
+
+/* Optional, before the first registration. Any argument may be NULL:
+ * queue_dir ($MLC_AL_QUEUE_DIR, else $MODEL_CACHE_DIR/active_learning),
+ * config_path ($MLC_AL_CONFIG, else the project's configuration from the
+ * Roboflow API), local_dir ($MLC_AL_LOCAL_DIR: write datapoints there instead
+ * of uploading). Strings are copied. */
+MLC_API mlc_status mlc_active_learning_configure(const char *queue_dir, const char *config_path,
+                                                 const char *local_dir, int offline,
+                                                 mlc_error *err);
+/* Offers one classified image. Never fails inference: problems are logged
+ * and reported as the outcome. All pointers borrowed; thread-safe. */
+MLC_API mlc_al_outcome mlc_active_learning_register(const char *api_key, const char *model_id,
+                                                    const char *target_dataset,
+                                                    const mlc_image *img,
+                                                    const mlc_result *result);
+/* Flushes the queues (up to timeout_ms) and stops the background senders.
+ * Datapoints not sent stay on disk and are sent by the next process. */
+MLC_API void mlc_active_learning_shutdown(int timeout_ms);
+
+/* ---------------------------------------------------------------------------
  * Server
  * ------------------------------------------------------------------------- */
 

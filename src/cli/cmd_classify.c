@@ -1,6 +1,6 @@
 /*
  * cmd_classify.c - `mlc classify --model DIR|ID IMAGE... [--confidence C]
- * [--threads N] [--truth labels.json] [--compact]`.
+ * [--threads N] [--truth labels.json] [--compact] [--active-learning ...]`.
  *
  * Prints a JSON array with one Roboflow multi-label response per image, each
  * with the image's file name added as "file". With --truth (a JSON object
@@ -29,7 +29,13 @@ static void usage(FILE *f)
                "                recommended per-class thresholds) or \"default\"; default best\n"
                "  --threads     compute threads (default: all cores)\n"
                "  --truth       JSON object file name -> true labels; prints a table to\n"
-               "                stderr and exits 1 on any mismatch\n");
+               "                stderr and exits 1 on any mismatch\n"
+               "  --active-learning      offer each image and prediction to active learning\n"
+               "  --al-target DATASET    target dataset (default: the model's project)\n"
+               "  --al-config FILE       local AL configuration (default: the Roboflow API)\n"
+               "  --al-local DIR         keep datapoints in DIR instead of uploading\n"
+               "  --al-queue DIR         durable queue directory\n"
+               "  --api-key KEY          Roboflow API key (default $ROBOFLOW_API_KEY)\n");
 }
 
 static const char *base_name(const char *p)
@@ -89,7 +95,9 @@ static int matches_truth(const mlc_model *m, const mlc_result *r, const json_t *
 int cli_cmd_classify(int argc, char **argv)
 {
     const char *model_arg = NULL, *conf_arg = "best", *truth_path = NULL;
-    int threads = 0, compact = 0, rc = 1;
+    const char *al_target = NULL, *al_config = NULL, *al_local = NULL, *al_queue = NULL;
+    const char *api_key = NULL;
+    int threads = 0, compact = 0, rc = 1, al = 0;
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     size_t n_files = 0;
     if (!files) return 1;
@@ -116,6 +124,18 @@ int cli_cmd_classify(int argc, char **argv)
             truth_path = argv[++i];
         } else if (!strcmp(a, "--compact")) {
             compact = 1;
+        } else if (!strcmp(a, "--active-learning")) {
+            al = 1;
+        } else if (!strcmp(a, "--al-target") && i + 1 < argc) {
+            al_target = argv[++i];
+        } else if (!strcmp(a, "--al-config") && i + 1 < argc) {
+            al_config = argv[++i];
+        } else if (!strcmp(a, "--al-local") && i + 1 < argc) {
+            al_local = argv[++i];
+        } else if (!strcmp(a, "--al-queue") && i + 1 < argc) {
+            al_queue = argv[++i];
+        } else if (!strcmp(a, "--api-key") && i + 1 < argc) {
+            api_key = argv[++i];
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "mlc classify: unknown or incomplete option '%s'\n", a);
             usage(stderr);
@@ -156,6 +176,11 @@ int cli_cmd_classify(int argc, char **argv)
     }
     mlc_model_options_default(&opt);
     opt.threads = threads;
+    if (api_key) opt.api_key = api_key;
+    if (al && mlc_active_learning_configure(al_queue, al_config, al_local, 0, &err)) {
+        rc = cli_fail(&err);
+        goto done;
+    }
     if (mlc_model_load(model_arg, &opt, &m, &err) || mlc_session_create(m, &s, &err)) {
         rc = cli_fail(&err);
         goto done;
@@ -204,6 +229,16 @@ int cli_cmd_classify(int argc, char **argv)
     }
     printf("%s]\n", compact ? "" : "\n");
     if (truth) fprintf(stderr, "%zu images, %d mismatches\n", n_files, mismatches);
+    if (al) {
+        /* After the answer is printed: registering never delays or fails it. */
+        int queued = 0;
+        for (size_t i = 0; i < n_files; i++)
+            queued += mlc_active_learning_register(api_key, mlc_model_id(m), al_target, imgs[i],
+                                                   mlc_result_at(res[i / CHUNK], i % CHUNK)) ==
+                      MLC_AL_QUEUED;
+        mlc_active_learning_shutdown(10000);
+        fprintf(stderr, "active learning: %d of %zu images queued\n", queued, n_files);
+    }
     rc = mismatches ? 1 : 0;
 done:
     if (res)
