@@ -18,6 +18,7 @@ struct mlc_net {
     int n_folded;  /* nodes removed by constant folding */
     int n_fused;   /* nodes removed by fusions */
     int n_regions; /* backend regions */
+    size_t max_ws; /* cap on one plan workspace: 16 x limits.max_input_bytes */
 };
 
 /* Infers static shapes, folds constants and removes dead nodes; then fuses

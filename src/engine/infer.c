@@ -645,6 +645,10 @@ mlc_status eng_infer(const struct ir_node *n, const mlc_tensor *in, int n_in, ml
     case IR_OP_InstanceNormalization:
         if (!is_float(x->dtype)) goto bad_dtype;
         if (x->rank < 3) return ERR("node '%s': rank %d", n->name, x->rank);
+        for (int i = 1; i < 3; i++)
+            if (in[i].rank != 1 || in[i].dtype != x->dtype ||
+                (x->dims[1] >= 0 && in[i].dims[0] >= 0 && in[i].dims[0] != x->dims[1]))
+                return ERR("node '%s': scale/bias shape", n->name);
         same(x, o);
         return MLC_OK;
     case IR_OP_LayerNormalization: {
@@ -652,6 +656,14 @@ mlc_status eng_infer(const struct ir_node *n, const mlc_tensor *in, int n_in, ml
         if (!is_float(x->dtype)) goto bad_dtype;
         if (norm_axis(ir_attr_int(n, "axis", -1), x->rank, &a))
             return ERR("node '%s': axis out of range", n->name);
+        {
+            int64_t D = 1, ns = eng_numel(&in[1]),
+                    nb = n_in > 2 && n->in[2] >= 0 ? eng_numel(&in[2]) : 1;
+            for (int k = a; k < x->rank; k++) D = D < 0 || x->dims[k] < 0 ? -1 : D * x->dims[k];
+            if (in[1].dtype != x->dtype || (n_in > 2 && n->in[2] >= 0 && in[2].dtype != x->dtype) ||
+                ns == 0 || nb == 0 || (D > 0 && ns > 0 && D % ns) || (D > 0 && nb > 0 && D % nb))
+                return ERR("node '%s': scale/bias do not match the normalised shape", n->name);
+        }
         same(x, o);
         for (int i = 1; i < n_out; i++) {
             same(x, &out[i]);

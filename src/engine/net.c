@@ -65,6 +65,8 @@ static mlc_status net_load(const void *bytes, size_t n, const char *dir,
         th = nc > 0 ? (int)nc : 1;
     }
     net->threads = th > 64 ? 64 : th;
+    net->max_ws =
+        net->limits.max_input_bytes > SIZE_MAX / 16 ? SIZE_MAX : net->limits.max_input_bytes * 16;
     struct onnx_load_opts lo = {dir,
                                 net->limits.max_input_bytes > ((size_t)2 << 30)
                                     ? net->limits.max_input_bytes
@@ -402,6 +404,8 @@ static mlc_status plan_build(struct mlc_net_session *s, struct plan *p, const ml
                 all_known = 0;
             }
         }
+        /* Shape and Size read only dims, which every plan knows. */
+        if (n->op == IR_OP_Shape || n->op == IR_OP_Size) all_known = 1;
         st = eng_infer(n, in, n->n_in, out, n->n_out, err);
         if (st) goto fail;
         size_t tot = 0;
@@ -449,6 +453,12 @@ static mlc_status plan_build(struct mlc_net_session *s, struct plan *p, const ml
             if (t < 0) continue;
             def[t] = s_idx;
             bytes[t] = (size_t)eng_numel(&p->t[t]) * mlc_dtype_size(p->t[t].dtype);
+            if (bytes[t] > net->max_ws) {
+                st = core_err(err, MLC_STATUS_LIMIT,
+                              "node '%s': output of %zu bytes exceeds the workspace limit %zu",
+                              n->name, bytes[t], net->max_ws);
+                goto fail;
+            }
             if (k == 0 && is_view(n->op) && n->in[0] >= 0 && !known[n->in[0]] &&
                 !(g->tensors[n->in[0]].flags & IR_TENSOR_INPUT))
                 root[t] = root[n->in[0]];
@@ -461,6 +471,11 @@ static mlc_status plan_build(struct mlc_net_session *s, struct plan *p, const ml
             for (int k = 0; k < n->n_in; k++)
                 if (n->in[k] >= 0) in[k].data = p->t[n->in[k]].data;
             scr_size[s_idx] = eng_kscratch(n, s->pool.nth, in, n->n_in, out, n->n_out);
+            if (scr_size[s_idx] > net->max_ws) {
+                st = core_err(err, MLC_STATUS_LIMIT, "node '%s': scratch exceeds the limit",
+                              n->name);
+                goto fail;
+            }
         }
     }
     for (int i = 0; i < g->n_outputs; i++) {
@@ -488,6 +503,11 @@ static mlc_status plan_build(struct mlc_net_session *s, struct plan *p, const ml
         p->scratch_off[sidx] = (size_t)-1;
         if (scr_size[sidx])
             p->scratch_off[sidx] = place(live, &n_live, scr_size[sidx], sidx, &peak);
+    }
+    if (peak > net->max_ws) {
+        st = core_err(err, MLC_STATUS_LIMIT, "workspace of %zu bytes exceeds the limit %zu", peak,
+                      net->max_ws);
+        goto fail;
     }
     p->ws_size = peak;
     p->ws_raw = mlc_alloc(peak + ALIGN);

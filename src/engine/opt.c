@@ -135,7 +135,9 @@ static mlc_status infer_fold(struct mlc_net *net, mlc_error *err)
                 all_const = 1;
             }
         }
-        if (!all_const || bytes > FOLD_MAX_BYTES) continue;
+        if (!all_const ||
+            bytes > (FOLD_MAX_BYTES < net->max_ws / 4 ? FOLD_MAX_BYTES : net->max_ws / 4))
+            continue;
         st = eng_eval_node(n, in, n->n_in, out, n->n_out, err);
         if (st) return st;
         for (int k = 0; k < n->n_out; k++) {

@@ -387,7 +387,7 @@ mlc_status ir_graph_compact(struct ir_graph *g, mlc_error *err)
         }
     }
     for (int i = 0; i < nlive; i++) nn[i] = g->nodes[order[i]];
-    memcpy(g->nodes, nn, (size_t)nlive * sizeof *nn);
+    if (nlive) memcpy(g->nodes, nn, (size_t)nlive * sizeof *nn);
     for (int t = 0; t < g->n_tensors; t++) {
         g->tensors[t].producer = -1;
         g->tensors[t].n_uses = 0;

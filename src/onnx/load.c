@@ -587,7 +587,7 @@ static mlc_status copy_attr(struct loader *L, int ni, const Onnx__AttributeProto
         break;
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING:
         a->type = IR_ATTR_STRING;
-        a->s = core_strndup((const char *)ap->s.data, ap->s.len);
+        a->s = (ap->s.len ? core_strndup((const char *)ap->s.data, ap->s.len) : core_strdup(""));
         if (!a->s) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
         if (strlen(a->s) != ap->s.len)
             return core_err(L->err, MLC_STATUS_BAD_MODEL, "node '%s': attribute '%s' has a NUL",

@@ -129,7 +129,7 @@ mlc_status eng_k_conv(const struct eng_kctx *c, int ith, int nth)
     int64_t ntiles = (P + TILE - 1) / TILE;
     int64_t items = p.N * p.group * ntiles, b, e;
     eng_split(items, ith, nth, &b, &e);
-    float *col = (float *)c->scratch + (size_t)ith * (size_t)(K * TILE);
+    float *col = c->scratch ? (float *)c->scratch + (size_t)ith * (size_t)(K * TILE) : NULL;
     for (int64_t it = b; it < e; it++) {
         int64_t t = it % ntiles, ng = it / ntiles, g = ng % p.group, nn = ng / p.group;
         int64_t p0 = t * TILE, pn = P - p0 < TILE ? P - p0 : TILE;

@@ -122,7 +122,8 @@ mlc_status eng_k_gemm(const struct eng_kctx *c, int ith, int nth)
     int64_t rb, re;
     eng_split(M, ith, nth, &rb, &re);
     if (rb >= re) return MLC_OK;
-    float *scr = (float *)c->scratch + (size_t)ith * (size_t)((ta ? M * K : 0) + (tb ? K * N : 0));
+    size_t per = (size_t)((ta ? M * K : 0) + (tb ? K * N : 0));
+    float *scr = c->scratch ? (float *)c->scratch + (size_t)ith * per : NULL;
     const float *A = a->data, *B = b->data;
     int64_t lda = K;
     if (tb) {
