@@ -13,6 +13,14 @@ _Static_assert((int)MLC_AL_QUEUED == (int)AL_QUEUED && (int)MLC_AL_DROPPED == (i
 mlc_status mlc_active_learning_configure(const char *queue_dir, const char *config_path,
                                          const char *local_dir, int offline, mlc_error *err)
 {
+    /* A bad local configuration is reported now, at load, rather than as a
+     * silently disabled manager at the first registration. */
+    if (config_path) {
+        struct al_config cfg;
+        mlc_status st = al_config_load_file(config_path, &cfg, err);
+        if (st) return st;
+        al_config_clear(&cfg);
+    }
     struct al_defaults d = {queue_dir, config_path, local_dir, NULL, offline};
     return al_global_configure(&d, err);
 }

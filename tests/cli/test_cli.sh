@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# test_cli.sh - the mlc command end to end. Each case runs the real binary on
+# real files and checks the exit code and what it printed. Bad input must give
+# exactly one "mlc..." error line on stderr and a non-zero exit, never a crash
+# (sanitizer reports would show up on stderr and fail the one-line check).
+set -u
+MLC=${MLC_BIN:-build/mlc}
+ROOT=${MLC_ROOT:-.}
+cd "$ROOT"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { echo "FAIL: $*" >&2; fail=$((fail + 1)); }
+
+# expect_error NAME WANT_SUBSTRING CMD...: non-zero exit, one stderr line naming the culprit.
+expect_error() {
+  local name=$1 want=$2; shift 2
+  "$@" >"$T/out" 2>"$T/err"; local rc=$?
+  local lines; lines=$(wc -l <"$T/err")
+  if [ $rc -eq 0 ] || [ $rc -ge 128 ]; then bad "$name: exit $rc"; cat "$T/err" >&2; return; fi
+  if [ "$lines" -ne 1 ]; then bad "$name: $lines stderr lines"; cat "$T/err" >&2; return; fi
+  grep -qF -- "$want" "$T/err" || { bad "$name: stderr lacks '$want': $(cat "$T/err")"; return; }
+  ok
+}
+
+MODEL=models/demo
+SAMPLE=$(ls samples/*.jpg 2>/dev/null | head -1)
+if [ ! -d "$MODEL" ] || [ -z "$SAMPLE" ]; then
+  MODEL=tests/data/model/tiny
+  SAMPLE=tests/data/model/preproc/src.png
+fi
+
+# 1. A classification prints Roboflow's response fields.
+if "$MLC" classify --model "$MODEL" "$SAMPLE" --compact >"$T/out" 2>"$T/err"; then
+  for f in '"inference_id"' '"time"' '"image":{"width"' '"predictions"' '"predicted_classes"' '"class_id"' '"confidence"'; do
+    grep -qF "$f" "$T/out" || bad "classify output lacks $f"
+  done
+  ok
+else
+  bad "classify failed: $(cat "$T/err")"
+fi
+
+# 2. Bad inputs: one clear error each.
+printf 'not an image at all' >"$T/corrupt.jpg"
+expect_error corrupt-image "corrupt.jpg" "$MLC" classify --model "$MODEL" "$T/corrupt.jpg"
+expect_error missing-image "nope.jpg" "$MLC" classify --model "$MODEL" "$T/nope.jpg"
+expect_error threshold-high "confidence" "$MLC" classify --model "$MODEL" --confidence 1.5 "$SAMPLE"
+expect_error threshold-neg "confidence" "$MLC" classify --model "$MODEL" --confidence -0.1 "$SAMPLE"
+expect_error threshold-word "confidence" "$MLC" classify --model "$MODEL" --confidence bestest "$SAMPLE"
+cp -r "$MODEL" "$T/pkg1" && rm "$T/pkg1/weights.onnx"
+expect_error package-missing-weights "weights.onnx" "$MLC" classify --model "$T/pkg1" "$SAMPLE"
+cp -r "$MODEL" "$T/pkg2" && printf '{"network_input": ' >"$T/pkg2/inference_config.json"
+expect_error package-malformed-config "inference_config.json" "$MLC" classify --model "$T/pkg2" "$SAMPLE"
+cp -r "$MODEL" "$T/pkg3" && head -c 100 "$MODEL/weights.onnx" >"$T/pkg3/weights.onnx"
+expect_error package-truncated-onnx "weights.onnx" "$MLC" classify --model "$T/pkg3" "$SAMPLE"
+cp -r "$MODEL" "$T/pkg4" && : >"$T/pkg4/class_names.txt"
+expect_error package-empty-classes "class_names.txt" "$MLC" classify --model "$T/pkg4" "$SAMPLE"
+expect_error missing-package "no-such-dir" "$MLC" classify --model "$T/no-such-dir" "$SAMPLE"
+
+# 3. Active learning through the CLI keeps the image and its prediction.
+cat >"$T/al.json" <<'JSON'
+{"enabled": true, "persist_predictions": true,
+ "sampling_strategies": [{"name": "all", "type": "random", "traffic_percentage": 1.0}],
+ "batching_strategy": {"batches_name_prefix": "al", "recreation_interval": "never"}}
+JSON
+if "$MLC" classify --model "$MODEL" "$SAMPLE" --compact --active-learning --al-config "$T/al.json" \
+     --al-local "$T/al-out" --al-queue "$T/al-q" --al-target mydata >"$T/out" 2>"$T/err"; then
+  n_jpg=$(find "$T/al-out/mydata" -name '*.jpg' | wc -l)
+  n_json=$(find "$T/al-out/mydata" -name '*.json' | wc -l)
+  [ "$n_jpg" -eq 1 ] && [ "$n_json" -eq 1 ] || bad "active learning: $n_jpg images, $n_json annotations"
+  id=$(sed -n 's/.*"inference_id":"\([^"]*\)".*/\1/p' "$T/out" | head -1)
+  grep -qF "$id" "$T/al-out/mydata"/*/*.json || bad "AL annotation lacks the inference id $id"
+  ok
+else
+  bad "classify --active-learning failed: $(cat "$T/err")"
+fi
+printf '{"enabled": true, "persist_predictions": true, "sampling_strategies": [{"name": "a", "type": "randm"}], "batching_strategy": {"batches_name_prefix": "al", "recreation_interval": "never"}}' >"$T/al-bad.json"
+expect_error al-bad-config "randm" "$MLC" classify --model "$MODEL" "$SAMPLE" --active-learning \
+  --al-config "$T/al-bad.json" --al-queue "$T/al-q2" --al-local "$T/x" --al-target d
+
+# 4. Usage errors exit 2.
+"$MLC" classify >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "classify without args should exit 2"
+"$MLC" frobnicate >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "unknown command should exit 2"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
