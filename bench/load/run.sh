@@ -34,7 +34,7 @@ echo "model: $MODEL  image: $IMG ($(stat -c %s "$IMG") bytes)"
 B64=$(base64 -w0 "$IMG")
 printf '{"model_id": "demo/1", "image": {"type": "base64", "value": "%s"}, "confidence": 0.5}' \
   "$B64" >"$WORK/classify.json"
-printf '{"api_key": "K", "use_cache": true, "enable_profiling": false, "inputs": {"image": {"type": "base64", "value": "%s"}}, "specification": {"version": "1.0", "inputs": [{"type": "WorkflowImage", "name": "image"}], "steps": [{"type": "roboflow_core/roboflow_multi_label_classification_model@v3", "name": "ml", "images": "$inputs.image", "model_id": "demo/1", "confidence": 0.5}], "outputs": [{"type": "JsonField", "name": "predictions", "selector": "$steps.ml.predictions"}]}}' \
+printf '{"api_key": "K", "use_cache": true, "enable_profiling": false, "inputs": {"image": {"type": "base64", "value": "%s"}}, "specification": {"version": "1.0", "inputs": [{"type": "WorkflowImage", "name": "image"}], "steps": [{"type": "roboflow_core/roboflow_multi_label_classification_model@v3", "name": "ml", "images": "$inputs.image", "model_id": "demo/1", "confidence_mode": "best"}], "outputs": [{"type": "JsonField", "name": "predictions", "selector": "$steps.ml.predictions"}]}}' \
   "$B64" >"$WORK/workflow.json"
 # Eight images in one request: one forward pass of batch 8 (what batching
 # concurrent requests would buy at best).

@@ -489,7 +489,7 @@ static const char *spec_json =
     "{\"type\": \"WorkflowParameter\", \"name\": \"confidence\", \"default_value\": 0.5}], "
     "\"steps\": [{\"type\": \"roboflow_core/roboflow_multi_label_classification_model@v3\", "
     "\"name\": \"ml\", \"images\": \"$inputs.image\", \"model_id\": \"demo/1\", "
-    "\"confidence\": \"$inputs.confidence\"}], "
+    "\"confidence_mode\": \"custom\", \"custom_confidence\": \"$inputs.confidence\"}], "
     "\"outputs\": [{\"type\": \"JsonField\", \"name\": \"predictions\", \"selector\": "
     "\"$steps.ml.predictions\"}, {\"type\": \"JsonField\", \"name\": \"model_id\", "
     "\"selector\": \"$steps.ml.model_id\"}]}";
@@ -586,6 +586,7 @@ static void test_sdk_flow(void)
                          json_object_get(j, "predicted_classes")));
         json_decref(dj);
     }
+    json_t *classes_at_05 = json_deep_copy(json_object_get(j, "predicted_classes"));
     mlc_free(direct);
     mlc_result_free(res);
     mlc_session_free(s);
@@ -667,6 +668,9 @@ static void test_sdk_flow(void)
     check_prediction_shape(p, w, h);
     CHECK(json_is_string(json_object_get(p, "prediction_type")));
     CHECK(json_is_string(json_object_get(json_array_get(outs, 0), "model_id")));
+    /* the block at custom_confidence 0.5 agrees with /infer/classification at 0.5 */
+    CHECK(json_equal(json_object_get(p, "predicted_classes"), classes_at_05));
+    json_decref(classes_at_05);
     json_decref(j);
     resp_free(&r);
 
