@@ -11,6 +11,9 @@
 #include "core/core.h"
 #include "onnx/onnx.pb-c.h"
 
+/* Not every test uses every helper. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+
 struct mb {
     struct core_arena a;
     Onnx__ModelProto m;

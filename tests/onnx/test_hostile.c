@@ -1,4 +1,337 @@
+/*
+ * test_hostile.c - hostile ONNX files: every truncation and many bit flips of
+ * a valid model, and crafted protobufs (negative dims, overflowing shapes,
+ * short raw_data, bad indices, duplicate definitions, escaping external data
+ * paths, impossible attributes, oversized outputs). Each must be refused with
+ * a status and a message - or, for a mutation that is still a valid model,
+ * load and run - and never crash or leak (ASan/LSan run this).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../engine/mb.h"
+#include "core/core.h"
+#include "mlc.h"
+#include "test.h"
+
+static mlc_status try_bytes(const uint8_t *bytes, size_t n, mlc_error *err)
+{
+    mlc_model_options o;
+    memset(&o, 0, sizeof o);
+    o.threads = 1;
+    o.backend = MLC_BACKEND_REFERENCE;
+    o.limits.max_input_bytes = 1u << 20;
+    mlc_net *net = NULL;
+    mlc_status st = mlc_net_load_mem(bytes, n, &o, &net, err);
+    if (st) return st;
+    /* Still a model: it must also run (or refuse to) cleanly on zeros. */
+    mlc_net_session *s = NULL;
+    mlc_tensor in[4];
+    static float zero[4096];
+    int ni = mlc_net_n_inputs(net), ok = ni <= 4;
+    for (int i = 0; ok && i < ni; i++) {
+        mlc_net_input(net, i, &in[i]);
+        int64_t ne = 1;
+        for (int d = 0; d < in[i].rank; d++) {
+            if (in[i].dims[d] < 0) in[i].dims[d] = 1;
+            ne *= in[i].dims[d];
+        }
+        if (ne > 512) ok = 0;
+        in[i].data = zero;
+    }
+    if (ok && mlc_net_session_create(net, &s, err) == MLC_OK) {
+        mlc_tensor out;
+        mlc_net_run(s, in, ni, &out, 1, err);
+    }
+    mlc_net_session_free(s);
+    mlc_net_free(net);
+    return MLC_OK;
+}
+
+static float W[8 * 2 * 3 * 3], B[8];
+
+static void base_model(struct mb *b)
+{
+    int64_t xd[4] = {-1, 2, 5, 5}, wd[4] = {8, 2, 3, 3}, bd[1] = {8}, sh[2] = {-1, 72};
+    for (int i = 0; i < 144; i++) W[i] = (float)(i % 7) * 0.1f - 0.3f;
+    for (int i = 0; i < 8; i++) B[i] = (float)i * 0.01f;
+    mb_init(b, 13);
+    mb_input(b, "x", 1, 4, xd);
+    mb_init_f32(b, "W", 4, wd, W);
+    mb_init_f32(b, "B", 1, bd, B);
+    mb_init_i64(b, "shape", 2, sh);
+    Onnx__NodeProto *c = mb_node(b, "Conv", "conv", "x,W,B", "c");
+    int64_t st2[2] = {2, 2};
+    mb_attr_ints(b, c, "strides", 2, st2);
+    mb_node(b, "Relu", "relu", "c", "r");
+    mb_node(b, "Reshape", "flat", "r,shape", "f");
+    Onnx__NodeProto *sm = mb_node(b, "Softmax", "sm", "f", "y");
+    mb_attr_i(b, sm, "axis", 1);
+    mb_output(b, "y");
+}
+
+static void test_truncations(void)
+{
+    struct mb b;
+    uint8_t *bytes;
+    size_t n;
+    mlc_error err;
+    base_model(&b);
+    mb_pack(&b, &bytes, &n);
+    CHECK_OK(try_bytes(bytes, n, &err), &err);
+    int refused = 0;
+    for (size_t k = 0; k < n; k++) {
+        memset(&err, 0, sizeof err);
+        if (try_bytes(bytes, k, &err) != MLC_OK) {
+            refused++;
+            CHECK(err.message[0] != '\0');
+        }
+    }
+    CHECK(refused > (int)n / 2);
+    mlc_free(bytes);
+    mb_free(&b);
+}
+
+static void test_bitflips(void)
+{
+    struct mb b;
+    uint8_t *bytes;
+    size_t n;
+    mlc_error err;
+    base_model(&b);
+    mb_pack(&b, &bytes, &n);
+    for (size_t k = 0; k < n; k++)
+        for (int bit = 0; bit < 8; bit += (k % 3) + 1) {
+            bytes[k] ^= (uint8_t)(1u << bit);
+            try_bytes(bytes, n, &err);
+            bytes[k] ^= (uint8_t)(1u << bit);
+        }
+    mlc_free(bytes);
+    mb_free(&b);
+}
+
+/* Loads a crafted model and expects a refusal whose message contains `want`. */
+static void expect_refused(struct mb *b, const char *want, int line)
+{
+    uint8_t *bytes;
+    size_t n;
+    mlc_error err;
+    memset(&err, 0, sizeof err);
+    mb_pack(b, &bytes, &n);
+    mlc_status st = try_bytes(bytes, n, &err);
+    if (st == MLC_OK || !strstr(err.message, want)) {
+        fprintf(stderr, "line %d: status %d, message '%s', wanted '%s'\n", line, (int)st,
+                err.message, want);
+        test_cur_failed = 1;
+    }
+    mlc_free(bytes);
+    mb_free(b);
+}
+#define REFUSED(b, want) expect_refused(b, want, __LINE__)
+
+static void test_crafted(void)
+{
+    struct mb b;
+    int64_t xd[2] = {2, 3};
+    float f6[6] = {0};
+
+    /* Negative dimension in an initializer. */
+    mb_init(&b, 13);
+    mb_input(&b, "x", 1, 2, xd);
+    Onnx__TensorProto *t = mb_init_f32(&b, "w", 2, xd, f6);
+    t->dims[1] = -3;
+    mb_node(&b, "Add", "add", "x,w", "y");
+    mb_output(&b, "y");
+    REFUSED(&b, "dimension 1 is -3");
+
+    /* Shape whose product overflows. */
+    mb_init(&b, 13);
+    mb_input(&b, "x", 1, 2, xd);
+    t = mb_init_f32(&b, "w", 2, xd, f6);
+    t->dims[0] = (int64_t)1 << 40;
+    t->dims[1] = (int64_t)1 << 40;
+    mb_node(&b, "Add", "add", "x,w", "y");
+    mb_output(&b, "y");
+    REFUSED(&b, "too large");
+
+    /* raw_data shorter than the shape. */
+    mb_init(&b, 13);
+    mb_input(&b, "x", 1, 2, xd);
+    t = mb_init_f32(&b, "w", 2, xd, f6);
+    t->raw_data.len = 20;
+    mb_node(&b, "Add", "add", "x,w", "y");
+    mb_output(&b, "y");
+    REFUSED(&b, "raw_data has 20 bytes");
+
+    /* Negative graph input dimension. */
+    mb_init(&b, 13);
+    mb_input(&b, "x", 1, 2, xd);
+    b.ins[0]->type->tensor_type->shape->dim[0]->dim_value = -5;
+    mb_node(&b, "Relu", "r", "x", "y");
+    mb_output(&b, "y");
+    REFUSED(&b, "dimension 0 is -5");
+
+    /* Constant Gather index out of range (folded at load). */
+    mb_init(&b, 13);
+    {
+        int64_t idx = 7;
+        mb_input(&b, "x", 1, 2, xd);
+        mb_init_f32(&b, "w", 2, xd, f6);
+        mb_init_i64(&b, "i", 1, &idx);
+        mb_node(&b, "Gather", "g", "w,i", "gw");
+        mb_node(&b, "Add", "add", "x,gw", "y");
+        mb_output(&b, "y");
+        REFUSED(&b, "out of range");
+    }
+
+    /* Runtime Gather index out of range: refused at run, not a crash. */
+    {
+        int64_t id1[1] = {1};
+        mb_init(&b, 13);
+        mb_input(&b, "x", 1, 2, xd);
+        mb_input(&b, "i", 7, 1, id1);
+        mb_node(&b, "Gather", "g", "x,i", "y");
+        mb_output(&b, "y");
+        uint8_t *bytes;
+        size_t n;
+        mlc_net *net = NULL;
+        mlc_net_session *s = NULL;
+        mlc_error err;
+        mb_pack(&b, &bytes, &n);
+        CHECK_OK(mlc_net_load_mem(bytes, n, NULL, &net, &err), &err);
+        if (net && mlc_net_session_create(net, &s, &err) == MLC_OK) {
+            int64_t bad = 99;
+            mlc_tensor in[2] = {{MLC_DTYPE_F32, 2, {2, 3}, f6}, {MLC_DTYPE_I64, 1, {1}, &bad}};
+            mlc_tensor out;
+            CHECK(mlc_net_run(s, in, 2, &out, 1, &err) == MLC_STATUS_INVALID_ARGUMENT);
+            CHECK(strstr(err.message, "'g'") != NULL);
+        }
+        mlc_net_session_free(s);
+        mlc_net_free(net);
+        mlc_free(bytes);
+        mb_free(&b);
+    }
+
+    /* Two nodes defining one tensor. */
+    mb_init(&b, 13);
+    mb_input(&b, "x", 1, 2, xd);
+    mb_node(&b, "Relu", "r1", "x", "y");
+    mb_node(&b, "Relu", "r2", "x", "y");
+    mb_output(&b, "y");
+    REFUSED(&b, "defined twice");
+
+    /* Output nobody produces. */
+    mb_init(&b, 13);
+    mb_input(&b, "x", 1, 2, xd);
+    mb_node(&b, "Relu", "r1", "x", "y");
+    mb_output(&b, "z");
+    REFUSED(&b, "'z' is not produced");
+
+    /* External data escaping the model directory. */
+    mb_init(&b, 13);
+    mb_input(&b, "x", 1, 2, xd);
+    t = mb_init_f32(&b, "w", 2, xd, f6);
+    {
+        Onnx__StringStringEntryProto *e = core_arena_alloc(&b.a, sizeof *e);
+        onnx__string_string_entry_proto__init(e);
+        e->key = mb_str(&b, "location");
+        e->value = mb_str(&b, "../../etc/passwd");
+        t->external_data = core_arena_alloc(&b.a, sizeof(void *));
+        t->external_data[0] = e;
+        t->n_external_data = 1;
+        t->has_data_location = 1;
+        t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+        t->has_raw_data = 0;
+    }
+    mb_node(&b, "Add", "add", "x,w", "y");
+    mb_output(&b, "y");
+    REFUSED(&b, "external data");
+
+    /* Conv with group 0 and with mismatched channels. */
+    {
+        int64_t x4[4] = {1, 3, 4, 4}, w4[4] = {2, 3, 1, 1};
+        float w[6] = {0};
+        mb_init(&b, 13);
+        mb_input(&b, "x", 1, 4, x4);
+        mb_init_f32(&b, "w", 4, w4, w);
+        Onnx__NodeProto *c = mb_node(&b, "Conv", "cv", "x,w", "y");
+        mb_attr_i(&b, c, "group", 0);
+        mb_output(&b, "y");
+        REFUSED(&b, "group");
+        w4[1] = 2;
+        mb_init(&b, 13);
+        mb_input(&b, "x", 1, 4, x4);
+        mb_init_f32(&b, "w", 4, w4, w);
+        mb_node(&b, "Conv", "cv", "x,w", "y");
+        mb_output(&b, "y");
+        REFUSED(&b, "channels");
+    }
+
+    /* Transpose with a repeated axis. */
+    {
+        int64_t perm[2] = {0, 0};
+        mb_init(&b, 13);
+        mb_input(&b, "x", 1, 2, xd);
+        Onnx__NodeProto *n = mb_node(&b, "Transpose", "tp", "x", "y");
+        mb_attr_ints(&b, n, "perm", 2, perm);
+        mb_output(&b, "y");
+        REFUSED(&b, "perm");
+    }
+
+    /* Reshape to an incompatible element count. */
+    {
+        int64_t shp[2] = {4, 4};
+        mb_init(&b, 13);
+        mb_input(&b, "x", 1, 2, xd);
+        mb_init_i64(&b, "s", 2, shp);
+        mb_node(&b, "Reshape", "rs", "x,s", "y");
+        mb_output(&b, "y");
+        REFUSED(&b, "reshape");
+    }
+
+    /* ConstantOfShape asking for terabytes. */
+    {
+        int64_t shp[2] = {1000000, 1000000};
+        mb_init(&b, 13);
+        mb_input(&b, "x", 1, 2, xd);
+        mb_init_i64(&b, "s", 2, shp);
+        mb_node(&b, "ConstantOfShape", "big", "s", "c");
+        mb_node(&b, "Add", "add", "x,c", "y");
+        mb_output(&b, "y");
+        uint8_t *bytes;
+        size_t n;
+        mlc_error err;
+        mb_pack(&b, &bytes, &n);
+        CHECK(try_bytes(bytes, n, &err) != MLC_OK);
+        mlc_free(bytes);
+        mb_free(&b);
+    }
+
+    /* Unsupported opset and a non-default domain. */
+    mb_init(&b, 99);
+    mb_input(&b, "x", 1, 2, xd);
+    mb_node(&b, "Relu", "r", "x", "y");
+    mb_output(&b, "y");
+    REFUSED(&b, "opset 99");
+    mb_init(&b, 13);
+    mb_input(&b, "x", 1, 2, xd);
+    mb_node(&b, "Relu", "r", "x", "y")->domain = mb_str(&b, "com.microsoft");
+    mb_output(&b, "y");
+    REFUSED(&b, "com.microsoft");
+
+    /* Not a protobuf at all. */
+    {
+        mlc_error err;
+        static const uint8_t junk[] = "this is not an onnx model at all \xff\xff\xff\xff";
+        CHECK(try_bytes(junk, sizeof junk, &err) == MLC_STATUS_BAD_MODEL);
+        CHECK(try_bytes(junk, 0, &err) != MLC_OK);
+    }
+}
+
 int main(void)
 {
-    return 0;
+    TEST_RUN(test_truncations);
+    TEST_RUN(test_bitflips);
+    TEST_RUN(test_crafted);
+    TEST_DONE();
 }
