@@ -27,6 +27,8 @@ mlc_status eng_optimise(struct mlc_net *net, mlc_error *err);
 
 /* Fusion passes (fuse.c), run by eng_optimise. */
 mlc_status eng_fuse(struct mlc_net *net, mlc_error *err);
+/* Fusions for nodes left to the reference kernels, run after partition. */
+mlc_status eng_fuse_late(struct mlc_net *net, mlc_error *err);
 
 /* Evaluates node n on inputs `in` (all with data) into freshly allocated
  * outputs (out[i].data = mlc_alloc'd; shapes from eng_infer). Single thread.

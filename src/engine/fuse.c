@@ -5,6 +5,9 @@
  * otherwise the graph stays as it was, which is always correct. Results
  * change only by float rounding (Conv+BN folding reassociates). Passes run
  * on a compacted graph (producer/n_uses valid) and compact after themselves.
+ * MatMul + bias is fused late (eng_fuse_late, after the backend partition):
+ * it gives MatMul a third input, which only the reference kernel reads, and
+ * the oneDNN partitioner does its own MatMul+Add fusion on the plain form.
  */
 #include <math.h>
 #include <string.h>
@@ -225,9 +228,9 @@ static mlc_status fuse_matmul_bias(struct mlc_net *net, mlc_error *err)
             if (!live_op(g, mi, IR_OP_MatMul) || !single_use(g, y)) continue;
             struct ir_node *mm = &g->nodes[mi];
             const struct ir_tensor *bt = &g->tensors[b], *yt = &g->tensors[y];
-            if (mm->n_in != 2 || mm->act || !bt->data || bt->dtype != MLC_DTYPE_F32 ||
-                bt->rank != 1 || yt->rank < 1 || bt->dims[0] != yt->dims[yt->rank - 1] ||
-                g->tensors[ad->out[0]].rank != yt->rank)
+            if (mm->n_in != 2 || mm->act || ad->n_out != 1 || !bt->data ||
+                bt->dtype != MLC_DTYPE_F32 || bt->rank != 1 || yt->rank < 1 ||
+                bt->dims[0] != yt->dims[yt->rank - 1] || g->tensors[ad->out[0]].rank != yt->rank)
                 continue;
             int *in = mlc_realloc(mm->in, 3 * sizeof(int));
             if (!in) return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
@@ -235,6 +238,9 @@ static mlc_status fuse_matmul_bias(struct mlc_net *net, mlc_error *err)
             mm->in[2] = b;
             mm->n_in = 3;
             mm->out[0] = ad->out[0];
+            mm->act = ad->act; /* an activation already fused into the Add */
+            mm->act_alpha = ad->act_alpha;
+            mm->act_beta = ad->act_beta;
             ad->dead = 1;
             net->n_fused++;
             break;
@@ -425,8 +431,12 @@ mlc_status eng_fuse(struct mlc_net *net, mlc_error *err)
     mlc_status st = fold_bn(net, err);
     if (!st) st = fuse_layernorm(net, err);
     if (!st) st = fuse_gelu(net, err);
-    if (!st) st = fuse_matmul_bias(net, err);
     if (!st) st = fuse_silu(net, err);
     if (!st) st = fuse_act(net, err);
     return st;
+}
+
+mlc_status eng_fuse_late(struct mlc_net *net, mlc_error *err)
+{
+    return fuse_matmul_bias(net, err);
 }

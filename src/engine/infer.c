@@ -474,8 +474,12 @@ mlc_status eng_infer(const struct ir_node *n, const mlc_tensor *in, int n_in, ml
         return MLC_OK;
     case IR_OP_Dropout:
         if (!is_float(x->dtype)) goto bad_dtype;
-        if (ir_attr_int(n, "training_mode", 0) ||
-            (n_in > 2 && n->in[2] >= 0 && (!in[2].data || *(const uint8_t *)in[2].data)))
+        /* Training mode with ratio 0 (torchvision's Swin exports that) is
+         * the identity; any other training-mode dropout is refused. */
+        if ((ir_attr_int(n, "training_mode", 0) ||
+             (n_in > 2 && n->in[2] >= 0 && in[2].data && *(const uint8_t *)in[2].data)) &&
+            !(n_in > 1 && n->in[1] >= 0 && in[1].data && in[1].dtype == MLC_DTYPE_F32 &&
+              *(const float *)in[1].data == 0.0f))
             return core_err(err, MLC_STATUS_UNSUPPORTED, "node '%s': Dropout in training mode",
                             n->name);
         same(x, o);
@@ -501,6 +505,7 @@ mlc_status eng_infer(const struct ir_node *n, const mlc_tensor *in, int n_in, ml
         same(x, o);
         return MLC_OK;
     }
+    case IR_OP_Mod:
     case IR_OP_Add:
     case IR_OP_Sub:
     case IR_OP_Mul:
@@ -868,6 +873,33 @@ mlc_status eng_infer(const struct ir_node *n, const mlc_tensor *in, int n_in, ml
             return core_err(err, MLC_STATUS_INVALID_ARGUMENT,
                             "node '%s': split sizes sum to %lld, axis is %lld", n->name,
                             (long long)tot, (long long)d);
+        return MLC_OK;
+    }
+    case IR_OP_ScatterND: {
+        const mlc_tensor *ix = &in[1], *up = &in[2];
+        const char *red = ir_attr_str(n, "reduction", "none");
+        if (n_in < 3 || n->in[2] < 0)
+            return ERR("node '%s': needs data, indices, updates", n->name);
+        if (strcmp(red, "none") &&
+            (strcmp(red, "add") && strcmp(red, "mul") && strcmp(red, "max") && strcmp(red, "min")))
+            return core_err(err, MLC_STATUS_UNSUPPORTED, "node '%s': reduction '%s'", n->name, red);
+        if (ix->dtype != MLC_DTYPE_I64 || up->dtype != x->dtype ||
+            (strcmp(red, "none") && !is_float(x->dtype)))
+            goto bad_dtype;
+        if (ix->rank < 1) return ERR("node '%s': indices rank 0", n->name);
+        int64_t k = ix->dims[ix->rank - 1];
+        if (k >= 0) {
+            if (k < 1 || k > x->rank || up->rank != ix->rank - 1 + x->rank - (int)k)
+                return ERR("node '%s': indices/updates shapes do not match data", n->name);
+            for (int i = 0; i < ix->rank - 1; i++)
+                if (ix->dims[i] >= 0 && up->dims[i] >= 0 && ix->dims[i] != up->dims[i])
+                    return ERR("node '%s': updates shape", n->name);
+            for (int i = (int)k; i < x->rank; i++)
+                if (x->dims[i] >= 0 && up->dims[ix->rank - 1 + i - k] >= 0 &&
+                    x->dims[i] != up->dims[ix->rank - 1 + i - k])
+                    return ERR("node '%s': updates shape", n->name);
+        }
+        same(x, o);
         return MLC_OK;
     }
     case IR_OP_Slice:

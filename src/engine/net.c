@@ -43,7 +43,7 @@ static mlc_status net_finish(struct mlc_net *net, mlc_error *err)
         st = ir_graph_compact(&net->g, err);
         if (st) return st;
     }
-    return MLC_OK;
+    return eng_fuse_late(net, err);
 }
 
 static mlc_status net_load(const void *bytes, size_t n, const char *dir,

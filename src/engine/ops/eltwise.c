@@ -270,6 +270,12 @@ mlc_status eng_k_identity(const struct eng_kctx *c, int ith, int nth)
 
 mlc_status eng_k_dropout(const struct eng_kctx *c, int ith, int nth)
 {
+    /* training_mode fed at run time: only inference is implemented. */
+    if (c->n_in > 2 && c->in[2].data && *(const uint8_t *)c->in[2].data &&
+        !(c->in[1].data && c->in[1].dtype == MLC_DTYPE_F32 &&
+          *(const float *)c->in[1].data == 0.0f))
+        return core_err(c->err, MLC_STATUS_UNSUPPORTED, "node '%s': Dropout in training mode",
+                        c->node->name);
     eng_k_identity(c, ith, nth);
     if (ith == 0 && c->n_out > 1 && c->out[1].data)
         memset(c->out[1].data, 1, (size_t)eng_numel(&c->out[1]));
@@ -323,7 +329,22 @@ static void bc_row(const struct bc_iter *it, int64_t row, int64_t *off)
     }
 }
 
-enum bop { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_EQ, B_GT, B_LT, B_GE, B_LE, B_AND, B_OR, B_PRELU };
+enum bop {
+    B_MOD,
+    B_ADD,
+    B_SUB,
+    B_MUL,
+    B_DIV,
+    B_POW,
+    B_EQ,
+    B_GT,
+    B_LT,
+    B_GE,
+    B_LE,
+    B_AND,
+    B_OR,
+    B_PRELU
+};
 
 #define BIN_LOOP(TA, TO, EXPR)                                                                     \
     do {                                                                                           \
@@ -350,6 +371,19 @@ enum bop { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_EQ, B_GT, B_LT, B_GE, B_LE, B_AN
 static inline int64_t idiv(int64_t a, int64_t b)
 {
     return b ? a / b : 0;
+}
+
+/* Python-style remainders (sign of the divisor), ONNX Mod with fmod = 0. */
+static inline int64_t pymod64(int64_t a, int64_t b)
+{
+    if (b == 0 || b == -1) return 0;
+    int64_t r = a % b;
+    return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+}
+static inline float pymodf(float a, float b)
+{
+    float r = fmodf(a, b);
+    return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
 }
 
 static mlc_status binary(const struct eng_kctx *c, int ith, int nth, enum bop op)
@@ -402,6 +436,26 @@ static mlc_status binary(const struct eng_kctx *c, int ith, int nth, enum bop op
             BIN_LOOP(uint8_t, uint8_t, a && b);
         else
             BIN_LOOP(uint8_t, uint8_t, a || b);
+        return MLC_OK;
+    }
+    if (op == B_MOD) {
+        int fm = (int)ir_attr_int(c->node, "fmod", 0);
+        if (dt == MLC_DTYPE_F32) {
+            if (fm)
+                BIN_LOOP(float, float, fmodf(a, b));
+            else
+                BIN_LOOP(float, float, pymodf(a, b));
+        } else if (dt == MLC_DTYPE_I64) {
+            if (fm)
+                BIN_LOOP(int64_t, int64_t, (b == 0 || b == -1) ? 0 : a % b);
+            else
+                BIN_LOOP(int64_t, int64_t, pymod64(a, b));
+        } else {
+            if (fm)
+                BIN_LOOP(int32_t, int32_t, (b == 0 || b == -1) ? 0 : a % b);
+            else
+                BIN_LOOP(int32_t, int32_t, (int32_t)pymod64(a, b));
+        }
         return MLC_OK;
     }
     if (dt == MLC_DTYPE_F32) {
@@ -518,6 +572,7 @@ static mlc_status binary(const struct eng_kctx *c, int ith, int nth, enum bop op
     {                                                                                              \
         return binary(c, ith, nth, OP);                                                            \
     }
+BINARY(mod, B_MOD)
 BINARY(add, B_ADD)
 BINARY(sub, B_SUB)
 BINARY(mul, B_MUL)

@@ -316,3 +316,53 @@ mlc_status eng_k_range(const struct eng_kctx *c, int ith, int nth)
     }
     return MLC_OK;
 }
+
+mlc_status eng_k_scatternd(const struct eng_kctx *c, int ith, int nth)
+{
+    if (ith) return MLC_OK;
+    const mlc_tensor *x = &c->in[0], *ix = &c->in[1], *up = &c->in[2];
+    const char *red = ir_attr_str(c->node, "reduction", "none");
+    size_t es = esz(x);
+    int64_t n = eng_numel(x), k = ix->dims[ix->rank - 1], slice = 1, st[MLC_MAX_RANK], s = 1;
+    for (int i = x->rank - 1; i >= 0; i--) st[i] = s, s *= x->dims[i];
+    for (int i = (int)k; i < x->rank; i++) slice *= x->dims[i];
+    if (c->out[0].data != x->data && n) memcpy(c->out[0].data, x->data, (size_t)n * es);
+    int64_t nidx = k ? eng_numel(ix) / k : 0;
+    const int64_t *iv = ix->data;
+    for (int64_t q = 0; q < nidx; q++) {
+        int64_t off = 0;
+        for (int j = 0; j < k; j++) {
+            int64_t v = iv[q * k + j], d = x->dims[j];
+            if (v < 0) v += d;
+            if (v < 0 || v >= d)
+                return core_err(c->err, MLC_STATUS_INVALID_ARGUMENT,
+                                "node '%s': ScatterND index %lld out of range [0, %lld)",
+                                c->node->name, (long long)iv[q * k + j], (long long)d);
+            off += v * st[j];
+        }
+        if (red[0] == 'n') {
+            memcpy((char *)c->out[0].data + off * (int64_t)es,
+                   (const char *)up->data + q * slice * (int64_t)es, (size_t)slice * es);
+            continue;
+        }
+        float *y = (float *)c->out[0].data + off;
+        const float *u = (const float *)up->data + q * slice;
+        for (int64_t i = 0; i < slice; i++) {
+            switch (red[1]) {
+            case 'd':
+                y[i] += u[i];
+                break; /* add */
+            case 'u':
+                y[i] *= u[i];
+                break; /* mul */
+            case 'a':
+                y[i] = u[i] > y[i] ? u[i] : y[i];
+                break; /* max */
+            default:
+                y[i] = u[i] < y[i] ? u[i] : y[i];
+                break; /* min */
+            }
+        }
+    }
+    return MLC_OK;
+}
