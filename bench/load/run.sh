@@ -27,8 +27,8 @@ SRV=""
 cleanup() { [ -n "$SRV" ] && kill "$SRV" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-MODEL=$ROOT/models/demo; IMG=$ROOT/samples/01.jpg
-if [ ! -d "$MODEL" ]; then MODEL=$ROOT/tests/data/model/tiny; IMG=$ROOT/tests/data/model/preproc/src.png; fi
+MODEL=$ROOT/models/demo; IMG=$(ls "$ROOT"/samples/*.jpg 2>/dev/null | head -1)
+if [ ! -d "$MODEL" ] || [ -z "$IMG" ]; then MODEL=$ROOT/tests/data/model/tiny; IMG=$ROOT/tests/data/model/preproc/src.png; fi
 mkdir -p "$WORK/cache/demo" && ln -s "$MODEL" "$WORK/cache/demo/1"
 echo "model: $MODEL  image: $IMG ($(stat -c %s "$IMG") bytes)"
 B64=$(base64 -w0 "$IMG")

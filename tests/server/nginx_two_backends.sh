@@ -78,9 +78,10 @@ code=$(curl -s -o "$WORK/err.json" -w '%{http_code}' -m 5 -H 'Content-Type: appl
 check "400 + Roboflow message through nginx" '[ "$code" = 400 ] && grep -q "Invalid Model ID" "$WORK/err.json"'
 check "metrics through nginx" 'curl -s -m 5 http://127.0.0.1:$NP/metrics | grep -q mlc_http_requests_total'
 
-if [ -f "$ROOT/samples/01.jpg" ] && [ -d "$ROOT/models/demo" ]; then
+SAMPLE=$(ls "$ROOT"/samples/*.jpg 2>/dev/null | head -1 || true)
+if [ -n "$SAMPLE" ] && [ -d "$ROOT/models/demo" ]; then
   { printf '{"model_id": "demo/1", "image": {"type": "base64", "value": "'
-    base64 -w0 "$ROOT/samples/01.jpg"
+    base64 -w0 "$SAMPLE"
     printf '"}, "confidence": 0.5}'; } >"$WORK/req.json"
   for _ in 1 2; do
     code=$(curl -s -o "$WORK/out.json" -w '%{http_code}' -m 30 -H 'Content-Type: application/json' \

@@ -223,7 +223,7 @@ static char *b64_file(const char *rel)
 
 /* The model behind "demo/1": the bundled demo package, or the tiny test
  * package while the demo is not there. */
-static const char *model_rel = "models/demo", *sample_rel = "samples/01.jpg";
+static const char *model_rel = "models/demo", *sample_rel = "samples/01_square_star.jpg";
 static int n_classes, in_w, in_h;
 
 static void setup_cache(void)
