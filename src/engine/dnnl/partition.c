@@ -20,6 +20,7 @@
  * (the engine frees unused graph constants after partition).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/dnnl/dn.h"
@@ -136,11 +137,51 @@ static int unary_alg(const struct ir_graph *g, const struct ir_node *n, dnnl_alg
     }
 }
 
+/* Whether b broadcasts to a (numpy rules, b never larger). */
+static int bcast_to(const struct ir_graph *g, int a, int b)
+{
+    const struct ir_tensor *ta = &g->tensors[a], *tb = &g->tensors[b];
+    if (is_const(g, a) || tb->rank > ta->rank || ta->rank < 1 || ta->rank > 5) return 0;
+    /* An activation operand must have a's rank (region.c reorders it as is). */
+    if (!is_const(g, b) && tb->rank != ta->rank) return 0;
+    for (int d = 0; d < tb->rank; d++) {
+        int64_t x = ta->dims[ta->rank - tb->rank + d], y = tb->dims[d];
+        if (!(y == 1 || x == y)) return 0;
+    }
+    return 1;
+}
+
+/* Binary op operands as oneDNN wants them: *x full-shape activation, *y the
+ * (possibly broadcast) second operand. Add/Mul may swap (SE blocks compute
+ * Mul(scale[N,C,1,1], x)). */
+static int binary_order(const struct ir_graph *g, const struct ir_node *n, int *x, int *y)
+{
+    if (n->n_in != 2 || !is_f32(g, n->in[0]) || !is_f32(g, n->in[1])) return 0;
+    if (bcast_to(g, n->in[0], n->in[1])) {
+        *x = n->in[0], *y = n->in[1];
+        return 1;
+    }
+    if ((n->op == IR_OP_Add || n->op == IR_OP_Mul) && bcast_to(g, n->in[1], n->in[0])) {
+        *x = n->in[1], *y = n->in[0];
+        return 1;
+    }
+    return 0;
+}
+
 /* Whether node n can be taken (shape/attribute checks on static info). */
 static int takeable(const struct ir_graph *g, const struct ir_node *n)
 {
+    int commut = n->op == IR_OP_Add || n->op == IR_OP_Mul;
+    /* Debugging aid: MLC_DNNL_SKIP="Mul,Transpose" leaves those ops to the
+     * reference kernels (bisecting a disagreement between backends). */
+    const char *skip = getenv("MLC_DNNL_SKIP");
+    if (skip) {
+        const char *name = ir_op_name(n->op), *p = strstr(skip, name);
+        size_t k = strlen(name);
+        if (p && (p == skip || p[-1] == ',') && (p[k] == 0 || p[k] == ',')) return 0;
+    }
     if (n->dead || n->n_out < 1 || !is_f32(g, n->out[0]) || n->in[0] < 0 || !is_f32(g, n->in[0]) ||
-        is_const(g, n->in[0]))
+        (is_const(g, n->in[0]) && !commut))
         return 0;
     int r0 = g->tensors[n->in[0]].rank;
     const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
@@ -164,6 +205,10 @@ static int takeable(const struct ir_graph *g, const struct ir_node *n)
                  g->tensors[n->in[2]].dims[g->tensors[n->in[2]].rank - 1] > 1));
     case IR_OP_MatMul:
         if (r0 < 2 || r0 > 5 || !is_f32(g, n->in[1])) return 0;
+        /* A third input is the engine's fused bias (a constant row). */
+        if (n->n_in > 2 && n->in[2] >= 0 &&
+            !(is_const(g, n->in[1]) && is_const(g, n->in[2]) && g->tensors[n->in[2]].rank == 1))
+            return 0;
         if (is_const(g, n->in[1])) return g->tensors[n->in[1]].rank == 2;
         return g->tensors[n->in[1]].rank == r0;
     case IR_OP_MaxPool:
@@ -177,15 +222,8 @@ static int takeable(const struct ir_graph *g, const struct ir_node *n)
     case IR_OP_Sub:
     case IR_OP_Mul:
     case IR_OP_Div: {
-        int b = n->in[1];
-        if (!is_f32(g, b)) return 0;
-        const struct ir_tensor *ta = &g->tensors[n->in[0]], *tb = &g->tensors[b];
-        if (tb->rank > ta->rank || ta->rank < 1 || ta->rank > 5) return 0;
-        for (int d = 0; d < tb->rank; d++) {
-            int64_t x = ta->dims[ta->rank - tb->rank + d], y = tb->dims[d];
-            if (!(y == 1 || x == y)) return 0;
-        }
-        return 1;
+        int x, y;
+        return binary_order(g, n, &x, &y);
     }
     case IR_OP_Softmax: {
         int64_t ax = ir_attr_int(n, "axis", g->opset >= 13 ? -1 : 1);
@@ -358,6 +396,8 @@ static mlc_status fill_op(struct builder *bd, const struct ir_node *n, struct dn
         op->kind = DN_MATMUL;
         if (is_const(g, n->in[1])) {
             if ((op->w = add_const(bd, n->in[1], err)) < 0) return err->status;
+            if (n->n_in > 2 && n->in[2] >= 0 && (op->b = add_const(bd, n->in[2], err)) < 0)
+                return err->status;
         } else {
             op->in[1] = bd->val_of[n->in[1]];
         }
@@ -371,10 +411,15 @@ static mlc_status fill_op(struct builder *bd, const struct ir_node *n, struct dn
                   : n->op == IR_OP_Sub ? dnnl_binary_sub
                   : n->op == IR_OP_Mul ? dnnl_binary_mul
                                        : dnnl_binary_div;
-        if (is_const(g, n->in[1])) {
-            if ((op->w = add_const(bd, n->in[1], err)) < 0) return err->status;
-        } else {
-            op->in[1] = bd->val_of[n->in[1]];
+        {
+            int x, y;
+            binary_order(g, n, &x, &y);
+            op->in[0] = bd->val_of[x];
+            if (is_const(g, y)) {
+                if ((op->w = add_const(bd, y, err)) < 0) return err->status;
+            } else {
+                op->in[1] = bd->val_of[y];
+            }
         }
         break;
     case IR_OP_Softmax: {
@@ -506,7 +551,8 @@ static mlc_status build_region(struct ir_graph *g, const struct eng_backend_opts
         if ((st = fill_op(&bd, n, op, err))) goto fail;
         int out_t = n->out[0];
         /* MatMul + Add(constant row vector): the Add becomes the bias. */
-        if (op->kind == DN_MATMUL && op->in[1] < 0 && !op->n_post && total_uses(g, out_t) == 1) {
+        if (op->kind == DN_MATMUL && op->in[1] < 0 && op->b < 0 && !op->n_post &&
+            total_uses(g, out_t) == 1) {
             for (int j = i + 1; j < b; j++) {
                 const struct ir_node *m = &g->nodes[j];
                 if (skip[j - a] || (m->in[0] != out_t && (m->n_in < 2 || m->in[1] != out_t)))

@@ -657,8 +657,13 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
             &d.pool, dnnl_forward_inference, op->alg, &src_md, &dst_md, st2, kr, dl, pl, pr);
         if (r == dnnl_success) r = make_prim(&d.pool, attr, s->eng, &pd, 1);
         if (r != dnnl_success) {
+            /* Pooling takes no "any" source: retry on the channels-last
+             * layout, which every ISA implements, and accept any kernel. */
+            dnnl_dims_t dd;
+            for (int k = 0; k < 4; k++) dd[k] = a->dims[k];
+            dnnl_memory_desc_init_by_tag(&src_md, 4, dd, dt, dnnl_acdb);
             DNCHK(dnnl_pooling_v2_forward_desc_init(&d.pool, dnnl_forward_inference, op->alg,
-                                                    &any_src, &dst_md, st2, kr, dl, pl, pr),
+                                                    &src_md, &dst_md, st2, kr, dl, pl, pr),
                   "pooling descriptor");
             DNCHK(make_prim(&d.pool, attr, s->eng, &pd, 0), "pooling primitive");
         }
