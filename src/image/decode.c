@@ -156,11 +156,39 @@ static void png_warning_cb(png_structp png, png_const_charp msg)
     (void)png, (void)msg;
 }
 
+/* libpng 1.6.39 allocates an eXIf chunk's declared length before reading
+ * it, with no cap: a 60-byte file could make it allocate 2 GiB. So the
+ * chunk headers are walked first (the whole file is in memory): every chunk
+ * up to IEND must fit in the bytes that follow it. */
+static mlc_status png_chunks_fit(const uint8_t *p, size_t n, mlc_error *err)
+{
+    size_t off = 8;
+    while (off + 8 <= n) {
+        uint32_t len = (uint32_t)p[off] << 24 | (uint32_t)p[off + 1] << 16 |
+                       (uint32_t)p[off + 2] << 8 | p[off + 3];
+        char type[5];
+        for (int i = 0; i < 4; i++) {
+            unsigned char ch = p[off + 4 + (size_t)i];
+            type[i] = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ? (char)ch : '?';
+        }
+        type[4] = '\0';
+        if (len > n - off - 8 || n - off - 8 - len < 4)
+            return core_err(err, MLC_STATUS_BAD_IMAGE,
+                            "truncated PNG: chunk '%s' at offset %zu declares %u bytes, the "
+                            "file has %zu left",
+                            type, off, len, n - off - 8);
+        if (!memcmp(type, "IEND", 4)) break;
+        off += 12 + (size_t)len;
+    }
+    return MLC_OK;
+}
+
 static mlc_status png_decode(struct img_dec *d, const uint8_t *p, size_t n, mlc_image **out,
                              mlc_error *err)
 {
     struct png_ctx c = {p, n, 0, ""};
     mlc_status st = MLC_OK;
+    if ((st = png_chunks_fit(p, n, err))) return st;
     /* IHDR is the first chunk: refuse a bomb before libpng reads on. */
     if (n >= 24 && memcmp(p + 12, "IHDR", 4) == 0) {
         uint32_t w0 = (uint32_t)p[16] << 24 | (uint32_t)p[17] << 16 | (uint32_t)p[18] << 8 | p[19];

@@ -271,6 +271,18 @@ static void test_bombs(void)
     memcpy(png + 33, "\0\0\0\0IEND\xae\x42\x60\x82", 12);
     CHECK_MSG(decode(png, sizeof png, &err) == MLC_STATUS_LIMIT, "%s", err.message);
     CHECK(strstr(err.message, "100000x100000") != NULL);
+    /* A 60-byte PNG whose eXIf chunk claims 1.4 GB: libpng would allocate
+     * the declared length before finding the file short (fuzz_image). */
+    uint8_t exif[8 + 25 + 12 + 15];
+    memcpy(exif, png, 33);
+    put32be(exif + 16, 40);
+    put32be(exif + 20, 24);
+    put32be(exif + 29, crc32_of(exif + 12, 17));
+    put32be(exif + 33, 0x5400001au);
+    memcpy(exif + 37, "eXIfMM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01", 23);
+    CHECK_MSG(decode(exif, sizeof exif, &err) == MLC_STATUS_BAD_IMAGE, "%s", err.message);
+    CHECK_MSG(strstr(err.message, "chunk 'eXIf' at offset 33 declares 1409286170 bytes"), "%s",
+              err.message);
     /* BMP 100000 x 100000, 24-bit. */
     uint8_t bmp[54] = "BM";
     bmp[10] = 54, bmp[14] = 40;
