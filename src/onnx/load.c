@@ -18,10 +18,16 @@
 
 #include "onnx/onnx.pb-c.h"
 
+/* Set when protobuf-c's unpack failed for lack of memory rather than for a
+ * malformed message, so the caller can report NO_MEMORY. Per thread. */
+static _Thread_local int pb_oom;
+
 static void *pb_alloc(void *ctx, size_t n)
 {
     (void)ctx;
-    return mlc_alloc(n ? n : 1);
+    void *p = mlc_alloc(n ? n : 1);
+    if (!p) pb_oom = 1;
+    return p;
 }
 static void pb_free(void *ctx, void *p)
 {
@@ -812,7 +818,12 @@ mlc_status onnx_load(const void *bytes, size_t n, const struct onnx_load_opts *o
         st = core_err(err, MLC_STATUS_LIMIT, "model is %zu bytes, more than the limit %zu", n, max);
         goto fail;
     }
+    pb_oom = 0;
     mp = onnx__model_proto__unpack(&pb_allocator, n, bytes);
+    if (!mp && pb_oom) {
+        st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory parsing the ONNX model");
+        goto fail;
+    }
     if (!mp) {
         st = core_err(err, MLC_STATUS_BAD_MODEL,
                       "not a valid ONNX model (protobuf parse failed; %zu bytes)", n);

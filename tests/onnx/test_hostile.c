@@ -52,7 +52,7 @@ static float W[8 * 2 * 3 * 3], B[8];
 
 static void base_model(struct mb *b)
 {
-    int64_t xd[4] = {-1, 2, 5, 5}, wd[4] = {8, 2, 3, 3}, bd[1] = {8}, sh[2] = {-1, 72};
+    int64_t xd[4] = {-1, 2, 5, 5}, wd[4] = {8, 2, 3, 3}, bd[1] = {8}, sh[2] = {-1, 32};
     for (int i = 0; i < 144; i++) W[i] = (float)(i % 7) * 0.1f - 0.3f;
     for (int i = 0; i < 8; i++) B[i] = (float)i * 0.01f;
     mb_init(b, 13);
@@ -328,8 +328,49 @@ static void test_crafted(void)
     }
 }
 
+/* Fails each allocation in turn while loading, planning and running a
+ * model: every failure must come back as a status, with nothing leaked. */
+static void test_alloc_failures(void)
+{
+    struct mb b;
+    uint8_t *bytes;
+    size_t n;
+    base_model(&b);
+    mb_pack(&b, &bytes, &n);
+    static float x[2 * 2 * 5 * 5];
+    int fails = 0, k;
+    for (k = 1; k < 2000; k++) {
+        mlc_error err;
+        mlc_net *net = NULL;
+        mlc_net_session *s = NULL;
+        mlc_model_options o;
+        memset(&o, 0, sizeof o);
+        o.threads = 2;
+        o.backend = MLC_BACKEND_REFERENCE;
+        size_t live = core_alloc_live_bytes();
+        core_alloc_fail_after(k);
+        mlc_status st = mlc_net_load_mem(bytes, n, &o, &net, &err);
+        if (!st) st = mlc_net_session_create(net, &s, &err);
+        if (!st) {
+            mlc_tensor in = {MLC_DTYPE_F32, 4, {2, 2, 5, 5}, x}, out;
+            st = mlc_net_run(s, &in, 1, &out, 1, &err);
+        }
+        core_alloc_fail_after(0);
+        mlc_net_session_free(s);
+        mlc_net_free(net);
+        CHECK(core_alloc_live_bytes() == live);
+        if (st == MLC_OK) break; /* k exceeds the allocations made */
+        CHECK_MSG(st == MLC_STATUS_NO_MEMORY, "k=%d st=%d %s", k, (int)st, err.message);
+        fails++;
+    }
+    CHECK(fails > 20 && k < 2000);
+    mlc_free(bytes);
+    mb_free(&b);
+}
+
 int main(void)
 {
+    TEST_RUN(test_alloc_failures);
     TEST_RUN(test_truncations);
     TEST_RUN(test_bitflips);
     TEST_RUN(test_crafted);
