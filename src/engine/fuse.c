@@ -249,67 +249,156 @@ static mlc_status fuse_matmul_bias(struct mlc_net *net, mlc_error *err)
     return ir_graph_compact(g, err);
 }
 
-/* 0.5 * x * (1 + erf(x / sqrt2)) in PyTorch's orders -> Gelu(x). */
+/* Const-scalar operand of a binary node whose other operand is t (either
+ * order); returns 1 and the value, 0 when not so. */
+static int scalar_with(const struct ir_graph *g, const struct ir_node *n, int t, float *c)
+{
+    return n->n_in == 2 && other_in(n, t) >= 0 && const_scalar(g, other_in(n, t), c);
+}
+
+/* First live node after `from` reading tensor t. */
+static int consumer(const struct ir_graph *g, int t, int from)
+{
+    for (int k = from + 1; k < g->n_nodes; k++)
+        if (!g->nodes[k].dead)
+            for (int j = 0; j < g->nodes[k].n_in; j++)
+                if (g->nodes[k].in[j] == t) return k;
+    return -1;
+}
+
+/* The common GELU tail after the erf/tanh core output `co` (produced by node
+ * ci): Add 1, then Mul by x and Mul by 0.5 in either order, or Mul by x*0.5.
+ * Returns the last node and appends the intermediate nodes to kill[]. */
+static int gelu_tail(const struct ir_graph *g, int co, int ci, int x, int *kill, int *nk)
+{
+    float c;
+    if (!single_use(g, co)) return -1;
+    int ai = consumer(g, co, ci);
+    if (ai < 0 || g->nodes[ai].op != IR_OP_Add || !scalar_with(g, &g->nodes[ai], co, &c) ||
+        !near(c, 1.0f))
+        return -1;
+    int t1 = g->nodes[ai].out[0];
+    if (!single_use(g, t1)) return -1;
+    int m1 = consumer(g, t1, ai);
+    if (m1 < 0 || g->nodes[m1].op != IR_OP_Mul) return -1;
+    int o1 = other_in(&g->nodes[m1], t1);
+    kill[(*nk)++] = ai;
+    if (o1 == x) {
+        int t2 = g->nodes[m1].out[0];
+        if (!single_use(g, t2)) return -1;
+        int last = consumer(g, t2, m1);
+        if (last < 0 || g->nodes[last].op != IR_OP_Mul ||
+            !scalar_with(g, &g->nodes[last], t2, &c) || !near(c, 0.5f))
+            return -1;
+        kill[(*nk)++] = m1;
+        return last;
+    }
+    int hi = prod(g, o1);
+    if (!live_op(g, hi, IR_OP_Mul) || !single_use(g, o1) || !scalar_with(g, &g->nodes[hi], x, &c) ||
+        !near(c, 0.5f))
+        return -1;
+    kill[(*nk)++] = hi;
+    return m1;
+}
+
+/* x^3 as Pow(x, 3), Mul(x, Mul(x, x)) or Mul(Mul(x, x), x); kills appended. */
+static int is_cube(const struct ir_graph *g, int t, int x, int *kill, int *nk)
+{
+    int pi = prod(g, t);
+    float c;
+    if (pi < 0 || !single_use(g, t) || g->nodes[pi].dead) return 0;
+    const struct ir_node *p = &g->nodes[pi];
+    if (p->op == IR_OP_Pow && p->in[0] == x && const_scalar(g, p->in[1], &c) && c == 3.0f) {
+        kill[(*nk)++] = pi;
+        return 1;
+    }
+    if (p->op != IR_OP_Mul || other_in(p, x) < 0) return 0;
+    int sq = other_in(p, x), si = prod(g, sq);
+    if (!live_op(g, si, IR_OP_Mul) || !single_use(g, sq) || g->nodes[si].in[0] != x ||
+        g->nodes[si].in[1] != x)
+        return 0;
+    kill[(*nk)++] = pi;
+    kill[(*nk)++] = si;
+    return 1;
+}
+
+/* 0.5 * x * (1 + erf(x / sqrt2)) and
+ * 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))) in PyTorch's orders
+ * -> Gelu(x) (approximate = none / tanh). */
 static mlc_status fuse_gelu(struct mlc_net *net, mlc_error *err)
 {
     struct ir_graph *g = &net->g;
     for (int i = 0; i < g->n_nodes; i++) {
         struct ir_node *e = &g->nodes[i];
-        if (e->dead || e->op != IR_OP_Erf) continue;
-        int di = prod(g, e->in[0]);
+        if (e->dead || (e->op != IR_OP_Erf && e->op != IR_OP_Tanh)) continue;
+        int kill[16], nk = 0, x = -1, is_tanh = e->op == IR_OP_Tanh;
         float c;
-        if (di < 0 || !single_use(g, e->in[0])) continue;
-        struct ir_node *d = &g->nodes[di];
-        int x;
-        if (d->op == IR_OP_Div && const_scalar(g, d->in[1], &c) && near(c, 1.41421356f))
-            x = d->in[0];
-        else if (d->op == IR_OP_Mul && const_scalar(g, d->in[1], &c) && near(c, 0.70710678f))
-            x = d->in[0];
-        else
-            continue;
-        /* erf -> Add 1 */
-        if (!single_use(g, e->out[0])) continue;
-        int ai = -1;
-        for (int k = i + 1; k < g->n_nodes && ai < 0; k++)
-            if (!g->nodes[k].dead && other_in(&g->nodes[k], e->out[0]) >= 0) ai = k;
-        if (ai < 0 || g->nodes[ai].op != IR_OP_Add ||
-            !const_scalar(g, other_in(&g->nodes[ai], e->out[0]), &c) || !near(c, 1.0f))
-            continue;
-        int t1 = g->nodes[ai].out[0];
-        if (!single_use(g, t1)) continue;
-        /* Two Muls: {x, t1} and {., 0.5} in either order, or {x*0.5, t1}. */
-        int m1 = -1;
-        for (int k = ai + 1; k < g->n_nodes && m1 < 0; k++)
-            if (!g->nodes[k].dead && other_in(&g->nodes[k], t1) >= 0) m1 = k;
-        if (m1 < 0 || g->nodes[m1].op != IR_OP_Mul) continue;
-        int o1 = other_in(&g->nodes[m1], t1), last = -1, dead_half = -1;
-        if (o1 == x) {
-            int t2 = g->nodes[m1].out[0];
-            if (!single_use(g, t2)) continue;
-            for (int k = m1 + 1; k < g->n_nodes && last < 0; k++)
-                if (!g->nodes[k].dead && other_in(&g->nodes[k], t2) >= 0) last = k;
-            if (last < 0 || g->nodes[last].op != IR_OP_Mul ||
-                !const_scalar(g, other_in(&g->nodes[last], t2), &c) || !near(c, 0.5f))
-                continue;
+        int di = prod(g, e->in[0]);
+        if (di < 0 || !single_use(g, e->in[0]) || g->nodes[di].dead) continue;
+        const struct ir_node *d = &g->nodes[di];
+        if (!is_tanh) {
+            if (d->op == IR_OP_Div && const_scalar(g, d->in[1], &c) && near(c, 1.41421356f))
+                x = d->in[0];
+            else if (d->op == IR_OP_Mul && d->n_in == 2) {
+                for (int s = 0; s < 2 && x < 0; s++)
+                    if (const_scalar(g, d->in[1 - s], &c) && near(c, 0.70710678f)) x = d->in[s];
+            }
+            if (x < 0) continue;
+            kill[nk++] = di;
         } else {
-            int hi = prod(g, o1);
-            if (!live_op(g, hi, IR_OP_Mul) || !single_use(g, o1) ||
-                other_in(&g->nodes[hi], x) < 0 ||
-                !const_scalar(g, other_in(&g->nodes[hi], x), &c) || !near(c, 0.5f))
-                continue;
-            last = m1;
-            dead_half = hi;
+            /* inner = Mul(sqrt(2/pi), Add(x, Mul(0.044715, x^3))) */
+            if (d->op != IR_OP_Mul || d->n_in != 2) continue;
+            int a = -1;
+            for (int s = 0; s < 2 && a < 0; s++)
+                if (const_scalar(g, d->in[1 - s], &c) && near(c, 0.7978845608f)) a = d->in[s];
+            int ai = prod(g, a);
+            if (a < 0 || !live_op(g, ai, IR_OP_Add) || !single_use(g, a)) continue;
+            kill[nk++] = di;
+            kill[nk++] = ai;
+            const struct ir_node *ad = &g->nodes[ai];
+            int found = 0;
+            for (int s = 0; s < 2 && !found; s++) {
+                int xx = ad->in[s], m = ad->in[1 - s], mi = prod(g, m);
+                if (!live_op(g, mi, IR_OP_Mul) || !single_use(g, m)) continue;
+                const struct ir_node *mk = &g->nodes[mi];
+                for (int q = 0; q < 2 && !found; q++) {
+                    int save = nk;
+                    if (const_scalar(g, mk->in[1 - q], &c) && near(c, 0.044715f)) {
+                        kill[nk++] = mi;
+                        if (is_cube(g, mk->in[q], xx, kill, &nk)) {
+                            found = 1;
+                            x = xx;
+                        } else {
+                            nk = save;
+                        }
+                    }
+                }
+            }
+            if (!found) continue;
         }
+        kill[nk++] = i;
+        int last = gelu_tail(g, e->out[0], i, x, kill, &nk);
+        if (last < 0) continue;
         struct ir_node *L = &g->nodes[last];
-        d->dead = 1;
-        e->dead = 1;
-        g->nodes[ai].dead = 1;
-        if (last != m1) g->nodes[m1].dead = 1;
-        if (dead_half >= 0) g->nodes[dead_half].dead = 1;
+        for (int k = 0; k < nk; k++) g->nodes[kill[k]].dead = 1;
         L->op = IR_OP_Gelu;
         L->in[0] = x;
         L->n_in = 1;
-        net->n_fused += 4;
+        if (is_tanh) {
+            /* Gelu's attribute list is the Mul's (empty): add approximate. */
+            struct ir_attr *at = mlc_realloc(L->attrs, (size_t)(L->n_attrs + 1) * sizeof *at);
+            if (!at) return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
+            L->attrs = at;
+            memset(&at[L->n_attrs], 0, sizeof *at);
+            at[L->n_attrs].name = core_strdup("approximate");
+            at[L->n_attrs].s = core_strdup("tanh");
+            at[L->n_attrs].type = IR_ATTR_STRING;
+            at[L->n_attrs].tensor = -1;
+            L->n_attrs++;
+            if (!at[L->n_attrs - 1].name || !at[L->n_attrs - 1].s)
+                return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
+        }
+        net->n_fused += nk;
     }
     return ir_graph_compact(g, err);
 }

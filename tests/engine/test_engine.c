@@ -334,6 +334,51 @@ static void test_layernorm_gelu(void)
     mlc_net_free(net);
 }
 
+/* ---- decomposed tanh GELU ---------------------------------------------------- */
+
+static void test_gelu_tanh(void)
+{
+    struct mb b;
+    mlc_error err;
+    int64_t xd[2] = {3, 7};
+    float three = 3.0f, kap = 0.044715f, beta = 0.7978845834732056f, one = 1.0f, half = 0.5f;
+    mb_init(&b, 13);
+    mb_input(&b, "x", 1, 2, xd);
+    mb_init_f32(&b, "three", 0, NULL, &three);
+    mb_init_f32(&b, "kap", 0, NULL, &kap);
+    mb_init_f32(&b, "beta", 0, NULL, &beta);
+    mb_init_f32(&b, "one", 0, NULL, &one);
+    mb_init_f32(&b, "half", 0, NULL, &half);
+    mb_node(&b, "Pow", "cube", "x,three", "x3");
+    mb_node(&b, "Mul", "k", "kap,x3", "kx3");
+    mb_node(&b, "Add", "a", "x,kx3", "s");
+    mb_node(&b, "Mul", "bmul", "s,beta", "inner");
+    mb_node(&b, "Tanh", "th", "inner", "t");
+    mb_node(&b, "Add", "a1", "t,one", "t1");
+    mb_node(&b, "Mul", "mx", "x,t1", "t2");
+    mb_node(&b, "Mul", "mh", "t2,half", "y");
+    mb_output(&b, "y");
+    mlc_net *net = load(&b, 1, &err);
+    mb_free(&b);
+    CHECK_MSG(net != NULL, "%s", err.message);
+    if (!net) return;
+    CHECK(has(net, "Gelu") == 1);
+    CHECK(has(net, "Tanh") == 0);
+    mlc_net_session *s = NULL;
+    CHECK_OK(mlc_net_session_create(net, &s, &err), &err);
+    float x[21];
+    for (int i = 0; i < 21; i++) x[i] = (float)i * 0.4f - 4.0f;
+    mlc_tensor in = {MLC_DTYPE_F32, 2, {3, 7}, x}, out;
+    CHECK_OK(mlc_net_run(s, &in, 1, &out, 1, &err), &err);
+    for (int i = 0; i < 21; i++) {
+        double v = x[i];
+        double want = 0.5 * v * (1 + tanh(0.7978845608 * (v + 0.044715 * v * v * v)));
+        CHECK_NEAR(((float *)out.data)[i], want, 1e-5);
+    }
+    mlc_net_session_free(s);
+    mlc_net_free(net);
+}
+
 /* ---- refusals name op, node, opset / attribute -------------------------------- */
 
 static void test_refusals(void)
@@ -388,6 +433,7 @@ int main(void)
     TEST_RUN(test_dynamic_batch);
     TEST_RUN(test_concurrent);
     TEST_RUN(test_layernorm_gelu);
+    TEST_RUN(test_gelu_tanh);
     TEST_RUN(test_refusals);
     TEST_DONE();
 }
