@@ -87,6 +87,9 @@ int cli_cmd_bench(int argc, char **argv)
     mlc_model_options opt;
     mlc_model_options_default(&opt);
     opt.threads = 0;
+    /* Benchmarks time big exports (vit_b_16 is 330 MB): the file is the
+     * user's own choice here, so allow up to 2 GiB instead of 256 MiB. */
+    opt.limits.max_input_bytes = (size_t)2 << 30;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

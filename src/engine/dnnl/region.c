@@ -55,6 +55,7 @@ struct vstate {
     int alt_buf;
     int64_t dims[MLC_MAX_RANK];
     int rank;
+    int strided; /* md is a permuted (transposed) view: only matmul reads it as is */
 };
 
 struct dn_state {
@@ -598,10 +599,11 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     } d;
     int is_view = op->kind == DN_VIEW;
     int tmp[2] = {-1, -1}; /* per-op scratch buffers, released at the end */
+    int flat = 0;          /* matmul run as 2-D on reshaped views of src/dst */
 
     DNCHK(make_attr(op, &attr), "attributes");
     /* Layout-preserving ops take the value's layout as it is (in dt). */
-    if (a->md.data_type == dt)
+    if (a->md.data_type == dt && (!a->strided || op->kind == DN_MATMUL))
         src_md = a->md;
     else
         md_plain(&src_md, a->rank, a->dims, dt);
@@ -682,6 +684,26 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         break;
     }
     case DN_MATMUL: {
+        /* Constant weights and a dense row-major source: one 2-D GEMM of
+         * [prod(leading dims), K] x [K, N], oneDNN's best-tuned matmul shape. */
+        dnnl_memory_desc_t dense;
+        md_plain(&dense, a->rank, a->dims, dt);
+        if (op->in[1] < 0 && a->rank > 2 && dnnl_memory_desc_equal(&src_md, &dense)) {
+            const struct dn_const *w = &c->consts[op->w];
+            int64_t m = 1, sd[2], wd2[2] = {w->dims[0], w->dims[1]}, dd[2];
+            for (int k = 0; k < a->rank - 1; k++) m *= a->dims[k];
+            sd[0] = m, sd[1] = a->dims[a->rank - 1];
+            dd[0] = m, dd[1] = w->dims[1];
+            md_plain(&src_md, 2, sd, dt);
+            md_any(&w_md, 2, wd2, dt);
+            md_plain(&dst_md, 2, dd, dt);
+            if (op->b >= 0) const_md(c, op, op->b, 2, &b_md);
+            DNCHK(dnnl_matmul_desc_init(&d.mm, &src_md, &w_md, op->b >= 0 ? &b_md : NULL, &dst_md),
+                  "matmul descriptor");
+            DNCHK(make_prim(&d.mm, attr, s->eng, &pd, 0), "matmul primitive");
+            flat = 1;
+            break;
+        }
         if (op->in[1] < 0) {
             const struct dn_const *w = &c->consts[op->w];
             int64_t wd[MLC_MAX_RANK];
@@ -715,7 +737,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         dnnl_memory_desc_t s1;
         if (op->in[1] >= 0) {
             const struct vstate *b = &s->v[op->in[1]];
-            if (b->md.data_type == dt && b->rank == a->rank)
+            if (b->md.data_type == dt && b->rank == a->rank && !b->strided)
                 s1 = b->md;
             else {
                 int64_t bd[MLC_MAX_RANK];
@@ -761,6 +783,16 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         dnnl_memory_t m_in = NULL;
         for (int k = 0; k < a->rank; k++) inv[op->perm[k]] = k;
         DNCHK(dnnl_memory_desc_permute_axes(&pmd, &a->md, inv), "permute");
+        if (a->md.format_desc.blocking.inner_nblks == 0 && a->buf != -1) {
+            /* No copy: a strided view of a's bytes. matmul reads it as is
+             * (attention's q.k^T); other consumers reorder it (value_as). */
+            o->md = pmd;
+            o->buf = a->buf;
+            o->strided = 1;
+            if (a->buf >= 0) s->bufs[a->buf].busy++;
+            DNCHK(mem_new(s, &pmd, a->buf, NULL, &o->mem), "transposed view");
+            goto done;
+        }
         DNCHK(mem_new(s, &pmd, a->buf, NULL, &m_in), "permuted memory");
         md_plain(&o->md, o->rank, o->dims, dt);
         DNCHK(add_reorder(s, m_in, &pmd, &o->md, &o->mem, &o->buf, NULL), "transpose");
@@ -769,8 +801,14 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     }
 
     /* Source(s). */
+    dnnl_memory_desc_t nd_src;
     const dnnl_memory_desc_t *want = is_view ? &src_md : qmd(pd, dnnl_query_src_md);
+    if (flat) md_plain(&nd_src, a->rank, a->dims, dt), want = &nd_src;
     DNCHK(value_as(s, op->in[0], want, &m_src), "source reorder");
+    if (flat) {
+        int buf = dnnl_memory_desc_equal(&a->md, want) ? a->buf : a->alt_buf;
+        DNCHK(mem_new(s, &src_md, buf, NULL, &m_src), "2-D source view");
+    }
     if (is_view) {
         /* Same bytes, new dims: share the plain buffer (copy a region input
          * first: its handle is only known at run time). */
@@ -826,6 +864,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
 
     /* Destination. */
     o->md = *qmd(pd, dnnl_query_dst_md);
+    if (flat) md_plain(&o->md, o->rank, o->dims, dt);
     if (op->sum_in >= 0) {
         struct vstate *x = &s->v[op->sum_in];
         if (last[op->sum_in] == oi && x->buf >= 0 && dnnl_memory_desc_equal(&x->md, &o->md) &&
@@ -848,6 +887,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         DNCHK(mem_new(s, &o->md, o->buf, NULL, &o->mem), "destination");
     }
     m_dst = o->mem;
+    if (flat) DNCHK(mem_new(s, &dst_md, o->buf, NULL, &m_dst), "2-D destination view");
 
     DNCHK(dnnl_primitive_create(&prim, pd), "primitive");
     struct step *t = step_new(s);
