@@ -791,7 +791,7 @@ static void test_queue_full_and_shutdown(void)
     snprintf(api, sizeof api, "http://127.0.0.1:%d", hole_port);
     mo.api_url = api;
     mo.offline = 0;
-    mo.limits.url_timeout_ms = 2000;
+    mo.limits.url_timeout_ms = 4000; /* long enough for all 4 requests to arrive */
     mlc_server_options o;
     mlc_server_options_default(&o);
     o.port = 0;
