@@ -117,7 +117,9 @@ mlc_status al_datapoint_read(const char *path, struct al_datapoint *dp, mlc_erro
         goto fail;
     }
     json_t *key = json_object_get(o, "key");
-    if (!json_is_string(key) || strlen(json_string_value(key)) != 36) {
+    /* The key names files in the local sink: a UUID, never a path. */
+    if (!json_is_string(key) || strlen(json_string_value(key)) != 36 ||
+        strspn(json_string_value(key), "0123456789abcdefABCDEF-") != 36) {
         st = core_err(err, MLC_STATUS_BAD_JSON, "'%s': queue entry has no valid \"key\"", path);
         goto fail;
     }

@@ -614,8 +614,41 @@ static void test_kill_and_replay(void)
     fprintf(stderr, "kill test: %d acknowledged, %zu delivered\n", n, got - before);
 }
 
+/* A queue file is read back at replay; its key names the files the local
+ * sink writes, so anything but a UUID is refused (a tampered queue must not
+ * make the sink write outside the dataset directory). */
+static void test_queue_entry_key(void)
+{
+    fresh_tmp();
+    static const char *keys[] = {"../../../../../../../../../../tmp/xy",
+                                 "0123456789abcdef0123456789abcdef/../",
+                                 "0b9f6c1e-8d2a-4c3b-9e4f-../../../x.y"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        char *hdr = core_sprintf("{\"v\":1,\"key\":\"%s\",\"target_dataset\":\"d\","
+                                 "\"batch\":\"b\",\"model_id\":\"p/1\"}\nJPEG",
+                                 keys[i]);
+        mlc_error e = {0};
+        CHECK(hdr && !core_write_file_atomic(tmp("bad.dp"), hdr, strlen(hdr), &e));
+        struct al_datapoint dp;
+        mlc_status st = al_datapoint_read(tmp("bad.dp"), &dp, &e);
+        CHECK_MSG(st == MLC_STATUS_BAD_JSON, "key '%s' accepted", keys[i]);
+        CHECK(strstr(e.message, "key") != NULL);
+        if (st == MLC_OK) al_datapoint_clear(&dp);
+        mlc_free(hdr);
+    }
+    const char *ok = "{\"v\":1,\"key\":\"0b9f6c1e-8d2a-4c3b-9e4f-a1b2c3d4e5f6\","
+                     "\"target_dataset\":\"d\",\"batch\":\"b\",\"model_id\":\"p/1\"}\nJPEG";
+    mlc_error e = {0};
+    CHECK(!core_write_file_atomic(tmp("ok.dp"), ok, strlen(ok), &e));
+    struct al_datapoint dp;
+    CHECK_OK(al_datapoint_read(tmp("ok.dp"), &dp, &e), &e);
+    CHECK(dp.jpeg_n == 4 && !strcmp(dp.key, "0b9f6c1e-8d2a-4c3b-9e4f-a1b2c3d4e5f6"));
+    al_datapoint_clear(&dp);
+}
+
 int main(void)
 {
+    TEST_RUN(test_queue_entry_key);
     TEST_RUN(test_local_sink);
     TEST_RUN(test_disabled_and_bad_input);
     TEST_RUN(test_seeded_determinism);
