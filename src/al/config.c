@@ -18,6 +18,10 @@
 #include "al/al.h"
 #include "core/core.h"
 
+/* More strategies than anyone configures; bounds the duplicate-name check,
+ * which is quadratic, on a config that could come from the network. */
+#define MAX_STRATEGIES 1024
+
 struct ctx {
     const char *origin;
     mlc_error *err;
@@ -245,6 +249,12 @@ static mlc_status parse_root(struct ctx *c, json_t *root, struct al_config *cfg)
     if (!ss || json_is_null(ss)) return bad(c, "$.sampling_strategies", "required list is missing");
     if (!json_is_array(ss)) return bad(c, "$.sampling_strategies", "must be a list");
     size_t n = json_array_size(ss);
+    if (n > MAX_STRATEGIES) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "has %zu strategies, more than the limit of %d", n,
+                 MAX_STRATEGIES);
+        return core_err(c->err, MLC_STATUS_LIMIT, "%s: $.sampling_strategies: %s", c->origin, msg);
+    }
     cfg->strategies = mlc_calloc(n ? n : 1, sizeof *cfg->strategies);
     if (!cfg->strategies) return nomem(c);
     for (size_t i = 0; i < n; i++) {

@@ -125,6 +125,20 @@ static void test_bad_configs(void)
                "$.sink.type");
     expect_bad("{\"enabled\": true, " BASE_OK ", \"tags\": [1], \"sampling_strategies\": []}",
                MLC_STATUS_INVALID_ARGUMENT, "$.tags[0]");
+    /* More strategies than the limit: refused before the quadratic
+     * duplicate-name check could run for minutes. */
+    struct core_buf b;
+    core_buf_init(&b, 0);
+    core_buf_printf(&b, "{\"enabled\": true, " BASE_OK ", \"sampling_strategies\": [");
+    for (int i = 0; i < 1025; i++)
+        core_buf_printf(&b,
+                        "%s{\"name\": \"s%d\", \"type\": \"random\", "
+                        "\"traffic_percentage\": 1}",
+                        i ? "," : "", i);
+    core_buf_printf(&b, "]}");
+    CHECK(b.data != NULL);
+    if (b.data) expect_bad(b.data, MLC_STATUS_LIMIT, "$.sampling_strategies: has 1025");
+    core_buf_free(&b);
     CHECK(core_alloc_live_bytes() == live); /* failures leak nothing */
 
     struct al_config c;
@@ -235,6 +249,30 @@ static void test_batch_names(void)
     mlc_free(n);
 }
 
+/* Every allocation failing in turn: NO_MEMORY (or OK once the walk is past
+ * the last allocation), nothing leaked. */
+static void test_alloc_failures(void)
+{
+    size_t live = core_alloc_live_bytes();
+    long n;
+    for (n = 1; n < 500; n++) {
+        struct al_config c;
+        mlc_error e = {0};
+        core_alloc_fail_after(n);
+        mlc_status st = parse(FULL, &c, &e);
+        core_alloc_fail_after(0);
+        if (st == MLC_OK) {
+            al_config_clear(&c);
+            break;
+        }
+        CHECK_MSG(st == MLC_STATUS_NO_MEMORY, "allocation %ld: status %d (%s)", n, (int)st,
+                  e.message);
+        CHECK(core_alloc_live_bytes() == live);
+    }
+    CHECK(n > 10 && n < 500); /* the walk reached success */
+    CHECK(core_alloc_live_bytes() == live);
+}
+
 int main(void)
 {
     TEST_RUN(test_full_config);
@@ -242,5 +280,6 @@ int main(void)
     TEST_RUN(test_rng);
     TEST_RUN(test_strategies);
     TEST_RUN(test_batch_names);
+    TEST_RUN(test_alloc_failures);
     TEST_DONE();
 }
