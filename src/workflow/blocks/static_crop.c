@@ -91,7 +91,7 @@ static mlc_status run_crop(struct wf_exec *x, const struct wf_step *st, struct w
         if (iv.type != WF_V_IMAGE) continue;
         const struct wf_img *par = iv.img;
         long W = mlc_image_width(par->img), H = mlc_image_height(par->img);
-        double xc, yc, w, h;
+        double xc = 0, yc = 0, w = 0, h = 0;
         mlc_status s;
         if ((s = number_param(x, st, 1, i, &xc, we)) || (s = number_param(x, st, 2, i, &yc, we)) ||
             (s = number_param(x, st, 3, i, &w, we)) || (s = number_param(x, st, 4, i, &h, we)))
