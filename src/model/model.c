@@ -280,8 +280,10 @@ fail:
     return st;
 }
 
-mlc_status mlc_model_load(const char *dir_or_id, const mlc_model_options *opt,
-                          mlc_model **model_out, mlc_error *err)
+/* Shared by mlc_model_load and mdl_model_load_id: `allow_dir` says whether
+ * the string may name a package directory on this machine. */
+static mlc_status load_any(const char *dir_or_id, int allow_dir, const mlc_model_options *opt,
+                           mlc_model **model_out, mlc_error *err)
 {
     mlc_model_options o;
     if (!dir_or_id || !*dir_or_id || !model_out)
@@ -299,11 +301,13 @@ mlc_status mlc_model_load(const char *dir_or_id, const mlc_model_options *opt,
     if (!o.limits.max_json_depth) o.limits.max_json_depth = defl.max_json_depth;
     if (!o.limits.max_batch) o.limits.max_batch = defl.max_batch;
 
-    if (core_dir_exists(dir_or_id)) return load_dir(dir_or_id, dir_or_id, &o, model_out, err);
+    if (allow_dir && core_dir_exists(dir_or_id))
+        return load_dir(dir_or_id, dir_or_id, &o, model_out, err);
     if (!mdl_is_model_id(dir_or_id))
         return core_err(err, MLC_STATUS_NOT_FOUND,
-                        "'%s' is neither a model package directory nor a model id like "
-                        "\"project/3\"",
+                        allow_dir ? "'%s' is neither a model package directory nor a model id "
+                                    "like \"project/3\""
+                                  : "'%s' is not a model id like \"project/3\"",
                         dir_or_id);
     char *dir = NULL;
     mlc_status st = mdl_fetch_model(dir_or_id, &o, &dir, err);
@@ -311,6 +315,18 @@ mlc_status mlc_model_load(const char *dir_or_id, const mlc_model_options *opt,
     st = load_dir(dir, dir_or_id, &o, model_out, err);
     mlc_free(dir);
     return st;
+}
+
+mlc_status mlc_model_load(const char *dir_or_id, const mlc_model_options *opt,
+                          mlc_model **model_out, mlc_error *err)
+{
+    return load_any(dir_or_id, 1, opt, model_out, err);
+}
+
+mlc_status mdl_model_load_id(const char *id, const mlc_model_options *opt, mlc_model **model_out,
+                             mlc_error *err)
+{
+    return load_any(id, 0, opt, model_out, err);
 }
 
 void mlc_model_free(mlc_model *m)

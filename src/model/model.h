@@ -105,6 +105,12 @@ mlc_status mdl_resolve_thresholds(const struct mdl_package *p, mlc_confidence co
 
 /* ---- model ids, cache and download (cache.c, download.c) ---- */
 
+/* mlc_model_load for ids only: the string never names a directory on this
+ * machine (the cache or a download decides), so a client-supplied id cannot
+ * make the process open a package anywhere else. */
+mlc_status mdl_model_load_id(const char *id, const mlc_model_options *opt, mlc_model **model_out,
+                             mlc_error *err);
+
 /* 1 when `s` looks like a Roboflow model id ("project/3") rather than a path. */
 int mdl_is_model_id(const char *s);
 /* The package directory for a model id under the cache root (caller frees). */

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "model/model.h"
 #include "workflow/workflow.h"
 
 /* ------------------------------------------------------------ model cache */
@@ -58,7 +59,7 @@ static int http_for(mlc_status st)
 }
 
 mlc_status wf_model_get(mlc_workflow *wf, const char *model_id, const char *api_key,
-                        const mlc_model **model_out, struct wf_error *we)
+                        int allow_dirs, const mlc_model **model_out, struct wf_error *we)
 {
     mlc_status st = MLC_OK;
     mlc_model *m = NULL;
@@ -69,7 +70,10 @@ mlc_status wf_model_get(mlc_workflow *wf, const char *model_id, const char *api_
             *model_out = wf->models[i].model;
             goto out;
         }
-    if (!core_dir_exists(model_id) && (st = check_model_id(model_id, we))) goto out;
+    /* A client of the server must not make it open (or probe for) package
+     * directories: then the string is a Roboflow id and nothing else. */
+    int as_dir = allow_dirs && core_dir_exists(model_id);
+    if (!as_dir && (st = check_model_id(model_id, we))) goto out;
     mlc_model_options mo;
     if (wf->has_mopt)
         mo = wf->mopt;
@@ -78,7 +82,8 @@ mlc_status wf_model_get(mlc_workflow *wf, const char *model_id, const char *api_
     if (api_key) mo.api_key = api_key;
     /* Loading under the lock keeps "once per workflow" simple; concurrent runs
      * of one workflow wait for the first load instead of loading twice. */
-    if ((st = mlc_model_load(model_id, &mo, &m, &err))) {
+    if ((st = as_dir ? mlc_model_load(model_id, &mo, &m, &err)
+                     : mdl_model_load_id(model_id, &mo, &m, &err))) {
         const char *type = st == MLC_STATUS_NOT_FOUND      ? "ModelNotFoundError"
                            : st == MLC_STATUS_UNAUTHORIZED ? "RoboflowAPINotAuthorizedError"
                            : st == MLC_STATUS_NETWORK      ? "RoboflowAPIConnectionError"

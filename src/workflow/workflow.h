@@ -213,7 +213,9 @@ mlc_status wf_compile(const char *json, size_t n, const mlc_workflow_options *op
 /* Per-run switches the HTTP server sets per request. */
 struct wf_run_options {
     const char *api_key;                /* request api_key; NULL = the workflow's */
-    int allow_file_images;              /* accept {"type": "file"} image inputs */
+    int allow_file_images;              /* accept {"type": "file"} image inputs, and model
+                                           ids naming package directories: 0 = never open
+                                           files of this machine a request names */
     int allow_url_images;               /* accept {"type": "url"} image inputs */
     const char *const *excluded_fields; /* output names to drop, NULL-terminated, or NULL */
 };
@@ -221,9 +223,10 @@ void wf_run_options_default(struct wf_run_options *ro);
 mlc_status wf_run(mlc_workflow *wf, const struct wf_run_options *ro, const char *inputs_json,
                   size_t n, char **outputs_json_out, struct wf_error *we);
 
-/* Model cache lookup/load (thread-safe). Borrowed model, valid while wf lives. */
+/* Model cache lookup/load (thread-safe). Borrowed model, valid while wf lives.
+ * allow_dirs: model_id may name a package directory (else ids only). */
 mlc_status wf_model_get(mlc_workflow *wf, const char *model_id, const char *api_key,
-                        const mlc_model **model_out, struct wf_error *we);
+                        int allow_dirs, const mlc_model **model_out, struct wf_error *we);
 
 /* ---------------------------------------------------------------------------
  * Execution state handed to blocks

@@ -9,7 +9,11 @@
  * Skips (and says so) while models/demo is not in the tree.
  */
 #include <dirent.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "test.h"
 #include "workflow/workflow.h"
@@ -463,8 +467,98 @@ static void test_concurrent_runs(void)
     mlc_free(in);
 }
 
+/* Runs `def_fmt` (one %s: the model_id) on one base64 image with the given
+ * run options; returns the status and leaves the error in *we. */
+static mlc_status run_with_model(const char *model_id, const mlc_model_options *mo,
+                                 const struct wf_run_options *ro, struct wf_error *we)
+{
+    char *def = core_sprintf(
+        "{\"version\": \"1.0\", \"inputs\": [{\"type\": \"WorkflowImage\", \"name\": "
+        "\"image\"}], \"steps\": [{\"type\": "
+        "\"roboflow_core/roboflow_multi_label_classification_model@v1\", \"name\": \"m\", "
+        "\"images\": \"$inputs.image\", \"model_id\": \"%s\"}], \"outputs\": [{\"type\": "
+        "\"JsonField\", \"name\": \"p\", \"selector\": \"$steps.m.predictions\"}]}",
+        model_id);
+    uint8_t px[16 * 12 * 3];
+    for (size_t i = 0; i < sizeof px; i++) px[i] = (uint8_t)(i * 31);
+    mlc_image *im = NULL;
+    void *jpg = NULL;
+    size_t nj = 0;
+    mlc_error e;
+    char *b64 = NULL, *in = NULL, *out = NULL;
+    mlc_workflow *wf = NULL;
+    mlc_workflow_options wo = {mo, NULL};
+    mlc_status st = MLC_STATUS_NO_MEMORY;
+    if (!def || mlc_image_from_bgr(px, 16, 12, 0, &im, &e) ||
+        mlc_image_encode_jpeg(im, 90, &jpg, &nj, &e) || !(b64 = core_base64_encode(jpg, nj)) ||
+        !(in = core_sprintf("{\"image\": {\"type\": \"base64\", \"value\": \"%s\"}}", b64)))
+        goto done;
+    if ((st = wf_compile(def, strlen(def), &wo, &wf, we))) goto done;
+    st = wf_run(wf, ro, in, strlen(in), &out, we);
+done:
+    mlc_free(out);
+    mlc_workflow_free(wf);
+    mlc_free(in);
+    mlc_free(b64);
+    mlc_free(jpg);
+    mlc_image_free(im);
+    mlc_free(def);
+    return st;
+}
+
+/* A model_id naming a package directory is an mlc extension for local use
+ * (mlc run); a server client (run options without file access) gets ids
+ * only, so it can neither load nor probe directories of the server. */
+static void test_model_dirs_need_file_access(void)
+{
+    char tiny[PATH_MAX], cwd[PATH_MAX], tmpl[] = "/tmp/mlc-wfdir-XXXXXX";
+    if (!realpath(test_path("tests/data/model/tiny"), tiny) || !getcwd(cwd, sizeof cwd) ||
+        !mkdtemp(tmpl)) {
+        CHECK(0);
+        return;
+    }
+    mlc_model_options mo;
+    mlc_model_options_default(&mo);
+    mo.offline = 1;
+    char *cache = core_sprintf("%s/cache", tmpl), *proj = core_sprintf("%s/proj", tmpl),
+         *link = core_sprintf("%s/proj/1", tmpl);
+    CHECK(cache && proj && link && !mkdir(cache, 0700) && !mkdir(proj, 0700) &&
+          !symlink(tiny, link));
+    mo.cache_dir = cache;
+    struct wf_run_options local, client;
+    wf_run_options_default(&local);
+    wf_run_options_default(&client);
+    client.allow_file_images = 0;
+    struct wf_error we;
+
+    /* absolute directory: loads locally, refused for a client */
+    CHECK_OK(run_with_model(tiny, &mo, &local, &we), &we.e);
+    CHECK(run_with_model(tiny, &mo, &client, &we) == MLC_STATUS_INVALID_ARGUMENT);
+    CHECK_MSG(we.http_status >= 400 && !strstr(we.e.message, "inference_config"), "%s",
+              we.e.message);
+    /* "proj/1" is both a directory under the working directory and a valid
+     * id: a client gets the id (not in the empty cache, offline) */
+    if (chdir(tmpl) == 0) {
+        CHECK_OK(run_with_model("proj/1", &mo, &local, &we), &we.e);
+        CHECK_MSG(run_with_model("proj/1", &mo, &client, &we) == MLC_STATUS_NOT_FOUND, "%s",
+                  we.e.message);
+        CHECK(!strcmp(we.error_type, "ModelNotFoundError"));
+        CHECK(chdir(cwd) == 0);
+    } else {
+        CHECK(0);
+    }
+    remove(link);
+    rmdir(proj);
+    rmdir(cache);
+    rmdir(tmpl);
+    mlc_free(cache);
+    mlc_free(proj);
+    mlc_free(link);
+}
+
 int main(void)
 {
+    TEST_RUN(test_model_dirs_need_file_access);
     if (!core_dir_exists(test_path("models/demo"))) {
         printf("SKIP: models/demo is not in the tree yet\n");
         TEST_DONE();
