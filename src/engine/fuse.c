@@ -525,7 +525,41 @@ mlc_status eng_fuse(struct mlc_net *net, mlc_error *err)
     return st;
 }
 
+/* Gemm with a constant transposed B (every nn.Linear export): transpose the
+ * weights once here instead of per run in the kernel. */
+static mlc_status pretranspose_gemm(struct mlc_net *net, mlc_error *err)
+{
+    struct ir_graph *g = &net->g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        struct ir_node *n = &g->nodes[i];
+        if (n->dead || n->op != IR_OP_Gemm || n->n_in < 2) continue;
+        struct ir_attr *tb = (struct ir_attr *)ir_attr_find(n, "transB");
+        if (!tb || tb->type != IR_ATTR_INT || tb->i != 1) continue;
+        const struct ir_tensor *b = &g->tensors[n->in[1]];
+        if (!b->data || b->dtype != MLC_DTYPE_F32 || b->rank != 2) continue;
+        int64_t N = b->dims[0], K = b->dims[1], d[2] = {K, N};
+        float *t = mlc_alloc((size_t)(N * K) * sizeof(float) + 4);
+        if (!t) return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
+        const float *src = b->data;
+        for (int64_t j = 0; j < N; j++)
+            for (int64_t k = 0; k < K; k++) t[k * N + j] = src[j * K + k];
+        int nt;
+        mlc_status st = ir_add_tensor(g, NULL, MLC_DTYPE_F32, 0, NULL, &nt, err);
+        if (st) {
+            mlc_free(t);
+            return st;
+        }
+        ir_tensor_set_data(&g->tensors[nt], MLC_DTYPE_F32, 2, d, t);
+        n = &g->nodes[i];
+        n->in[1] = nt;
+        tb->i = 0;
+    }
+    return ir_graph_compact(g, err);
+}
+
 mlc_status eng_fuse_late(struct mlc_net *net, mlc_error *err)
 {
-    return fuse_matmul_bias(net, err);
+    mlc_status st = fuse_matmul_bias(net, err);
+    if (!st) st = pretranspose_gemm(net, err);
+    return st;
 }
