@@ -6,6 +6,7 @@
  */
 #include <jansson.h>
 
+#include "core/core.h"
 #include "mlc.h"
 #include "test.h"
 
@@ -68,6 +69,39 @@ static void test_static_batch(void)
     mlc_result_free(b);
 }
 
+/* Every allocation of loading the package (files, parsers, ONNX graph),
+ * creating a session and classifying fails in turn: NO_MEMORY each time,
+ * nothing leaked (LeakSanitizer and the live-byte count), until the whole
+ * sequence succeeds. */
+static void test_alloc_failures(void)
+{
+    size_t live = core_alloc_live_bytes();
+    const mlc_image *ims[1] = {img};
+    long n;
+    for (n = 1; n < 20000; n++) {
+        mlc_model *m = NULL;
+        mlc_session *s = NULL;
+        mlc_result *r = NULL;
+        mlc_error err = {0};
+        core_alloc_fail_after(n);
+        mlc_status st = mlc_model_load(test_path("tests/data/model/tiny"), NULL, &m, &err);
+        if (!st) st = mlc_session_create(m, &s, &err);
+        if (!st) st = mlc_classify(s, ims, 1, mlc_confidence_best(), &r, &err);
+        core_alloc_fail_after(0);
+        mlc_result_free(r);
+        mlc_session_free(s);
+        mlc_model_free(m);
+        if (st == MLC_OK) break;
+        CHECK_MSG(st == MLC_STATUS_NO_MEMORY, "allocation %ld: status %d: %s", n, (int)st,
+                  err.message);
+        CHECK_MSG(core_alloc_live_bytes() == live, "allocation %ld: %zu bytes leaked", n,
+                  core_alloc_live_bytes() - live);
+        if (test_cur_failed) break; /* one report is enough */
+    }
+    CHECK_MSG(n > 20 && n < 20000, "walk ended at %ld", n);
+    fprintf(stderr, "allocation walk: %ld allocations\n", n - 1);
+}
+
 int main(void)
 {
     mlc_error err = {0};
@@ -78,6 +112,7 @@ int main(void)
     }
     TEST_RUN(test_scores);
     TEST_RUN(test_static_batch);
+    TEST_RUN(test_alloc_failures);
     mlc_image_free(img);
     TEST_DONE();
 }

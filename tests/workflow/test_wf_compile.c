@@ -519,7 +519,9 @@ static void test_alloc_failures(void)
         "\"m\", \"images\": \"$steps.crop.crops\", \"model_id\": \"x/1\", \"confidence_mode\": "
         "\"custom\", \"custom_confidence\": \"$inputs.c\"}], \"outputs\": [{\"type\": "
         "\"JsonField\", \"name\": \"o\", \"selector\": \"$steps.m.*\"}]}";
-    for (long n = 1; n < 200; n++) {
+    size_t live = core_alloc_live_bytes();
+    long n;
+    for (n = 1; n < 2000; n++) {
         core_alloc_fail_after(n);
         mlc_workflow *wf = NULL;
         struct wf_error we;
@@ -530,7 +532,10 @@ static void test_alloc_failures(void)
             break;
         }
         CHECK(st == MLC_STATUS_NO_MEMORY && wf == NULL);
+        CHECK(we.http_status == 500 && !strcmp(we.error_type, "MemoryError"));
+        CHECK_MSG(core_alloc_live_bytes() == live, "allocation %ld leaked", n);
     }
+    CHECK_MSG(n > 10 && n < 2000, "walk ended at %ld", n); /* every allocation was failed once */
 }
 
 int main(void)
