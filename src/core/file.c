@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,7 +20,10 @@ mlc_status core_read_file(const char *path, size_t max, char **data_out, size_t 
 {
     mlc_status st = MLC_OK;
     char *data = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO (a path a user or request names) would
+     * otherwise wait forever for a writer; it is refused below as not a
+     * regular file. Regular files ignore the flag. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         st = core_err(err, errno == ENOENT ? MLC_STATUS_NOT_FOUND : MLC_STATUS_IO,
                       "cannot open '%s': %s", path, strerror(errno));
@@ -36,8 +40,8 @@ mlc_status core_read_file(const char *path, size_t max, char **data_out, size_t 
         max = l.max_input_bytes;
     }
     if ((uint64_t)sb.st_size > max) {
-        st = core_err(err, MLC_STATUS_LIMIT, "'%s' is %lld bytes, more than the limit of %zu",
-                      path, (long long)sb.st_size, max);
+        st = core_err(err, MLC_STATUS_LIMIT, "'%s' is %lld bytes, more than the limit of %zu", path,
+                      (long long)sb.st_size, max);
         goto fail;
     }
     size_t n = (size_t)sb.st_size;
@@ -71,7 +75,10 @@ fail:
 mlc_status core_write_file_atomic(const char *path, const void *data, size_t n, mlc_error *err)
 {
     mlc_status st = MLC_OK;
-    char *tmp = core_sprintf("%s.tmp.%ld", path, (long)getpid());
+    /* pid + a process-wide counter: two threads writing one path never
+     * share (and truncate) each other's temp file. */
+    static atomic_ulong seq;
+    char *tmp = core_sprintf("%s.tmp.%ld.%lu", path, (long)getpid(), atomic_fetch_add(&seq, 1));
     int fd = -1;
     if (!tmp) return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -125,6 +132,8 @@ int core_dir_exists(const char *path)
 
 mlc_status core_mkdirs(const char *path, mlc_error *err)
 {
+    if (!path || !*path)
+        return core_err(err, MLC_STATUS_INVALID_ARGUMENT, "cannot create a directory: empty path");
     char *p = core_strdup(path);
     if (!p) return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
     for (char *s = p + 1;; s++) {
@@ -132,8 +141,8 @@ mlc_status core_mkdirs(const char *path, mlc_error *err)
             char c = *s;
             *s = '\0';
             if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-                mlc_status st = core_err(err, MLC_STATUS_IO, "cannot create directory '%s': %s",
-                                         p, strerror(errno));
+                mlc_status st = core_err(err, MLC_STATUS_IO, "cannot create directory '%s': %s", p,
+                                         strerror(errno));
                 mlc_free(p);
                 return st;
             }
@@ -142,6 +151,10 @@ mlc_status core_mkdirs(const char *path, mlc_error *err)
         }
     }
     mlc_free(p);
+    /* mkdir's EEXIST also covers a regular file in the way */
+    if (!core_dir_exists(path))
+        return core_err(err, MLC_STATUS_IO, "cannot create directory '%s': a file is in the way",
+                        path);
     return MLC_OK;
 }
 

@@ -1,4 +1,7 @@
 /* Tests of src/core: errors, arenas, capped buffers, base64, .npy, files. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -105,6 +108,38 @@ static void test_alloc_failure(void)
     CHECK(core_alloc_live_bytes() == live);
 }
 
+/* Paths a user or a request can name: a FIFO is refused at once (it used to
+ * block in open() waiting for a writer), a directory or device is not a
+ * file, mkdirs refuses "" (it read past the string) and a file in the way. */
+static void test_file_edge_cases(void)
+{
+    char dir[] = "/tmp/mlc-core-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char *fifo = core_sprintf("%s/fifo", dir), *file = core_sprintf("%s/f", dir),
+         *under = core_sprintf("%s/f/sub", dir);
+    CHECK(fifo && file && under && mkfifo(fifo, 0600) == 0);
+    char *data = NULL;
+    size_t n = 0;
+    mlc_error e = {0};
+    CHECK(core_read_file(fifo, 0, &data, &n, &e) == MLC_STATUS_IO);
+    CHECK(strstr(e.message, "not a regular file") != NULL);
+    CHECK(core_read_file(dir, 0, &data, &n, &e) == MLC_STATUS_IO);
+    CHECK(core_read_file("/dev/null", 0, &data, &n, &e) == MLC_STATUS_IO);
+    CHECK(core_read_file("/nonexistent/x", 0, &data, &n, &e) == MLC_STATUS_NOT_FOUND);
+    CHECK(data == NULL);
+    CHECK(core_mkdirs("", &e) == MLC_STATUS_INVALID_ARGUMENT);
+    CHECK_OK(core_write_file_atomic(file, "x", 1, &e), &e);
+    CHECK(core_mkdirs(file, &e) == MLC_STATUS_IO && strstr(e.message, "in the way"));
+    CHECK(core_mkdirs(under, &e) == MLC_STATUS_IO);
+    CHECK_OK(core_mkdirs(dir, &e), &e);
+    remove(fifo);
+    remove(file);
+    rmdir(dir);
+    mlc_free(fifo);
+    mlc_free(file);
+    mlc_free(under);
+}
+
 int main(void)
 {
     TEST_RUN(test_status_names);
@@ -113,5 +148,6 @@ int main(void)
     TEST_RUN(test_base64);
     TEST_RUN(test_npy_roundtrip);
     TEST_RUN(test_alloc_failure);
+    TEST_RUN(test_file_edge_cases);
     TEST_DONE();
 }
