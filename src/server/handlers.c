@@ -175,8 +175,8 @@ static void classify(struct mlc_server *s, struct srv_conn *c, const struct srv_
     mlc_session *sess = NULL;
     mlc_image **imgs = NULL;
     mlc_result *res = NULL;
-    struct srv_buf out;
-    srv_buf_init(&out, 0);
+    struct core_buf out;
+    core_buf_init(&out, 0);
 
     if (srv_registry_acquire(&s->registry, rq->model_id, effective_key(c, rq->api_key), 1, &m,
                              &e)) {
@@ -214,7 +214,7 @@ static void classify(struct mlc_server *s, struct srv_conn *c, const struct srv_
         respond_infer_error(c, &e);
         goto done;
     }
-    if (rq->is_list && srv_buf_append(&out, "[", 1)) goto oom;
+    if (rq->is_list && core_buf_append(&out, "[", 1)) goto oom;
     for (size_t i = 0; i < rq->n_images; i++) {
         char *j = NULL;
         if (mlc_result_to_json(mlc_result_at(res, i), 0, &j, &e)) {
@@ -222,19 +222,19 @@ static void classify(struct mlc_server *s, struct srv_conn *c, const struct srv_
             goto done;
         }
         mlc_status a = MLC_OK;
-        if (i) a = srv_buf_append(&out, ",", 1);
-        if (!a) a = srv_buf_append(&out, j, strlen(j));
+        if (i) a = core_buf_append(&out, ",", 1);
+        if (!a) a = core_buf_append(&out, j, strlen(j));
         mlc_free(j);
         if (a) goto oom;
     }
-    if (rq->is_list && srv_buf_append(&out, "]", 1)) goto oom;
+    if (rq->is_list && core_buf_append(&out, "]", 1)) goto oom;
     size_t n = out.len;
-    srv_respond(c, 200, srv_buf_take(&out), n, "application/json");
+    srv_respond(c, 200, core_buf_take(&out), n, "application/json");
     goto done;
 oom:
     srv_respond_message(c, 503, "Server out of memory while building the response");
 done:
-    srv_buf_free(&out);
+    core_buf_free(&out);
     mlc_result_free(res);
     if (imgs)
         for (size_t i = 0; i < rq->n_images; i++) mlc_image_free(imgs[i]);
@@ -425,15 +425,15 @@ static struct wf_cache_entry *compile_cached(struct mlc_server *s, struct srv_co
     wf_error_clear(&we);
     size_t n = 0;
     char *text = srv_json_dump(spec, &n);
-    struct srv_buf kb;
-    srv_buf_init(&kb, 0);
-    if (!text || srv_buf_append(&kb, text, n) || srv_buf_printf(&kb, "\n%s", key ? key : "")) {
+    struct core_buf kb;
+    core_buf_init(&kb, 0);
+    if (!text || core_buf_append(&kb, text, n) || core_buf_printf(&kb, "\n%s", key ? key : "")) {
         mlc_free(text);
-        srv_buf_free(&kb);
+        core_buf_free(&kb);
         srv_respond_message(c, 503, "Server out of memory");
         return NULL;
     }
-    char *ckey = srv_buf_take(&kb);
+    char *ckey = core_buf_take(&kb);
     struct wf_cache_entry *en = ckey ? wf_cache_get(s->wf_cache, ckey) : NULL;
     if (en || !ckey) {
         mlc_free(ckey);

@@ -72,12 +72,12 @@ void srv_metrics_observe(struct srv_metrics *m, enum srv_route r, int http_statu
 mlc_status srv_metrics_render(const struct srv_metrics *m, const struct srv_gauges *g,
                               char **text_out, size_t *n_out)
 {
-    struct srv_buf b;
-    srv_buf_init(&b, (size_t)4 << 20);
+    struct core_buf b;
+    core_buf_init(&b, (size_t)4 << 20);
     mlc_status st = MLC_OK;
 #define P(...)                                                                                     \
     do {                                                                                           \
-        if ((st = srv_buf_printf(&b, __VA_ARGS__))) goto fail;                                     \
+        if ((st = core_buf_printf(&b, __VA_ARGS__))) goto fail;                                     \
     } while (0)
 
     P("# HELP mlc_http_requests_total HTTP requests answered, by route and status code.\n"
@@ -149,9 +149,9 @@ mlc_status srv_metrics_render(const struct srv_metrics *m, const struct srv_gaug
       g->workers_busy);
 #undef P
     if (n_out) *n_out = b.len;
-    *text_out = srv_buf_take(&b);
+    *text_out = core_buf_take(&b);
     return *text_out ? MLC_OK : MLC_STATUS_NO_MEMORY;
 fail:
-    srv_buf_free(&b);
+    core_buf_free(&b);
     return st;
 }

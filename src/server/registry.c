@@ -85,7 +85,7 @@ mlc_status srv_registry_acquire(struct srv_registry *r, const char *id, const ch
         return MLC_OK;
     }
     pthread_mutex_unlock(&r->mu);
-    if (!load) return srv_err(err, MLC_STATUS_NOT_FOUND, "model '%s' is not loaded", id);
+    if (!load) return core_err(err, MLC_STATUS_NOT_FOUND, "model '%s' is not loaded", id);
 
     mlc_model_options opt;
     if (r->opt)
@@ -97,10 +97,10 @@ mlc_status srv_registry_acquire(struct srv_registry *r, const char *id, const ch
     if (st) goto fail;
 
     fresh = mlc_calloc(1, sizeof *fresh);
-    if (fresh) fresh->id = srv_strdup(id);
+    if (fresh) fresh->id = core_strdup(id);
     if (fresh) fresh->free_sessions = mlc_calloc((size_t)r->pool_cap, sizeof(mlc_session *));
     if (!fresh || !fresh->id || !fresh->free_sessions) {
-        st = srv_err(err, MLC_STATUS_NO_MEMORY, "model '%s': out of memory", id);
+        st = core_err(err, MLC_STATUS_NO_MEMORY, "model '%s': out of memory", id);
         goto fail;
     }
     fresh->model = model;
@@ -124,7 +124,7 @@ mlc_status srv_registry_acquire(struct srv_registry *r, const char *id, const ch
         struct srv_model **items = mlc_realloc(r->items, (size_t)cap * sizeof *items);
         if (!items) {
             pthread_mutex_unlock(&r->mu);
-            st = srv_err(err, MLC_STATUS_NO_MEMORY, "model registry: out of memory");
+            st = core_err(err, MLC_STATUS_NO_MEMORY, "model registry: out of memory");
             goto fail;
         }
         r->items = items;

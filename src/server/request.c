@@ -19,107 +19,22 @@
 
 #include "server/server.h"
 
-mlc_status srv_err(mlc_error *err, mlc_status st, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-        err->status = st;
-    }
-    return st;
-}
-
-void srv_buf_init(struct srv_buf *b, size_t max)
-{
-    b->data = NULL;
-    b->len = b->cap = 0;
-    b->max = max ? max : (size_t)1 << 30;
-}
-
-static mlc_status buf_grow(struct srv_buf *b, size_t extra)
-{
-    if (extra > b->max || b->len > b->max - extra) return MLC_STATUS_LIMIT;
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap) return MLC_OK;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need) cap *= 2;
-    if (cap > b->max + 1) cap = b->max + 1;
-    char *d = mlc_realloc(b->data, cap);
-    if (!d) return MLC_STATUS_NO_MEMORY;
-    b->data = d;
-    b->cap = cap;
-    return MLC_OK;
-}
-
-mlc_status srv_buf_append(struct srv_buf *b, const void *p, size_t n)
-{
-    mlc_status st = buf_grow(b, n);
-    if (st) return st;
-    if (n) memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return MLC_OK;
-}
-
-mlc_status srv_buf_printf(struct srv_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (k < 0) return MLC_STATUS_INTERNAL;
-    mlc_status st = buf_grow(b, (size_t)k);
-    if (st) return st;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)k + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)k;
-    return MLC_OK;
-}
-
-char *srv_buf_take(struct srv_buf *b)
-{
-    if (!b->data && buf_grow(b, 0) != MLC_OK) return NULL;
-    char *d = b->data;
-    b->data = NULL;
-    b->len = b->cap = 0;
-    return d;
-}
-
-void srv_buf_free(struct srv_buf *b)
-{
-    mlc_free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
-
-char *srv_strdup(const char *s)
-{
-    if (!s) return NULL;
-    size_t n = strlen(s);
-    char *d = mlc_alloc(n + 1);
-    if (d) memcpy(d, s, n + 1);
-    return d;
-}
-
 static int dump_cb(const char *buffer, size_t size, void *data)
 {
-    return srv_buf_append(data, buffer, size) == MLC_OK ? 0 : -1;
+    return core_buf_append(data, buffer, size) == MLC_OK ? 0 : -1;
 }
 
 char *srv_json_dump(const json_t *v, size_t *n_out)
 {
-    struct srv_buf b;
-    srv_buf_init(&b, 0);
+    struct core_buf b;
+    core_buf_init(&b, 0);
     /* Through a callback so the text comes from mlc_alloc, not jansson's malloc. */
     if (json_dump_callback(v, dump_cb, &b, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER)) {
-        srv_buf_free(&b);
+        core_buf_free(&b);
         return NULL;
     }
     if (n_out) *n_out = b.len;
-    return srv_buf_take(&b);
+    return core_buf_take(&b);
 }
 
 int srv_json_depth(const char *text, size_t n, int limit)
@@ -150,18 +65,18 @@ mlc_status srv_json_parse(const char *body, size_t n, const mlc_limits *lim, jso
                           mlc_error *err)
 {
     if (n > lim->max_input_bytes)
-        return srv_err(err, MLC_STATUS_LIMIT, "request body: %zu bytes exceeds the limit of %zu", n,
+        return core_err(err, MLC_STATUS_LIMIT, "request body: %zu bytes exceeds the limit of %zu", n,
                        lim->max_input_bytes);
-    if (n == 0) return srv_err(err, MLC_STATUS_BAD_JSON, "request body: empty, expected JSON");
+    if (n == 0) return core_err(err, MLC_STATUS_BAD_JSON, "request body: empty, expected JSON");
     /* jansson's own depth cap is 2048; the limit here is the configured one,
      * checked before any tree is built. */
     if (srv_json_depth(body, n, lim->max_json_depth) > lim->max_json_depth)
-        return srv_err(err, MLC_STATUS_LIMIT, "request body: JSON nested deeper than %d levels",
+        return core_err(err, MLC_STATUS_LIMIT, "request body: JSON nested deeper than %d levels",
                        lim->max_json_depth);
     json_error_t je;
     json_t *doc = json_loadb(body, n, JSON_REJECT_DUPLICATES, &je);
     if (!doc)
-        return srv_err(err, MLC_STATUS_BAD_JSON, "request body: invalid JSON at offset %d: %s",
+        return core_err(err, MLC_STATUS_BAD_JSON, "request body: invalid JSON at offset %d: %s",
                        je.position, je.text);
     *out = doc;
     return MLC_OK;
@@ -182,7 +97,7 @@ static mlc_status reject(struct srv_reject *rej, int http, const char *loc, mlc_
         va_start(ap, fmt);
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
-        srv_err(err, st, "%s: %s", loc, msg);
+        core_err(err, st, "%s: %s", loc, msg);
     }
     return st;
 }

@@ -78,7 +78,7 @@ void srv_respond_json(struct srv_conn *c, int status, json_t *doc)
     json_decref(doc);
     if (!text) {
         static const char oom[] = "{\"message\":\"Internal error: out of memory\"}";
-        text = srv_strdup(oom);
+        text = core_strdup(oom);
         n = text ? sizeof oom - 1 : 0;
         status = 500;
     }
@@ -164,7 +164,7 @@ static int is_legacy_path(const char *url)
 static char *dup_value(struct MHD_Connection *mc, enum MHD_ValueKind kind, const char *key)
 {
     const char *v = MHD_lookup_connection_value(mc, kind, key);
-    return v ? srv_strdup(v) : NULL;
+    return v ? core_strdup(v) : NULL;
 }
 
 static void conn_free(struct srv_conn *c)
@@ -175,7 +175,7 @@ static void conn_free(struct srv_conn *c)
     mlc_free(c->q_confidence);
     mlc_free(c->q_image);
     mlc_free(c->bearer);
-    srv_buf_free(&c->body);
+    core_buf_free(&c->body);
     mlc_free(c->resp);
     mlc_free(c);
 }
@@ -225,7 +225,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         c->mhd = mc;
         c->t_start = now_s();
         c->deadline = c->t_start + s->opt.request_timeout_ms / 1000.0;
-        srv_buf_init(&c->body, s->opt.max_body_bytes);
+        core_buf_init(&c->body, s->opt.max_body_bytes);
         *con_cls = c;
         pthread_mutex_lock(&s->mu);
         s->in_flight++;
@@ -236,7 +236,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         const struct route_def *rd = NULL;
         for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
             if (!strcmp(url, routes[i].path)) rd = &routes[i];
-        c->path = srv_strdup(url);
+        c->path = core_strdup(url);
         c->q_api_key = dup_value(mc, MHD_GET_ARGUMENT_KIND, "api_key");
         c->q_confidence = dup_value(mc, MHD_GET_ARGUMENT_KIND, "confidence");
         c->q_image = dup_value(mc, MHD_GET_ARGUMENT_KIND, "image");
@@ -244,7 +244,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         if (auth && !strncasecmp(auth, "Bearer ", 7)) {
             const char *k = auth + 7;
             while (*k == ' ') k++;
-            if (*k) c->bearer = srv_strdup(k);
+            if (*k) c->bearer = core_strdup(k);
         }
         if (!c->path) {
             srv_respond_message(c, 500, "Internal error: out of memory");
@@ -294,7 +294,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         /* Bodies larger than the cap without a Content-Length (chunked), or
          * senders slower than the request timeout, are dropped: answering
          * would first require reading everything they send. */
-        if (srv_buf_append(&c->body, upload_data, *upload_data_size) != MLC_OK ||
+        if (core_buf_append(&c->body, upload_data, *upload_data_size) != MLC_OK ||
             now_s() > c->deadline) {
             __atomic_fetch_add(&s->metrics.dropped, 1, __ATOMIC_RELAXED);
             return MHD_NO;
@@ -401,7 +401,7 @@ static mlc_status split_keys(struct mlc_server *s, const char *list, mlc_error *
     int n = 1;
     for (const char *p = list; *p; p++) n += *p == ',';
     s->allow = mlc_calloc((size_t)n, sizeof(char *));
-    if (!s->allow) return srv_err(err, MLC_STATUS_NO_MEMORY, "api key list: out of memory");
+    if (!s->allow) return core_err(err, MLC_STATUS_NO_MEMORY, "api key list: out of memory");
     const char *p = list;
     while (*p) {
         const char *e = strchr(p, ',');
@@ -410,7 +410,7 @@ static mlc_status split_keys(struct mlc_server *s, const char *list, mlc_error *
         while (len && p[len - 1] == ' ') len--;
         if (len) {
             char *k = mlc_alloc(len + 1);
-            if (!k) return srv_err(err, MLC_STATUS_NO_MEMORY, "api key list: out of memory");
+            if (!k) return core_err(err, MLC_STATUS_NO_MEMORY, "api key list: out of memory");
             memcpy(k, p, len);
             k[len] = '\0';
             s->allow[s->n_allow++] = k;
@@ -419,7 +419,7 @@ static mlc_status split_keys(struct mlc_server *s, const char *list, mlc_error *
         p = e + 1;
     }
     if (s->n_allow == 0)
-        return srv_err(err, MLC_STATUS_INVALID_ARGUMENT,
+        return core_err(err, MLC_STATUS_INVALID_ARGUMENT,
                        "api_keys_allow: '%s' names no key (comma-separated list)", list);
     return MLC_OK;
 }
@@ -478,13 +478,13 @@ mlc_status mlc_server_start(const mlc_server_options *opt, mlc_server **srv_out,
     mlc_server_options_default(&def);
     if (!opt) opt = &def;
     if (!srv_out)
-        return srv_err(err, MLC_STATUS_INVALID_ARGUMENT, "mlc_server_start: srv_out is NULL");
+        return core_err(err, MLC_STATUS_INVALID_ARGUMENT, "mlc_server_start: srv_out is NULL");
     if (opt->port < 0 || opt->port > 65535)
-        return srv_err(err, MLC_STATUS_INVALID_ARGUMENT, "server port %d is outside 0..65535",
+        return core_err(err, MLC_STATUS_INVALID_ARGUMENT, "server port %d is outside 0..65535",
                        opt->port);
     if (opt->threads < 0 || opt->threads > 1024 || opt->queue_depth < 0 ||
         opt->queue_depth > 1000000 || opt->request_timeout_ms < 0)
-        return srv_err(err, MLC_STATUS_INVALID_ARGUMENT,
+        return core_err(err, MLC_STATUS_INVALID_ARGUMENT,
                        "server options: threads %d, queue_depth %d or request_timeout_ms %d out "
                        "of range",
                        opt->threads, opt->queue_depth, opt->request_timeout_ms);
@@ -494,7 +494,7 @@ mlc_status mlc_server_start(const mlc_server_options *opt, mlc_server **srv_out,
     static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
     pthread_once(&curl_once, curl_init_once);
     s = mlc_calloc(1, sizeof *s);
-    if (!s) return srv_err(err, MLC_STATUS_NO_MEMORY, "server: out of memory");
+    if (!s) return core_err(err, MLC_STATUS_NO_MEMORY, "server: out of memory");
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv_work, NULL);
     pthread_cond_init(&s->cv_idle, NULL);
@@ -505,7 +505,7 @@ mlc_status mlc_server_start(const mlc_server_options *opt, mlc_server **srv_out,
     if (!s->opt.queue_depth) s->opt.queue_depth = def.queue_depth;
     s->n_workers = s->opt.threads > 0 ? s->opt.threads : n_cores();
     s->opt.threads = s->n_workers;
-    s->host = srv_strdup(s->opt.host);
+    s->host = core_strdup(s->opt.host);
     s->opt.host = s->host;
     s->opt.api_keys_allow = NULL; /* not kept: split below */
     make_uuid(s->uuid);
@@ -533,14 +533,14 @@ mlc_status mlc_server_start(const mlc_server_options *opt, mlc_server **srv_out,
     s->opt.model_options = &s->model_opt;
 
     if (!s->host) {
-        st = srv_err(err, MLC_STATUS_NO_MEMORY, "server: out of memory");
+        st = core_err(err, MLC_STATUS_NO_MEMORY, "server: out of memory");
         goto fail;
     }
     if ((st = split_keys(s, opt->api_keys_allow, err))) goto fail;
     srv_registry_init(&s->registry, &s->model_opt, 8, s->n_workers);
     s->wf_cache = srv_wf_cache_create(16);
     if (!s->wf_cache) {
-        st = srv_err(err, MLC_STATUS_NO_MEMORY, "server: out of memory");
+        st = core_err(err, MLC_STATUS_NO_MEMORY, "server: out of memory");
         goto fail;
     }
 
@@ -553,7 +553,7 @@ mlc_status mlc_server_start(const mlc_server_options *opt, mlc_server **srv_out,
     snprintf(port, sizeof port, "%d", s->opt.port);
     int gai = getaddrinfo(s->host, port, &hints, &ai);
     if (gai) {
-        st = srv_err(err, MLC_STATUS_INVALID_ARGUMENT, "server host '%s': %s", s->host,
+        st = core_err(err, MLC_STATUS_INVALID_ARGUMENT, "server host '%s': %s", s->host,
                      gai_strerror(gai));
         goto fail;
     }
@@ -567,7 +567,7 @@ mlc_status mlc_server_start(const mlc_server_options *opt, mlc_server **srv_out,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)64 * 1024, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!s->daemon) {
-        st = srv_err(err, MLC_STATUS_IO, "server: cannot listen on %s:%d (%s)", s->host,
+        st = core_err(err, MLC_STATUS_IO, "server: cannot listen on %s:%d (%s)", s->host,
                      s->opt.port, errno ? strerror(errno) : "libmicrohttpd refused");
         goto fail;
     }
@@ -576,13 +576,13 @@ mlc_status mlc_server_start(const mlc_server_options *opt, mlc_server **srv_out,
 
     s->workers = mlc_calloc((size_t)s->n_workers, sizeof(pthread_t));
     if (!s->workers) {
-        st = srv_err(err, MLC_STATUS_NO_MEMORY, "server: out of memory");
+        st = core_err(err, MLC_STATUS_NO_MEMORY, "server: out of memory");
         goto fail;
     }
     for (int i = 0; i < s->n_workers; i++) {
         if (pthread_create(&s->workers[i], NULL, worker_main, s)) {
             s->n_workers = i;
-            st = srv_err(err, MLC_STATUS_NO_MEMORY, "server: cannot start worker thread %d", i);
+            st = core_err(err, MLC_STATUS_NO_MEMORY, "server: cannot start worker thread %d", i);
             goto fail;
         }
     }

@@ -2,8 +2,8 @@
  * server.h - internals of the HTTP server layer (srv_*): request parsing
  * (JSON body -> request structs, the part the fuzzer drives), the model
  * registry, metrics, error bodies and a small capped buffer. The server uses
- * only the public API (include/mlc.h) plus src/workflow/workflow.h for
- * structured workflow error bodies; it does not include src/core.
+ * the public API (include/mlc.h), src/core's utilities, and
+ * src/workflow/workflow.h for structured workflow error bodies.
  */
 #ifndef MLC_SRV_SERVER_H
 #define MLC_SRV_SERVER_H
@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "core/core.h"
 #include "mlc.h"
 
 #if defined(__GNUC__)
@@ -24,22 +25,8 @@
 
 /* ---- errors and buffers ------------------------------------------------- */
 
-/* Fills *err (if non-NULL) and returns st. */
-mlc_status srv_err(mlc_error *err, mlc_status st, const char *fmt, ...) SRV_PRINTF(3, 4);
-
-/* A growable byte buffer with a hard cap; data is NUL-terminated. */
-struct srv_buf {
-    char *data;
-    size_t len, cap, max;
-};
-void srv_buf_init(struct srv_buf *b, size_t max);
-mlc_status srv_buf_append(struct srv_buf *b, const void *p, size_t n);
-mlc_status srv_buf_printf(struct srv_buf *b, const char *fmt, ...) SRV_PRINTF(2, 3);
-/* Transfers the NUL-terminated data to the caller (mlc_free). */
-char *srv_buf_take(struct srv_buf *b);
-void srv_buf_free(struct srv_buf *b);
-
-char *srv_strdup(const char *s);
+/* Errors, capped buffers and strings come from src/core (core_err,
+ * core_buf_*, core_strdup). */
 /* Serialises a JSON value compactly (object key order kept) with mlc_alloc. */
 char *srv_json_dump(const json_t *v, size_t *n_out);
 
@@ -217,7 +204,7 @@ struct srv_conn {
     char *q_confidence; /* ?confidence= */
     char *q_image;      /* ?image= (legacy URL form) */
     char *bearer;       /* Authorization: Bearer <key> */
-    struct srv_buf body;
+    struct core_buf body;
     double t_start, deadline;
     /* response */
     int status;
