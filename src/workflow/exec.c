@@ -58,8 +58,8 @@ static int http_for(mlc_status st)
     }
 }
 
-mlc_status wf_model_get(mlc_workflow *wf, const char *model_id, const char *api_key,
-                        int allow_dirs, const mlc_model **model_out, struct wf_error *we)
+mlc_status wf_model_get(mlc_workflow *wf, const char *model_id, const char *api_key, int allow_dirs,
+                        const mlc_model **model_out, struct wf_error *we)
 {
     mlc_status st = MLC_OK;
     mlc_model *m = NULL;
@@ -266,6 +266,12 @@ static mlc_status load_image(struct wf_exec *x, const struct wf_input *in, json_
         return input_error(we, MLC_STATUS_BAD_WORKFLOW,
                            "input '%s': expected an image object or a list of them", in->name);
     }
+    /* A bare string: mlc_image_load would probe the file system and fetch
+     * URLs by itself, around the switches below. Decide its kind here. */
+    if (kind == MLC_INPUT_AUTO && strstr(text, "://"))
+        kind = MLC_INPUT_URL;
+    else if (kind == MLC_INPUT_AUTO && !x->ro->allow_file_images)
+        kind = MLC_INPUT_BASE64;
     if (kind == MLC_INPUT_PATH && !x->ro->allow_file_images)
         return wf_fail(we, MLC_STATUS_BAD_WORKFLOW, 400, "InvalidInputTypeError", WF_CTX_INPUT,
                        "input '%s': loading images from local files is disabled", in->name);
@@ -641,4 +647,3 @@ mlc_status mlc_workflow_run(mlc_workflow *wf, const char *inputs_json, size_t n,
     if (st) wf_error_to_mlc(&we, err);
     return st;
 }
-

@@ -469,8 +469,9 @@ static void test_concurrent_runs(void)
 
 /* Runs `def_fmt` (one %s: the model_id) on one base64 image with the given
  * run options; returns the status and leaves the error in *we. */
-static mlc_status run_with_model(const char *model_id, const mlc_model_options *mo,
-                                 const struct wf_run_options *ro, struct wf_error *we)
+static mlc_status run_with_inputs(const char *model_id, const char *inputs,
+                                  const mlc_model_options *mo, const struct wf_run_options *ro,
+                                  struct wf_error *we)
 {
     char *def = core_sprintf(
         "{\"version\": \"1.0\", \"inputs\": [{\"type\": \"WorkflowImage\", \"name\": "
@@ -494,7 +495,11 @@ static mlc_status run_with_model(const char *model_id, const mlc_model_options *
         !(in = core_sprintf("{\"image\": {\"type\": \"base64\", \"value\": \"%s\"}}", b64)))
         goto done;
     if ((st = wf_compile(def, strlen(def), &wo, &wf, we))) goto done;
-    st = wf_run(wf, ro, in, strlen(in), &out, we);
+    if (inputs) {
+        mlc_free(in);
+        in = core_strdup(inputs);
+    }
+    st = in ? wf_run(wf, ro, in, strlen(in), &out, we) : MLC_STATUS_NO_MEMORY;
 done:
     mlc_free(out);
     mlc_workflow_free(wf);
@@ -504,6 +509,42 @@ done:
     mlc_image_free(im);
     mlc_free(def);
     return st;
+}
+
+static mlc_status run_with_model(const char *model_id, const mlc_model_options *mo,
+                                 const struct wf_run_options *ro, struct wf_error *we)
+{
+    return run_with_inputs(model_id, NULL, mo, ro, we);
+}
+
+/* An image input given as a bare string (not {"type", "value"}) used to go
+ * to mlc_image_load's auto-detection, which reads existing files and
+ * fetches URLs: around the run's switches, so a server client could read
+ * server files or reach any URL. Now the switches hold for bare strings. */
+static void test_bare_string_images_obey_switches(void)
+{
+    char tiny[PATH_MAX], png[PATH_MAX];
+    if (!realpath(test_path("tests/data/model/tiny"), tiny) ||
+        !realpath(test_path("tests/data/model/preproc/src.png"), png)) {
+        CHECK(0);
+        return;
+    }
+    struct wf_run_options local, client;
+    wf_run_options_default(&local);
+    wf_run_options_default(&client);
+    client.allow_file_images = 0;
+    client.allow_url_images = 0;
+    struct wf_error we;
+    char *path_in = core_sprintf("{\"image\": \"%s\"}", png);
+    CHECK_OK(run_with_inputs(tiny, path_in, NULL, &local, &we), &we.e);
+    CHECK_MSG(run_with_inputs(tiny, path_in, NULL, &client, &we) == MLC_STATUS_BAD_IMAGE, "%s",
+              we.e.message);
+    CHECK(we.http_status == 400 && strstr(we.e.message, "base64"));
+    const char *url_in = "{\"image\": \"http://127.0.0.1:1/x.png\"}";
+    CHECK_MSG(run_with_inputs(tiny, url_in, NULL, &client, &we) == MLC_STATUS_BAD_WORKFLOW, "%s",
+              we.e.message);
+    CHECK(!strcmp(we.error_type, "InvalidInputTypeError") && strstr(we.e.message, "URLs"));
+    mlc_free(path_in);
 }
 
 /* A model_id naming a package directory is an mlc extension for local use
@@ -559,6 +600,7 @@ static void test_model_dirs_need_file_access(void)
 int main(void)
 {
     TEST_RUN(test_model_dirs_need_file_access);
+    TEST_RUN(test_bare_string_images_obey_switches);
     if (!core_dir_exists(test_path("models/demo"))) {
         printf("SKIP: models/demo is not in the tree yet\n");
         TEST_DONE();
