@@ -1,16 +1,33 @@
 /*
- * cache.c - model ids and where their packages live in the model cache, plus
- * the two digests the cache needs (MD5 to verify downloads, BLAKE2s-128 to
- * name directories of ids that are not plain lower-case).
+ * cache.c - model ids (§5.1) and where their packages live in the model
+ * cache, plus the two digests the cache needs (MD5 to verify downloads,
+ * BLAKE2s to name directories of ids that are not plain lower-case).
  *
- * Layout (docs/MODELS.md): $MODEL_CACHE_DIR/<model_id>/ when every segment of
- * the id matches [a-z0-9._ -]+ (as Roboflow's legacy cache, so packages that
- * `inference` cached there load as they are), otherwise
- * $MODEL_CACHE_DIR/~<slug>-<blake2s-16 hex>/. Does not download (download.c).
+ * Layout mlc writes (docs/MODELS.md), Roboflow inference's legacy layout:
+ * $MODEL_CACHE_DIR/<model_id>/ when every segment of the id is portable
+ * ([a-z0-9._ -]+, no trailing '.' or ' ', no Windows device name, a first
+ * segment that is not one of the cache root's own namespaces), otherwise
+ * $MODEL_CACHE_DIR/~<slug>-<blake2s-16 hex>/.
+ *
+ * Layouts mlc only reads (packages inference already cached):
+ * inference_models' <home>/models-cache/v2-<slug>-<blake2s-16 hex>/<package>/
+ * (files may be symlinks into <home>/shared-blobs/), its older
+ * <slug>-<blake2s-4 hex> form, and inference's older <slug>-<blake2s-4 hex>
+ * and raw-id legacy directories. Invariant: nothing found here points
+ * outside the cache home: package ids are [A-Za-z0-9]+, symlinks must resolve
+ * into shared-blobs/ or the package itself, and the forms whose names can
+ * collide are used only when their metadata names exactly this model id.
+ * Does not download (download.c).
  */
 #include <ctype.h>
+#include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
 
 #include "model/model.h"
 #include "model/hash.h"
@@ -26,27 +43,99 @@ int mdl_is_model_id(const char *s)
     return 1;
 }
 
+mlc_status mdl_parse_model_id(const char *id, char **dataset_out, char **version_out,
+                              mlc_error *err)
+{
+    const char *slash = strchr(id, '/');
+    *dataset_out = *version_out = NULL;
+    if (!slash || slash == id || !slash[1] || strchr(slash + 1, '/'))
+        return core_err(err, MLC_STATUS_INVALID_ARGUMENT,
+                        "Model ID: `%.200s` is invalid (Invalid Model ID sent in request): "
+                        "expected \"project/version\"",
+                        id);
+    /* int() of the version; anything else is an instant model id. Choice:
+     * only plain decimal digits count (no sign, spaces or '_'). */
+    const char *v = slash + 1;
+    int digits = strspn(v, "0123456789") == strlen(v) && strlen(v) <= 9;
+    if (!(*dataset_out = core_strndup(id, (size_t)(slash - id))) ||
+        (digits && !(*version_out = core_sprintf("%ld", strtol(v, NULL, 10))))) {
+        mlc_free(*dataset_out);
+        *dataset_out = NULL;
+        return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
+    }
+    if (!digits) {
+        mlc_free(*dataset_out);
+        if (!(*dataset_out = core_strdup(id)))
+            return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
+    }
+    return MLC_OK;
+}
+
+mlc_status mdl_model_id_error(const char *s, int allow_dir, mlc_error *err)
+{
+    const char *slash = strchr(s, '/');
+    if (slash && strchr(slash + 1, '/') && s[0] != '/' && s[0] != '.')
+        return core_err(err, MLC_STATUS_INVALID_ARGUMENT,
+                        "Model ID: `%.200s` is invalid (Invalid Model ID sent in request): "
+                        "expected \"project/version\"%s",
+                        s, allow_dir ? " (nor is it a model package directory)" : "");
+    return core_err(err, MLC_STATUS_NOT_FOUND,
+                    allow_dir ? "'%s' is neither a model package directory nor a model id "
+                                "like \"project/3\""
+                              : "'%s' is not a model id like \"project/3\"",
+                    s);
+}
+
+/* ---- inference's cache key for an id ---------------------------------------- */
+
+static int reserved_device(const char *a, size_t n)
+{
+    /* Windows device names, compared on the part before the first '.',
+     * right-stripped of spaces, lower-case (inference keeps ids portable) */
+    static const char *const names[] = {"aux", "con", "nul", "prn"};
+    size_t k = 0;
+    while (k < n && a[k] != '.') k++;
+    while (k > 0 && a[k - 1] == ' ') k--;
+    for (size_t i = 0; i < 4; i++)
+        if (k == 3 && !strncmp(a, names[i], 3)) return 1;
+    return k == 4 && (!strncmp(a, "com", 3) || !strncmp(a, "lpt", 3)) && a[3] >= '1' && a[3] <= '9';
+}
+
 static int plain_segment(const char *a, size_t n)
 {
-    if (n == 0 || n > 200) return 0;
-    if ((n == 1 && a[0] == '.') || (n == 2 && a[0] == '.' && a[1] == '.')) return 0;
+    if (n == 0 || n > 255) return 0;
+    if (a[n - 1] == '.' || a[n - 1] == ' ') return 0; /* also rules out "." and ".." */
     for (size_t i = 0; i < n; i++) {
         char c = a[i];
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
               c == ' ' || c == '-'))
             return 0;
     }
-    return 1;
+    return !reserved_device(a, n);
 }
 
-char *mdl_cache_dir_for(const char *root, const char *id)
+/* A first segment that would land on something else the cache root holds. */
+static int reserved_first_segment(const char *a, size_t n)
 {
-    const char *slash = strchr(id, '/');
-    size_t n1 = slash ? (size_t)(slash - id) : strlen(id);
-    if (plain_segment(id, n1) && (!slash || plain_segment(slash + 1, strlen(slash + 1))))
-        return core_sprintf("%s/%s", root, id);
-    /* slug: runs of [^A-Za-z0-9_-] -> '-', runs of [_-]{2,} -> '-', 48 max */
-    char slug[49];
+    static const char *const ns[] = {
+        "_file_locks",  "auto-resolution-cache",  "hf_home",      "huggingface", "lora-bases",
+        "models-cache", "owl-v2-serialized-data", "shared-blobs", "usage.db",    "workflow"};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+        if (strlen(ns[i]) == n && !strncmp(a, ns[i], n)) return 1;
+    /* the old 4-byte-digest slug form "<slug>-<8 hex>" */
+    if (n > 9 && n <= 57 && a[n - 9] == '-') {
+        for (size_t i = n - 8; i < n; i++)
+            if (!isxdigit((unsigned char)a[i]) || isupper((unsigned char)a[i])) return 0;
+        for (size_t i = 0; i < n - 9; i++)
+            if (!isalnum((unsigned char)a[i]) && a[i] != '_' && a[i] != '-') return 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* slug: runs of [^A-Za-z0-9_-] -> '-', then runs of [_-]{2,} -> '-', 48 max */
+static void slugify(const char *id, char slug[49])
+{
     size_t k = 0;
     for (const char *p = id; *p && k < 48; p++) {
         char c = *p;
@@ -59,11 +148,206 @@ char *mdl_cache_dir_for(const char *root, const char *id)
         slug[k++] = o;
     }
     slug[k] = '\0';
+    if (!k) snprintf(slug, 49, "%s", "special-char-only-model-id");
+}
+
+static void blake2s_hex(const char *id, size_t nbytes, char *hex)
+{
     uint8_t d[16];
-    mdl_blake2s_128(id, strlen(id), d);
-    char hex[33];
-    for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    if (nbytes == 16)
+        mdl_blake2s_128(id, strlen(id), d);
+    else
+        mdl_blake2s_n(id, strlen(id), d, nbytes);
+    for (size_t i = 0; i < nbytes; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
+char *mdl_cache_dir_for(const char *root, const char *id)
+{
+    const char *slash = strchr(id, '/');
+    size_t n1 = slash ? (size_t)(slash - id) : strlen(id);
+    if (plain_segment(id, n1) && !reserved_first_segment(id, n1) &&
+        (!slash || plain_segment(slash + 1, strlen(slash + 1))) &&
+        strlen(root) + strlen(id) + 2 < 4096)
+        return core_sprintf("%s/%s", root, id);
+    char slug[49], hex[33];
+    slugify(id, slug);
+    blake2s_hex(id, 16, hex);
     return core_sprintf("%s/~%s-%s", root, slug, hex);
+}
+
+/* ---- packages inference cached in layouts mlc does not write ----------------- */
+
+static char *read_small_json_string(const char *path, const char *key, int *present)
+{
+    /* a regular file (not a symlink), small, a JSON object */
+    struct stat sb;
+    *present = 0;
+    if (lstat(path, &sb) != 0) return NULL;
+    if (!S_ISREG(sb.st_mode) || sb.st_size > (1 << 20)) {
+        *present = -1; /* there, but not a small regular file: never trusted */
+        return NULL;
+    }
+    json_t *root = json_load_file(path, 0, NULL);
+    char *out = NULL;
+    const json_t *v = json_object_get(root, key);
+    if (v) *present = 1;
+    if (json_is_string(v)) out = core_strdup(json_string_value(v));
+    if (!json_is_object(root)) *present = -1;
+    json_decref(root);
+    return out;
+}
+
+/* A package file: a regular file, or a symlink whose target is a regular file
+ * inside blobs (realpath) or inside the package directory itself. */
+static int file_inside(const char *path, const char *pkg_real, const char *blobs_real)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0) return 0;
+    if (S_ISREG(sb.st_mode)) return 1;
+    if (!S_ISLNK(sb.st_mode)) return 0;
+    char *r = realpath(path, NULL);
+    int ok = 0;
+    if (r && stat(r, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        for (int i = 0; i < 2 && !ok; i++) {
+            const char *base = i ? blobs_real : pkg_real;
+            size_t n = base ? strlen(base) : 0;
+            ok = n && !strncmp(r, base, n) && r[n] == '/';
+        }
+    }
+    core_libc_free(r);
+    return ok;
+}
+
+static int quant_score(const char *q)
+{
+    if (!q || !strcmp(q, "fp32")) return 3;
+    return !strcmp(q, "fp16") ? 2 : 1;
+}
+
+/* Best usable ONNX package under model_dir (inference_models layout). */
+static char *pick_cached_package(const char *home, const char *model_dir, const char *id,
+                                 int need_attribution)
+{
+    struct stat sb;
+    if (lstat(model_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) return NULL;
+    DIR *d = opendir(model_dir);
+    if (!d) return NULL;
+    char *blobs = core_sprintf("%s/shared-blobs", home);
+    char *blobs_real = blobs ? realpath(blobs, NULL) : NULL;
+    char *best = NULL, *best_name = NULL;
+    int best_score = -1;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n == 0 || n > 255 ||
+            strspn(e->d_name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "0123456789") != n)
+            continue; /* package ids are [A-Za-z0-9]+: no "..", no hidden staging */
+        char *pkg = core_sprintf("%s/%s", model_dir, e->d_name);
+        char *mc = pkg ? core_sprintf("%s/model_config.json", pkg) : NULL;
+        char *pkg_real = NULL, *owner = NULL, *backend = NULL, *quant = NULL;
+        int ok = pkg && mc && lstat(pkg, &sb) == 0 && S_ISDIR(sb.st_mode);
+        if (ok) {
+            int has_owner = 0, has_backend = 0, has_q = 0;
+            owner = read_small_json_string(mc, "model_id", &has_owner);
+            backend = read_small_json_string(mc, "backend_type", &has_backend);
+            quant = read_small_json_string(mc, "quantization", &has_q);
+            ok = has_owner >= 0 && core_file_exists(mc);
+            if (ok && has_owner) ok = owner && !strcmp(owner, id);
+            if (ok && !has_owner) ok = !need_attribution;
+            if (ok && has_backend) ok = backend && !strcmp(backend, "onnx");
+        }
+        if (ok) {
+            pkg_real = realpath(pkg, NULL);
+            static const char *const need[] = {"inference_config.json", "class_names.txt",
+                                               "weights.onnx"};
+            for (size_t i = 0; ok && i < 3; i++) {
+                char *f = core_sprintf("%s/%s", pkg, need[i]);
+                ok = f && file_inside(f, pkg_real, blobs_real);
+                mlc_free(f);
+            }
+        }
+        int score = ok ? quant_score(quant) : -1;
+        if (ok &&
+            (score > best_score || (score == best_score && strcmp(e->d_name, best_name) < 0))) {
+            mlc_free(best);
+            mlc_free(best_name);
+            best = pkg;
+            pkg = NULL;
+            best_name = core_strdup(e->d_name);
+            best_score = best_name ? score : -1;
+            if (!best_name) {
+                mlc_free(best);
+                best = NULL;
+            }
+        }
+        core_libc_free(pkg_real);
+        mlc_free(pkg);
+        mlc_free(mc);
+        mlc_free(owner);
+        mlc_free(backend);
+        mlc_free(quant);
+    }
+    closedir(d);
+    core_libc_free(blobs_real);
+    mlc_free(blobs);
+    mlc_free(best_name);
+    return best;
+}
+
+/* inference's older legacy directories (home/rel): read only when their
+ * model_type.json names exactly this id, and only when they hold no
+ * symlinks. */
+static char *legacy_owned_dir(const char *home, const char *rel, const char *id)
+{
+    char *dir = core_sprintf("%s/%s", home, rel);
+    char *mt = dir ? core_sprintf("%s/model_type.json", dir) : NULL;
+    char *env = dir ? core_sprintf("%s/environment.json", dir) : NULL;
+    struct stat sb;
+    int present = 0;
+    char *owner = mt ? read_small_json_string(mt, "model_id", &present) : NULL;
+    int ok = owner && !strcmp(owner, id) && lstat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && env &&
+             lstat(env, &sb) == 0 && S_ISREG(sb.st_mode);
+    DIR *d = ok ? opendir(dir) : NULL;
+    struct dirent *e;
+    while (d && ok && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char *p = core_sprintf("%s/%s", dir, e->d_name);
+        ok = p && lstat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+        mlc_free(p);
+    }
+    if (d) closedir(d);
+    mlc_free(owner);
+    mlc_free(mt);
+    mlc_free(env);
+    if (!ok) {
+        mlc_free(dir);
+        dir = NULL;
+    }
+    return dir;
+}
+
+char *mdl_find_cached_package(const char *home, const char *id)
+{
+    char slug[49], hex32[33], hex8[9];
+    slugify(id, slug);
+    blake2s_hex(id, 16, hex32);
+    blake2s_hex(id, 4, hex8);
+    char *found = NULL;
+    char *v2 = core_sprintf("%s/models-cache/v2-%s-%s", home, slug, hex32);
+    char *v1 = core_sprintf("%s/models-cache/%s-%s", home, slug, hex8);
+    char *old = core_sprintf("%s-%s", slug, hex8);
+    if (v2) found = pick_cached_package(home, v2, id, 0);
+    /* the v1 namespace's 32-bit digest can collide: only attributed packages */
+    if (!found && v1) found = pick_cached_package(home, v1, id, 1);
+    if (!found && old) found = legacy_owned_dir(home, old, id);
+    mlc_free(v2);
+    mlc_free(v1);
+    mlc_free(old);
+    /* before the slug rule, inference used the raw id for every id whose path
+     * fit, e.g. "Demo/1" */
+    if (!found && !strstr(id, "..") && id[0] != '/') found = legacy_owned_dir(home, id, id);
+    return found;
 }
 
 /* ---- MD5 (RFC 1321) --------------------------------------------------------- */
@@ -212,11 +496,11 @@ static void b2_compress(uint32_t h[8], const uint8_t blk[64], uint32_t t, int la
     for (int i = 0; i < 8; i++) h[i] ^= v[i] ^ v[i + 8];
 }
 
-void mdl_blake2s_128(const void *data, size_t n, uint8_t out[16])
+void mdl_blake2s_n(const void *data, size_t n, uint8_t *out, size_t outlen)
 {
     uint32_t h[8];
     memcpy(h, B2_IV, sizeof h);
-    h[0] ^= 0x01010000u ^ 16u;
+    h[0] ^= 0x01010000u ^ (uint32_t)outlen;
     const uint8_t *p = data;
     uint8_t blk[64];
     uint32_t t = 0;
@@ -230,5 +514,10 @@ void mdl_blake2s_128(const void *data, size_t n, uint8_t out[16])
     if (n) memcpy(blk, p, n);
     t += (uint32_t)n;
     b2_compress(h, blk, t, 1);
-    for (int i = 0; i < 16; i++) out[i] = (uint8_t)(h[i / 4] >> (8 * (i % 4)));
+    for (size_t i = 0; i < outlen; i++) out[i] = (uint8_t)(h[i / 4] >> (8 * (i % 4)));
+}
+
+void mdl_blake2s_128(const void *data, size_t n, uint8_t out[16])
+{
+    mdl_blake2s_n(data, n, out, 16);
 }

@@ -1,21 +1,25 @@
 /*
- * download.c - fetches a model package by id from the Roboflow weights API
- * into the model cache.
+ * download.c - fetches a model package by id into the model cache.
  *
- * Flow: GET {base}/models/v1/external/weights?modelId=<id> with
- * "Authorization: Bearer <key>" (retried on 408/429/502/503/504; follows
- * nextPage up to 10 pages) -> refuse a task other than multi-label
- * classification -> pick the ONNX package (trusted, every file with an MD5;
- * fp32 first, dynamic batch before static, then higher opset) -> download
- * every file into a fresh temp directory inside the cache root, verifying
- * size caps and MD5 -> write model_config.json (task, architecture,
- * recommended parameters: the package's replace the model's) -> rename the
- * temp directory into place.
+ * Flow: parse the id (§5.1) -> already cached, in mlc's/inference's legacy
+ * layout or in inference_models' models-cache layout (cache.c)? use it, no
+ * network -> offline? NOT_FOUND -> GET {base}/models/v1/external/weights?
+ * modelId=<id> with "Authorization: Bearer <key>" (retried on
+ * 408/429/502/503/504; follows nextPage up to 10 pages) -> refuse a task
+ * other than multi-label classification -> pick the ONNX package (trusted,
+ * every file with an MD5; fp32 first, dynamic batch before static, then
+ * higher opset) -> download every file into a fresh staging directory inside
+ * the cache root, verifying size caps and MD5 -> write model_config.json
+ * (task, architecture, recommended parameters: the package's replace the
+ * model's) -> rename the staging directory into place. When the weights API
+ * answers 404 or offers no usable ONNX package, Roboflow's older endpoints
+ * write a legacy package into the same staging directory (legacy.c).
  *
  * Crash safety and concurrency: nothing is ever written into the final
  * directory; it appears complete through one rename(2). A process that loses
  * the rename race (EEXIST/ENOTEMPTY) discards its copy and uses the winner's.
- * Leftover ".tmp-*" directories from killed processes are ignored.
+ * Leftover ".tmp-*" directories from killed processes are never read, and
+ * are swept once untouched for a day.
  *
  * Not here: the cache path rules (cache.c), package parsing (package.c).
  */
@@ -24,29 +28,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "model/hash.h"
-#include "model/model.h"
+#include "model/fetch.h"
 
 #define MAX_PAGES 10
 #define MAX_TRIES 3
-
-struct sink {
-    struct core_buf mem; /* used when fp == NULL */
-    FILE *fp;
-    size_t n, max;
-    struct mdl_md5 md5;
-    int over;
-};
+/* staging directories untouched this long belong to killed downloads */
+#define STALE_STAGING_SECONDS (24 * 3600)
 
 static size_t on_data(char *p, size_t sz, size_t nm, void *ud)
 {
-    struct sink *s = ud;
+    struct mdl_sink *s = ud;
     size_t n = sz * nm;
     if (s->n + n > s->max) {
         s->over = 1;
@@ -60,58 +59,94 @@ static size_t on_data(char *p, size_t sz, size_t nm, void *ud)
     return core_buf_append(&s->mem, p, n) == MLC_OK ? n : 0;
 }
 
+/* Picks "md5=<base64>" out of a Google Cloud Storage x-goog-hash header (the
+ * signed URLs Roboflow hands out point there). */
+static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
+{
+    struct mdl_sink *s = ud;
+    size_t n = sz * nm;
+    static const char name[] = "x-goog-hash:";
+    if (n > sizeof name && n < 1024 && !strncasecmp(p, name, sizeof name - 1)) {
+        char line[1024];
+        memcpy(line, p, n);
+        line[n] = '\0';
+        const char *m = strstr(line, "md5=");
+        if (m) {
+            m += 4;
+            size_t k = strcspn(m, ", \r\n");
+            uint8_t *raw = NULL;
+            size_t rn = 0;
+            if (core_base64_decode(m, k, &raw, &rn, NULL) == MLC_OK && rn == 16)
+                for (int i = 0; i < 16; i++) snprintf(s->goog_md5 + 2 * i, 3, "%02x", raw[i]);
+            mlc_free(raw);
+        }
+    }
+    return n;
+}
+
 static const char *env_nonempty(const char *k)
 {
     const char *v = getenv(k);
     return v && *v ? v : NULL;
 }
 
-/* One GET. *code_out is the HTTP status (0 when no response). */
-static mlc_status http_get(const char *url, const char *bearer, int timeout_ms, struct sink *s,
-                           long *code_out, mlc_error *err)
+char *mdl_url_for_message(const char *url)
+{
+    return core_strndup(url, strcspn(url, "?#"));
+}
+
+mlc_status mdl_http_get(const char *url, const char *const *headers, int timeout_ms,
+                        struct mdl_sink *s, long *code_out, mlc_error *err)
 {
     mlc_status st = MLC_OK;
     struct curl_slist *hdrs = NULL;
-    char *auth = NULL;
+    char *shown = NULL;
+    *code_out = 0;
     CURL *c = curl_easy_init();
     if (!c) return core_err(err, MLC_STATUS_NO_MEMORY, "cannot start an HTTP transfer");
     char ebuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, s);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+    /* file://, ftp:// etc. from an API answer must not read local files */
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
     /* a stalled transfer (no byte for timeout_ms) fails; a slow but moving
      * large download does not */
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)((timeout_ms + 999) / 1000));
     curl_easy_setopt(c, CURLOPT_USERAGENT, "mlc/" MLC_VERSION);
-    if (bearer) {
-        auth = core_sprintf("Authorization: Bearer %s", bearer);
-        if (!auth || !(hdrs = curl_slist_append(NULL, auth))) {
+    for (size_t i = 0; headers && headers[i]; i++) {
+        struct curl_slist *h = curl_slist_append(hdrs, headers[i]);
+        if (!h) {
             st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
             goto fail;
         }
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+        hdrs = h;
     }
+    if (hdrs) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     CURLcode rc = curl_easy_perform(c);
     long code = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     *code_out = code;
     if (s->over) {
-        st = core_err(err, MLC_STATUS_LIMIT, "download from %s is larger than %zu bytes", url,
-                      s->max);
+        st = core_err(err, MLC_STATUS_LIMIT, "download from %s is larger than %zu bytes",
+                      (shown = mdl_url_for_message(url)) ? shown : "?", s->max);
     } else if (rc != CURLE_OK && code < 400) {
-        st = core_err(err, MLC_STATUS_NETWORK, "HTTP request to %s failed: %s", url,
+        st = core_err(err, MLC_STATUS_NETWORK, "HTTP request to %s failed: %s",
+                      (shown = mdl_url_for_message(url)) ? shown : "?",
                       ebuf[0] ? ebuf : curl_easy_strerror(rc));
     }
 fail:
     curl_slist_free_all(hdrs);
-    mlc_free(auth);
+    mlc_free(shown);
     curl_easy_cleanup(c);
     return st;
 }
@@ -150,7 +185,7 @@ static int retryable(long code)
     return code == 408 || code == 429 || code == 502 || code == 503 || code == 504;
 }
 
-static char *url_encode(const char *s)
+char *mdl_url_encode(const char *s)
 {
     struct core_buf b;
     core_buf_init(&b, 0);
@@ -162,35 +197,39 @@ static char *url_encode(const char *s)
             return NULL;
         }
     }
+    if (!b.data && core_buf_append(&b, "", 0) != MLC_OK) return NULL;
     return core_buf_take(&b);
 }
 
 /* Fetches the metadata pages; returns the merged modelMetadata with all
  * packages in one "modelPackages" array (caller json_decref). */
-static mlc_status fetch_metadata(const char *base, const char *key, const char *id, int timeout_ms,
-                                 json_t **meta_out, mlc_error *err)
+static mlc_status fetch_metadata(const struct mdl_fetch *f, json_t **meta_out, long *code_out,
+                                 mlc_error *err)
 {
     mlc_status st = MLC_OK;
     json_t *merged = NULL, *root = NULL;
-    char *eid = url_encode(id), *after = NULL, *url = NULL;
-    if (!eid) return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
+    char *eid = mdl_url_encode(f->id), *after = NULL, *url = NULL, *auth = NULL;
+    const char *hdrs[2] = {NULL, NULL};
+    *code_out = 0;
+    if (!eid) goto nomem;
+    if (f->key) {
+        if (!(auth = core_sprintf("Authorization: Bearer %s", f->key))) goto nomem;
+        hdrs[0] = auth;
+    }
     for (int page = 0; page < MAX_PAGES; page++) {
-        char *eafter = after ? url_encode(after) : NULL;
+        char *eafter = after ? mdl_url_encode(after) : NULL;
         mlc_free(url);
-        url = core_sprintf("%s/models/v1/external/weights?modelId=%s%s%s", base, eid,
+        url = core_sprintf("%s/models/v1/external/weights?modelId=%s%s%s", f->base, eid,
                            eafter ? "&startAfter=" : "", eafter ? eafter : "");
         mlc_free(eafter);
-        if (!url) {
-            st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
-            goto fail;
-        }
+        if (!url) goto nomem;
         long code = 0;
-        struct sink s;
+        struct mdl_sink s;
         for (int attempt = 0;; attempt++) {
             memset(&s, 0, sizeof s);
             core_buf_init(&s.mem, 16u << 20);
             s.max = 16u << 20;
-            st = http_get(url, key, timeout_ms, &s, &code, err);
+            st = mdl_http_get(url, hdrs, f->timeout_ms, &s, &code, err);
             if (!st && retryable(code) && attempt + 1 < MAX_TRIES) {
                 core_buf_free(&s.mem);
                 usleep(200000u << attempt);
@@ -198,7 +237,8 @@ static mlc_status fetch_metadata(const char *base, const char *key, const char *
             }
             break;
         }
-        if (!st && code != 200) st = map_api_status(code, id, s.mem.data, err);
+        *code_out = code;
+        if (!st && code != 200) st = map_api_status(code, f->id, s.mem.data, err);
         if (st) {
             core_buf_free(&s.mem);
             goto fail;
@@ -210,7 +250,7 @@ static mlc_status fetch_metadata(const char *base, const char *key, const char *
         json_t *meta = json_object_get(root, "modelMetadata");
         if (!json_is_object(meta)) {
             st = core_err(err, MLC_STATUS_NETWORK,
-                          "Could not decode Roboflow API response for '%s' (%s)", id,
+                          "Could not decode Roboflow API response for '%s' (%s)", f->id,
                           root ? "no modelMetadata object" : je.text);
             goto fail;
         }
@@ -242,6 +282,7 @@ fail:
     mlc_free(eid);
     mlc_free(after);
     mlc_free(url);
+    mlc_free(auth);
     return st;
 }
 
@@ -298,49 +339,56 @@ static const json_t *pick_package(const json_t *meta)
     return best;
 }
 
-/* A package file name must be a plain file name. */
+/* A package file name must be a plain file name: no directories, no "..",
+ * nothing absolute, nothing hidden (the staging directory's own files). */
 static int safe_name(const char *n)
 {
-    return *n && strcmp(n, ".") && strcmp(n, "..") && !strchr(n, '/') && !strchr(n, '\\') &&
+    return n && *n && n[0] != '.' && !strchr(n, '/') && !strchr(n, '\\') &&
            strcmp(n, "model_config.json") && strlen(n) < 200;
 }
 
-static mlc_status download_file(const char *url, const char *path, const char *md5, size_t max,
-                                int timeout_ms, mlc_error *err)
+mlc_status mdl_download_file(const char *url, const char *path, const char *md5, size_t max,
+                             int timeout_ms, mlc_error *err)
 {
-    struct sink s;
-    memset(&s, 0, sizeof s);
-    s.max = max;
-    mdl_md5_init(&s.md5);
-    s.fp = fopen(path, "wb");
-    if (!s.fp) return core_err(err, MLC_STATUS_IO, "cannot create '%s': %s", path, strerror(errno));
+    struct mdl_sink s;
     long code = 0;
     mlc_status st = MLC_OK;
     for (int attempt = 0;; attempt++) {
-        st = http_get(url, NULL, timeout_ms, &s, &code, err);
-        if (!st && retryable(code) && attempt + 1 < MAX_TRIES && s.n == 0) {
+        memset(&s, 0, sizeof s);
+        s.max = max;
+        mdl_md5_init(&s.md5);
+        s.fp = fopen(path, "wb");
+        if (!s.fp)
+            return core_err(err, MLC_STATUS_IO, "cannot create '%s': %s", path, strerror(errno));
+        st = mdl_http_get(url, NULL, timeout_ms, &s, &code, err);
+        if (fclose(s.fp) != 0 && !st)
+            st = core_err(err, MLC_STATUS_IO, "cannot write '%s': %s", path, strerror(errno));
+        if (!st && retryable(code) && attempt + 1 < MAX_TRIES) {
             usleep(200000u << attempt);
             continue;
         }
         break;
     }
-    if (fclose(s.fp) != 0 && !st)
-        st = core_err(err, MLC_STATUS_IO, "cannot write '%s': %s", path, strerror(errno));
     if (st) return core_err_prefix(err, "downloading %s", path);
-    if (code != 200)
-        return core_err(err, code == 404 ? MLC_STATUS_NOT_FOUND : MLC_STATUS_NETWORK,
-                        "downloading %s: HTTP %ld", path, code);
+    if (code != 200) {
+        char *shown = mdl_url_for_message(url);
+        st = core_err(err, code == 404 ? MLC_STATUS_NOT_FOUND : MLC_STATUS_NETWORK,
+                      "downloading %s from %s: HTTP %ld", path, shown ? shown : "?", code);
+        mlc_free(shown);
+        return st;
+    }
     char hex[33];
     mdl_md5_hex(&s.md5, hex);
-    if (strcasecmp(hex, md5))
+    const char *want = md5 ? md5 : s.goog_md5[0] ? s.goog_md5 : NULL;
+    if (want && strcasecmp(hex, want))
         return core_err(err, MLC_STATUS_NETWORK,
                         "downloaded %s does not match its MD5 (got %s, expected %s): the transfer "
                         "was corrupted or truncated",
-                        path, hex, md5);
+                        path, hex, want);
     return MLC_OK;
 }
 
-static void remove_tree(const char *dir)
+void mdl_remove_tree(const char *dir)
 {
     DIR *d = opendir(dir);
     if (d) {
@@ -394,7 +442,7 @@ static mlc_status write_model_config(const char *dir, const char *id, const json
     mlc_status st = path ? core_write_file_atomic(path, text, strlen(text), err)
                          : core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
     mlc_free(path);
-    free(text); /* jansson's buffer */
+    core_libc_free(text); /* jansson's buffer */
     return st;
 }
 
@@ -414,18 +462,125 @@ static char *parent_of(const char *path)
     return s ? core_strndup(path, (size_t)(s - path)) : core_strdup(".");
 }
 
+/* The current weights API into f->staging. *fallback is set (with a
+ * NOT_FOUND/UNSUPPORTED status) when the model has no answer there that mlc
+ * can use: 404, or no trusted ONNX package. */
+static mlc_status fetch_current(const struct mdl_fetch *f, int *fallback, mlc_error *err)
+{
+    mlc_status st = MLC_OK;
+    json_t *meta = NULL;
+    long code = 0;
+    *fallback = 0;
+    if ((st = fetch_metadata(f, &meta, &code, err))) {
+        *fallback = code == 404;
+        goto fail;
+    }
+    const json_t *task = json_object_get(meta, "taskType");
+    if (!json_is_string(task) || strcmp(json_string_value(task), "multi-label-classification")) {
+        st = core_err(err, MLC_STATUS_UNSUPPORTED,
+                      "model '%s' has task type \"%s\"; mlc runs only multi-label-classification "
+                      "models",
+                      f->id, json_is_string(task) ? json_string_value(task) : "(none)");
+        goto fail;
+    }
+    const json_t *pkg = pick_package(meta);
+    if (!pkg) {
+        *fallback = 1;
+        st = core_err(err, MLC_STATUS_UNSUPPORTED,
+                      "model '%s' has no trusted ONNX package with MD5-verified files", f->id);
+        goto fail;
+    }
+    size_t i;
+    const json_t *file;
+    json_array_foreach(json_object_get(pkg, "packageFiles"), i, file)
+    {
+        const char *name = json_string_value(json_object_get(file, "fileHandle"));
+        if (!safe_name(name)) {
+            /* the name comes from the network: never let it leave staging */
+            st = core_err(err, MLC_STATUS_BAD_MODEL,
+                          "model '%s': the weights API lists an unsafe package file name "
+                          "'%.100s' (a path, not a file name)",
+                          f->id, name ? name : "");
+            goto fail;
+        }
+        char *path = core_sprintf("%s/%s", f->staging, name);
+        if (!path) {
+            st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
+            goto fail;
+        }
+        st = mdl_download_file(json_string_value(json_object_get(file, "downloadUrl")), path,
+                               json_string_value(json_object_get(file, "md5Hash")), f->max_bytes,
+                               f->timeout_ms, err);
+        mlc_free(path);
+        if (st) goto fail;
+    }
+    if ((st = write_model_config(f->staging, f->id, meta, pkg, err))) goto fail;
+    if (!package_complete(f->staging))
+        st =
+            core_err(err, MLC_STATUS_BAD_MODEL,
+                     "model '%s': the downloaded ONNX package has no inference_config.json", f->id);
+fail:
+    json_decref(meta);
+    return st;
+}
+
+/* Removes ".tmp-*" staging directories that nothing has written to for a
+ * day: leftovers of killed downloads (a live download touches its files far
+ * more often than that, since a stall fails after url_timeout_ms). */
+static void sweep_stale_staging(const char *root)
+{
+    DIR *d = opendir(root);
+    if (!d) return;
+    struct dirent *e;
+    time_t now = time(NULL);
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, ".tmp-", 5)) continue;
+        char *p = core_sprintf("%s/%s", root, e->d_name);
+        if (!p) break;
+        struct stat sb;
+        time_t newest = 0;
+        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            newest = sb.st_mtime;
+            DIR *sub = opendir(p);
+            struct dirent *f;
+            while (sub && (f = readdir(sub))) {
+                if (!strcmp(f->d_name, "..")) continue; /* the cache root: always fresh */
+                char *q = core_sprintf("%s/%s", p, f->d_name);
+                struct stat fb;
+                if (q && lstat(q, &fb) == 0 && fb.st_mtime > newest) newest = fb.st_mtime;
+                mlc_free(q);
+            }
+            if (sub) closedir(sub);
+            if (now - newest > STALE_STAGING_SECONDS) mdl_remove_tree(p);
+        }
+        mlc_free(p);
+    }
+    closedir(d);
+}
+
 mlc_status mdl_fetch_model(const char *id, const mlc_model_options *opt, char **dir_out,
                            mlc_error *err)
 {
     mlc_status st = MLC_OK;
-    json_t *meta = NULL;
     char *final = NULL, *tmp = NULL, *parent = NULL, *base = NULL;
+    char *dataset = NULL, *version = NULL, *found = NULL;
+    if ((st = mdl_parse_model_id(id, &dataset, &version, err))) goto fail;
     const char *root = opt->cache_dir ? opt->cache_dir : env_nonempty("MODEL_CACHE_DIR");
     if (!root) root = "/tmp/cache";
     if (!(final = mdl_cache_dir_for(root, id))) goto nomem;
+    /* Cached in either layout: no network. mlc's own downloads (and
+     * inference's legacy cache) first, then inference_models' cache. */
     if (package_complete(final)) {
         *dir_out = final;
-        return MLC_OK;
+        final = NULL;
+        goto fail;
+    }
+    if ((found = mdl_find_cached_package(root, id)) ||
+        (env_nonempty("INFERENCE_HOME") &&
+         (found = mdl_find_cached_package(env_nonempty("INFERENCE_HOME"), id)))) {
+        *dir_out = found;
+        found = NULL;
+        goto fail;
     }
     if (opt->offline || env_nonempty("OFFLINE_MODE")) {
         st = core_err(err, MLC_STATUS_NOT_FOUND,
@@ -434,13 +589,13 @@ mlc_status mdl_fetch_model(const char *id, const mlc_model_options *opt, char **
         goto fail;
     }
     const char *key = opt->api_key ? opt->api_key : env_nonempty("ROBOFLOW_API_KEY");
+    if (!key) key = env_nonempty("API_KEY");
     if (key && !strcmp(key, "local")) key = env_nonempty("ROBOFLOW_API_KEY");
     const char *b = opt->api_url ? opt->api_url : env_nonempty("API_BASE_URL");
     if (!b) b = env_nonempty("ROBOFLOW_API_HOST");
     if (!b) b = "https://api.roboflow.com";
     if (!(base = core_strdup(b))) goto nomem;
     while (*base && base[strlen(base) - 1] == '/') base[strlen(base) - 1] = '\0';
-    int timeout = opt->limits.url_timeout_ms > 0 ? opt->limits.url_timeout_ms : 15000;
 
     static int curl_ready;
     if (!curl_ready) {
@@ -448,22 +603,8 @@ mlc_status mdl_fetch_model(const char *id, const mlc_model_options *opt, char **
         curl_global_init(CURL_GLOBAL_DEFAULT);
         curl_ready = 1;
     }
-    if ((st = fetch_metadata(base, key, id, timeout, &meta, err))) goto fail;
-    const json_t *task = json_object_get(meta, "taskType");
-    if (!json_is_string(task) || strcmp(json_string_value(task), "multi-label-classification")) {
-        st = core_err(err, MLC_STATUS_UNSUPPORTED,
-                      "model '%s' has task type \"%s\"; mlc runs only multi-label-classification "
-                      "models",
-                      id, json_is_string(task) ? json_string_value(task) : "(none)");
-        goto fail;
-    }
-    const json_t *pkg = pick_package(meta);
-    if (!pkg) {
-        st = core_err(err, MLC_STATUS_UNSUPPORTED,
-                      "model '%s' has no trusted ONNX package with MD5-verified files", id);
-        goto fail;
-    }
     if ((st = core_mkdirs(root, err))) goto fail;
+    sweep_stale_staging(root);
     char rnd[37];
     core_uuid4(rnd);
     if (!(tmp = core_sprintf("%s/.tmp-%ld-%.8s", root, (long)getpid(), rnd))) goto nomem;
@@ -471,37 +612,28 @@ mlc_status mdl_fetch_model(const char *id, const mlc_model_options *opt, char **
         st = core_err(err, MLC_STATUS_IO, "cannot create '%s': %s", tmp, strerror(errno));
         goto fail;
     }
-    size_t i;
-    const json_t *f;
-    json_array_foreach(json_object_get(pkg, "packageFiles"), i, f)
-    {
-        const char *name = json_string_value(json_object_get(f, "fileHandle"));
-        if (!safe_name(name)) {
-            st = core_err(err, MLC_STATUS_BAD_MODEL, "model '%s': unsafe package file name '%s'",
-                          id, name);
-            goto fail;
-        }
-        char *path = core_sprintf("%s/%s", tmp, name);
-        if (!path) goto nomem;
-        st = download_file(json_string_value(json_object_get(f, "downloadUrl")), path,
-                           json_string_value(json_object_get(f, "md5Hash")),
-                           opt->limits.max_input_bytes ? opt->limits.max_input_bytes
-                                                       : (size_t)256 << 20,
-                           timeout, err);
-        mlc_free(path);
-        if (st) goto fail;
+    struct mdl_fetch f = {
+        .id = id,
+        .base = base,
+        .key = key,
+        .timeout_ms = opt->limits.url_timeout_ms > 0 ? opt->limits.url_timeout_ms : 15000,
+        .max_bytes = opt->limits.max_input_bytes ? opt->limits.max_input_bytes : (size_t)256 << 20,
+        .staging = tmp,
+    };
+    int fallback = 0;
+    st = fetch_current(&f, &fallback, err);
+    if (st && fallback) {
+        /* Not servable by the weights API: Roboflow's older endpoints. Their
+         * answer (and error) is the one reported. */
+        if (err) memset(err, 0, sizeof *err);
+        st = mdl_fetch_legacy(&f, dataset, version, err);
     }
-    if ((st = write_model_config(tmp, id, meta, pkg, err))) goto fail;
-    if (!package_complete(tmp)) {
-        st = core_err(err, MLC_STATUS_BAD_MODEL,
-                      "model '%s': the downloaded ONNX package has no inference_config.json", id);
-        goto fail;
-    }
+    if (st) goto fail;
     if (!(parent = parent_of(final))) goto nomem;
     if ((st = core_mkdirs(parent, err))) goto fail;
     if (rename(tmp, final) != 0) {
         if ((errno == EEXIST || errno == ENOTEMPTY) && package_complete(final)) {
-            remove_tree(tmp); /* another process won the race: use its copy */
+            mdl_remove_tree(tmp); /* another process won the race: use its copy */
         } else {
             st = core_err(err, MLC_STATUS_IO, "cannot move the package into '%s': %s", final,
                           strerror(errno));
@@ -516,11 +648,13 @@ mlc_status mdl_fetch_model(const char *id, const mlc_model_options *opt, char **
 nomem:
     st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
 fail:
-    if (tmp) remove_tree(tmp);
+    if (tmp) mdl_remove_tree(tmp);
     mlc_free(tmp);
     mlc_free(parent);
     mlc_free(final);
     mlc_free(base);
-    json_decref(meta);
+    mlc_free(dataset);
+    mlc_free(version);
+    mlc_free(found);
     return st;
 }

@@ -18,5 +18,7 @@ void mdl_md5_update(struct mdl_md5 *c, const void *data, size_t n);
 void mdl_md5_hex(struct mdl_md5 *c, char hex[33]);
 
 void mdl_blake2s_128(const void *data, size_t n, uint8_t out[16]);
+/* Unkeyed BLAKE2s with an outlen-byte digest (1..32; the cache uses 4 and 16). */
+void mdl_blake2s_n(const void *data, size_t n, uint8_t *out, size_t outlen);
 
 #endif

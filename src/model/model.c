@@ -303,12 +303,7 @@ static mlc_status load_any(const char *dir_or_id, int allow_dir, const mlc_model
 
     if (allow_dir && core_dir_exists(dir_or_id))
         return load_dir(dir_or_id, dir_or_id, &o, model_out, err);
-    if (!mdl_is_model_id(dir_or_id))
-        return core_err(err, MLC_STATUS_NOT_FOUND,
-                        allow_dir ? "'%s' is neither a model package directory nor a model id "
-                                    "like \"project/3\""
-                                  : "'%s' is not a model id like \"project/3\"",
-                        dir_or_id);
+    if (!mdl_is_model_id(dir_or_id)) return mdl_model_id_error(dir_or_id, allow_dir, err);
     char *dir = NULL;
     mlc_status st = mdl_fetch_model(dir_or_id, &o, &dir, err);
     if (st) return st;

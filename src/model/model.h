@@ -115,6 +115,22 @@ mlc_status mdl_model_load_id(const char *id, const mlc_model_options *opt, mlc_m
 int mdl_is_model_id(const char *s);
 /* The package directory for a model id under the cache root (caller frees). */
 char *mdl_cache_dir_for(const char *cache_root, const char *model_id);
+/* Splits a model id as Roboflow does (§5.1): "project/3" -> ("project", "3");
+ * a version that is not a decimal integer makes the whole string an instant
+ * model id (*version_out NULL). More than one '/' or an empty part ->
+ * INVALID_ARGUMENT. Caller frees both outputs. */
+mlc_status mdl_parse_model_id(const char *id, char **dataset_out, char **version_out,
+                              mlc_error *err);
+/* The error for a string that is not a model id (and, when allow_dir, not a
+ * package directory either): INVALID_ARGUMENT for an id with more than one
+ * '/' (§5.1), NOT_FOUND otherwise. */
+mlc_status mdl_model_id_error(const char *s, int allow_dir, mlc_error *err);
+/* A package Roboflow's inference cached for model_id under `home` in a layout
+ * mlc does not write: inference_models' home/models-cache/v2-<slug>-<b2s16>/
+ * <package_id>/ (files may be symlinks into home/shared-blobs/), or the old
+ * 4-byte-digest forms. Only complete ONNX packages attributed to model_id
+ * whose files stay inside home qualify. NULL when none (caller frees). */
+char *mdl_find_cached_package(const char *home, const char *model_id);
 /* Downloads model_id into the cache (atomically) unless already present.
  * *dir_out (caller frees) is the package directory. */
 mlc_status mdl_fetch_model(const char *model_id, const mlc_model_options *opt, char **dir_out,

@@ -3,95 +3,11 @@
  * the Roboflow weights API): download into an empty cache, cache hits without
  * the network, the error mapping (401, 403, 404, 500, stalled server,
  * truncated body, bad MD5, wrong task type) with no half package left behind,
- * and two processes downloading the same model at once.
+ * and two processes downloading the same model at once. The legacy endpoints,
+ * hostile answers, killed downloads and cache layouts are in test_legacy.c
+ * and test_cache_layouts.c.
  */
-#include <signal.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include "mlc.h"
-#include "model/model.h"
-#include "test.h"
-
-static char work[256], pkgroot[300], cache[300];
-static pid_t standin_pid;
-static char api_url[64];
-
-static void sh(const char *fmt, const char *a, const char *b)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, fmt, a, b);
-    CHECK_MSG(system(cmd) == 0, "%s", cmd);
-}
-
-static int start_standin(const char *fail)
-{
-    char port_file[512], bin[512], log[512];
-    snprintf(port_file, sizeof port_file, "%s/port", work);
-    snprintf(log, sizeof log, "%s/requests.log", work);
-    unlink(port_file);
-    const char *build = getenv("MLC_BUILD");
-    snprintf(bin, sizeof bin, "%s/mlc_standin", build ? build : "build");
-    pid_t pid = fork();
-    if (pid == 0) {
-        execl(bin, bin, "--root", pkgroot, "--port-file", port_file, "--fail", fail, "--log", log,
-              (char *)NULL);
-        _exit(127);
-    }
-    standin_pid = pid;
-    for (int i = 0; i < 500; i++) {
-        FILE *f = fopen(port_file, "r");
-        int port = 0;
-        if (f) {
-            if (fscanf(f, "%d", &port) != 1) port = 0;
-            fclose(f);
-        }
-        if (port > 0) {
-            snprintf(api_url, sizeof api_url, "http://127.0.0.1:%d", port);
-            return 1;
-        }
-        usleep(10000);
-    }
-    CHECK_MSG(0, "the stand-in did not start (%s)", bin);
-    return 0;
-}
-
-static void stop_standin(void)
-{
-    if (standin_pid > 0) {
-        kill(standin_pid, SIGTERM);
-        waitpid(standin_pid, NULL, 0);
-    }
-    standin_pid = 0;
-}
-
-static void empty_cache(void)
-{
-    sh("rm -rf '%s' && mkdir -p '%s'", cache, cache);
-}
-
-static mlc_status load(const char *id, const char *key, int timeout_ms, mlc_model **m,
-                       mlc_error *err)
-{
-    mlc_model_options o;
-    mlc_model_options_default(&o);
-    o.cache_dir = cache;
-    o.api_url = api_url;
-    o.api_key = key;
-    if (timeout_ms) o.limits.url_timeout_ms = timeout_ms;
-    return mlc_model_load(id, &o, m, err);
-}
-
-/* Only the leftovers a successful download may leave: none in the cache root
- * except the final package directories. */
-static int cache_has_tmp(void)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -q '^\\.tmp-'", cache);
-    return system(cmd) == 0;
-}
+#include "standin_client.h"
 
 static void test_download_and_cache(void)
 {
@@ -103,20 +19,7 @@ static void test_download_and_cache(void)
     if (m) {
         CHECK(!strcmp(mlc_model_id(m), "demo/1"));
         CHECK(mlc_model_n_classes(m) == 4);
-        mlc_session *s = NULL;
-        mlc_image *im = NULL;
-        mlc_result *r = NULL;
-        CHECK_OK(mlc_session_create(m, &s, &err), &err);
-        CHECK_OK(mlc_image_load(MLC_INPUT_PATH, test_path("tests/data/model/preproc/src.png"), 0,
-                                NULL, &im, &err),
-                 &err);
-        if (s && im)
-            CHECK_OK(
-                mlc_classify(s, (const mlc_image *const *)&im, 1, mlc_confidence_best(), &r, &err),
-                &err);
-        mlc_result_free(r);
-        mlc_image_free(im);
-        mlc_session_free(s);
+        classify_once(m);
     }
     mlc_model_free(m);
     m = NULL;
@@ -157,7 +60,9 @@ static void test_errors(void)
     expect_failure("none", "demo/1", "wrong-key", 0, MLC_STATUS_UNAUTHORIZED, "401");
     expect_failure("401", "demo/1", "test-key", 0, MLC_STATUS_UNAUTHORIZED, "API key");
     expect_failure("403", "demo/1", "test-key", 0, MLC_STATUS_UNAUTHORIZED, "403");
-    expect_failure("none", "nosuch/7", "test-key", 0, MLC_STATUS_NOT_FOUND, "Model not found");
+    /* a 404 from the weights API falls back to /ort, whose 404 is reported */
+    expect_failure("none", "nosuch/7", "test-key", 0, MLC_STATUS_NOT_FOUND,
+                   "Could not find requested Roboflow resource");
     expect_failure("404", "demo/1", "test-key", 0, MLC_STATUS_NOT_FOUND, "404");
     expect_failure("500", "demo/1", "test-key", 0, MLC_STATUS_NETWORK, "HTTP 500");
     expect_failure("slow", "demo/1", "test-key", 1000, MLC_STATUS_NETWORK, "failed");
@@ -203,15 +108,12 @@ static void test_concurrent_download(void)
 
 int main(void)
 {
-    snprintf(work, sizeof work, "/tmp/mlc-test-download-%ld", (long)getpid());
-    snprintf(pkgroot, sizeof pkgroot, "%s/packages", work);
-    snprintf(cache, sizeof cache, "%s/cache", work);
+    scratch_init("download");
     const char *root = getenv("MLC_ROOT") ? getenv("MLC_ROOT") : ".";
     char demo[600];
     snprintf(demo, sizeof demo, "%s/tests/data/model/tiny", root);
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s/demo/1' '%s/detector/1'", work, pkgroot,
-             pkgroot);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/demo/1' '%s/detector/1'", pkgroot, pkgroot);
     CHECK(system(cmd) == 0);
     snprintf(cmd, sizeof cmd, "cp '%s'/* '%s/demo/1/' && cp '%s'/* '%s/detector/1/'", demo, pkgroot,
              demo, pkgroot);
@@ -224,8 +126,6 @@ int main(void)
     TEST_RUN(test_download_and_cache);
     TEST_RUN(test_errors);
     TEST_RUN(test_concurrent_download);
-    stop_standin();
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", work);
+    scratch_done();
     TEST_DONE();
 }
