@@ -440,6 +440,9 @@ typedef struct mlc_server_options {
     int allow_private_urls;   /* fetch URLs on private/loopback addresses */
     const char *api_keys_allow; /* comma list of accepted keys; NULL = any */
     const mlc_model_options *model_options;
+    int active_learning; /* offer classified images to active learning unless the
+                          * request sets disable_active_learning (configure it
+                          * with mlc_active_learning_configure first) */
 } mlc_server_options;
 
 MLC_API void mlc_server_options_default(mlc_server_options *out);

@@ -20,12 +20,17 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: mlc serve [--host 127.0.0.1] [--port 9001] [--threads N] [--queue N]\n"
                "                 [--api-keys K1,K2] [--allow-private-urls] [--timeout-ms N]\n"
-               "                 [--max-body-bytes N]\n"
+               "                 [--max-body-bytes N] [--active-learning [--al-config F]\n"
+               "                 [--al-local DIR] [--al-queue DIR]]\n"
                "\n"
                "Serves Roboflow's inference HTTP API (/infer/classification, /workflows/run,\n"
                "/model/*, /metrics, ...). --api-keys answers 401 to requests whose key is not\n"
                "listed. URL images on private or loopback addresses are refused unless\n"
-               "--allow-private-urls. SIGTERM/SIGINT finish requests in flight, then exit.\n");
+               "--allow-private-urls. SIGTERM/SIGINT finish requests in flight, then exit.\n"
+               "--active-learning offers classified images to active learning (requests may\n"
+               "opt out with disable_active_learning); --al-config is a local configuration\n"
+               "(default: the project's, from the Roboflow API), --al-local keeps datapoints\n"
+               "in a directory instead of uploading them.\n");
 }
 
 static int parse_int(const char *flag, const char *v, long lo, long hi, long *out)
@@ -46,6 +51,7 @@ int cli_cmd_serve(int argc, char **argv)
 {
     mlc_server_options opt;
     mlc_server_options_default(&opt);
+    const char *al_config = NULL, *al_local = NULL, *al_queue = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -81,6 +87,17 @@ int cli_cmd_serve(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--allow-private-urls")) {
             opt.allow_private_urls = 1;
+        } else if (!strcmp(a, "--active-learning")) {
+            opt.active_learning = 1;
+        } else if (!strcmp(a, "--al-config") && v) {
+            al_config = v;
+            i++;
+        } else if (!strcmp(a, "--al-local") && v) {
+            al_local = v;
+            i++;
+        } else if (!strcmp(a, "--al-queue") && v) {
+            al_queue = v;
+            i++;
         } else {
             fprintf(stderr, "mlc serve: unknown or incomplete option '%s'\n", a);
             usage(stderr);
@@ -97,6 +114,9 @@ int cli_cmd_serve(int argc, char **argv)
 
     mlc_error err;
     mlc_server *srv = NULL;
+    if (opt.active_learning &&
+        mlc_active_learning_configure(al_queue, al_config, al_local, 0, &err))
+        return cli_fail(&err);
     if (mlc_server_start(&opt, &srv, &err)) return cli_fail(&err);
     fprintf(stderr, "mlc: serving on http://%s:%d (%d worker threads, queue %d)\n", opt.host,
             mlc_server_port(srv), opt.threads, opt.queue_depth);
@@ -106,6 +126,7 @@ int cli_cmd_serve(int argc, char **argv)
     fprintf(stderr, "mlc: %s received, finishing requests in flight\n",
             sig == SIGTERM ? "SIGTERM" : "SIGINT");
     mlc_server_free(srv);
+    if (opt.active_learning) mlc_active_learning_shutdown(10000);
     fprintf(stderr, "mlc: stopped\n");
     return 0;
 }

@@ -230,6 +230,11 @@ static void classify(struct mlc_server *s, struct srv_conn *c, const struct srv_
     if (rq->is_list && core_buf_append(&out, "]", 1)) goto oom;
     size_t n = out.len;
     srv_respond(c, 200, core_buf_take(&out), n, "application/json");
+    /* Queued durably in the background; it never changes the answer. */
+    if (s->opt.active_learning && !rq->disable_al)
+        for (size_t i = 0; i < rq->n_images; i++)
+            (void)mlc_active_learning_register(effective_key(c, rq->api_key), rq->model_id,
+                                               rq->al_target, imgs[i], mlc_result_at(res, i));
     goto done;
 oom:
     srv_respond_message(c, 503, "Server out of memory while building the response");

@@ -241,6 +241,16 @@ mlc_status srv_parse_classify(const json_t *doc, const mlc_limits *lim,
         }
     }
 
+    r.disable_al = opt_bool(doc, "disable_active_learning", &bad);
+    if (bad)
+        return reject(rej, 422, "body.disable_active_learning", err, MLC_STATUS_INVALID_ARGUMENT,
+                      "expected a boolean");
+    const json_t *alt = json_object_get(doc, "active_learning_target_dataset");
+    if (alt && !json_is_null(alt) && !json_is_string(alt))
+        return reject(rej, 422, "body.active_learning_target_dataset", err,
+                      MLC_STATUS_INVALID_ARGUMENT, "expected a string");
+    r.al_target = json_is_string(alt) ? json_string_value(alt) : NULL;
+
     const json_t *img = json_object_get(doc, "image");
     if (!img || json_is_null(img))
         return reject(rej, 422, "body.image", err, MLC_STATUS_INVALID_ARGUMENT, "field required");

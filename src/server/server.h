@@ -58,6 +58,8 @@ struct srv_classify_req {
     struct srv_image_ref *images; /* mlc_alloc'd array */
     unsigned classify_flags;      /* MLC_CLASSIFY_NO_* */
     unsigned image_flags;         /* MLC_IMAGE_NO_AUTO_ORIENT */
+    int disable_al;               /* disable_active_learning (default false, as Roboflow) */
+    const char *al_target;        /* active_learning_target_dataset, borrowed, may be NULL */
 };
 
 /* Why a request was refused while parsing: the HTTP status to answer and the

@@ -79,7 +79,33 @@ printf '{"enabled": true, "persist_predictions": true, "sampling_strategies": [{
 expect_error al-bad-config "randm" "$MLC" classify --model "$MODEL" "$SAMPLE" --active-learning \
   --al-config "$T/al-bad.json" --al-queue "$T/al-q2" --al-local "$T/x" --al-target d
 
-# 4. Usage errors exit 2.
+# 4. The server offers classified images to active learning unless the request opts out.
+if command -v curl >/dev/null; then
+  "$MLC" serve --port 0 --threads 1 --active-learning --al-config "$T/al.json" \
+    --al-local "$T/srv-al" --al-queue "$T/srv-q" 2>"$T/serve.err" &
+  spid=$!
+  port=""
+  for _ in $(seq 1 100); do
+    port=$(sed -n 's/.*serving on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$T/serve.err")
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  b64=$(base64 -w0 "$SAMPLE")
+  body() { printf '{"model_id": "%s", "image": {"type": "base64", "value": "%s"}, "confidence": 0.5%s}' "$MODEL" "$b64" "$1"; }
+  body ', "active_learning_target_dataset": "srvdata"' >"$T/req1.json"
+  body ', "disable_active_learning": true, "active_learning_target_dataset": "optout"' >"$T/req2.json"
+  c1=$(curl -s -o "$T/r1" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @"$T/req1.json" "http://127.0.0.1:$port/infer/classification")
+  c2=$(curl -s -o "$T/r2" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @"$T/req2.json" "http://127.0.0.1:$port/infer/classification")
+  kill -TERM $spid; wait $spid; src=$?
+  [ "$c1" = 200 ] && [ "$c2" = 200 ] || bad "server AL: HTTP $c1 / $c2: $(cat "$T/r1")"
+  [ $src -eq 0 ] || bad "server exit $src after SIGTERM: $(cat "$T/serve.err")"
+  n=$(find "$T/srv-al/srvdata" -name '*.jpg' 2>/dev/null | wc -l)
+  [ "$n" -eq 1 ] || bad "server AL: $n datapoints for srvdata, expected 1"
+  [ ! -d "$T/srv-al/optout" ] || bad "server AL: a request with disable_active_learning was registered"
+  ok
+fi
+
+# 5. Usage errors exit 2.
 "$MLC" classify >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "classify without args should exit 2"
 "$MLC" frobnicate >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "unknown command should exit 2"
 
