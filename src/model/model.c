@@ -693,7 +693,7 @@ static void fmt_double(char buf[40], double v)
         if (strtod(buf, NULL) == v) break;
     }
     /* keep it a JSON real like Python's repr (1.0, not 1) */
-    if (!strpbrk(buf, ".eEn")) strcat(buf, ".0");
+    if (!strpbrk(buf, ".eEn")) memcpy(buf + strlen(buf), ".0", 3);
 }
 
 static mlc_status put_string(struct core_buf *b, const char *s)
@@ -701,7 +701,7 @@ static mlc_status put_string(struct core_buf *b, const char *s)
     json_t *j = json_string(s);
     char *t = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
     mlc_status st = t ? core_buf_append(b, t, strlen(t)) : MLC_STATUS_NO_MEMORY;
-    free(t); /* jansson's buffer */
+    core_libc_free(t); /* jansson's buffer */
     json_decref(j);
     return st;
 }
