@@ -76,7 +76,9 @@ code=$(curl -s -o "$WORK/err.json" -w '%{http_code}' -m 5 -H 'Content-Type: appl
        -d '{"model_id": "a/b/c", "image": {"type": "base64", "value": "x"}}' \
        "http://127.0.0.1:$NP/infer/classification")
 check "400 + Roboflow message through nginx" '[ "$code" = 400 ] && grep -q "Invalid Model ID" "$WORK/err.json"'
-check "metrics through nginx" 'curl -s -m 5 http://127.0.0.1:$NP/metrics | grep -q mlc_http_requests_total'
+# Into a file first: `curl | grep -q` under pipefail fails when grep exits early.
+curl -s -m 5 -o "$WORK/metrics.txt" "http://127.0.0.1:$NP/metrics" || true
+check "metrics through nginx" 'grep -q mlc_http_requests_total "$WORK/metrics.txt"'
 
 SAMPLE=$(ls "$ROOT"/samples/*.jpg 2>/dev/null | head -1 || true)
 if [ -n "$SAMPLE" ] && [ -d "$ROOT/models/demo" ]; then
