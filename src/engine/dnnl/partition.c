@@ -275,6 +275,8 @@ static int heavy(enum ir_op op)
 
 /* ---- building a context ---------------------------------------------------- */
 
+static int total_uses(const struct ir_graph *g, int t);
+
 static int add_const(struct builder *bd, int t, mlc_error *err)
 {
     const struct ir_tensor *it = &bd->g->tensors[t];
@@ -291,6 +293,17 @@ static int add_const(struct builder *bd, int t, mlc_error *err)
     k->rank = it->rank;
     memcpy(k->dims, it->dims, sizeof k->dims);
     size_t n = ir_tensor_nbytes(it);
+    /* A weight only this node reads is taken from the graph rather than
+     * copied: the node dies with the region, so the graph would free its
+     * copy at compact anyway; this keeps one copy of the weights at peak.
+     * (A failed partition fails the whole load, so nothing reads it later.) */
+    if ((it->flags & IR_TENSOR_OWNED) && n && total_uses(bd->g, t) == 1) {
+        struct ir_tensor *w = &bd->g->tensors[t];
+        k->data = w->data;
+        w->data = NULL;
+        w->flags &= ~IR_TENSOR_OWNED;
+        return c->n_consts++;
+    }
     k->data = mlc_alloc(n ? n : 4);
     if (!k->data) return core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN partition: out of memory"), -1;
     memcpy(k->data, it->data, n);
