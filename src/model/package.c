@@ -626,6 +626,42 @@ fail:
 
 /* ---- class_names.txt ------------------------------------------------------ */
 
+/* Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF):
+ * the names end up in JSON, which jansson refuses to build otherwise, and
+ * Python reads the file as UTF-8 too. Returns the offset of the first bad
+ * byte, or n. */
+static size_t utf8_valid_prefix(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t k;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            k = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            k = 2;
+            if (c == 0xE0) lo = 0xA0;
+            if (c == 0xED) hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            k = 3;
+            if (c == 0xF0) lo = 0x90;
+            if (c == 0xF4) hi = 0x8F;
+        } else {
+            return i;
+        }
+        if (k > n - i - 1) return i;
+        if (s[i + 1] < lo || s[i + 1] > hi) return i;
+        for (size_t j = 2; j <= k; j++)
+            if (s[i + j] < 0x80 || s[i + j] > 0xBF) return i;
+        i += k + 1;
+    }
+    return n;
+}
+
 mlc_status mdl_parse_class_names(const char *text, size_t n, const char *name,
                                  struct mdl_package *p, mlc_error *err)
 {
@@ -643,6 +679,13 @@ mlc_status mdl_parse_class_names(const char *text, size_t n, const char *name,
         if (b > a) {
             if (memchr(text + a, '\0', b - a)) {
                 st = core_err(err, MLC_STATUS_BAD_MODEL, "%s: line contains a NUL byte", name);
+                goto fail;
+            }
+            size_t ok = utf8_valid_prefix((const unsigned char *)text + a, b - a);
+            if (ok != b - a) {
+                st = core_err(err, MLC_STATUS_BAD_MODEL,
+                              "%s: class name #%d is not valid UTF-8 (byte 0x%02x at offset %zu)",
+                              name, cnt + 1, (unsigned char)text[a + ok], a + ok);
                 goto fail;
             }
             if (cnt == MAX_CLASSES) {

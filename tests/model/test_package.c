@@ -214,6 +214,19 @@ static void test_class_names(void)
     CHECK(mdl_parse_class_names("\n \n", 3, "class_names.txt", &p, &err) == MLC_STATUS_BAD_MODEL);
     CHECK(strstr(err.message, "class_names.txt") != NULL);
     CHECK(p.n_classes == 2); /* unchanged on failure */
+    /* Names must be UTF-8 (they go into JSON): Latin-1, truncated sequences,
+     * overlongs and surrogates are refused with the offset; UTF-8 is kept. */
+    static const char *bad[] = {"cat\ncaf\xe9\n", "a\n\xe2\x82", "\xc0\xaf", "\xed\xa0\x80",
+                                "\xf4\x90\x80\x80"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mlc_status st = mdl_parse_class_names(bad[i], strlen(bad[i]), "class_names.txt", &p, &err);
+        CHECK_MSG(st == MLC_STATUS_BAD_MODEL && strstr(err.message, "not valid UTF-8"),
+                  "case %zu: %d %s", i, (int)st, err.message);
+    }
+    CHECK(strstr(err.message, "class name #1") != NULL);
+    const char *u = "caf\xc3\xa9\n\xe7\x8c\xab\n\xf0\x9f\x90\x88\n";
+    CHECK_OK(mdl_parse_class_names(u, strlen(u), "class_names.txt", &p, &err), &err);
+    CHECK(p.n_classes == 3 && !strcmp(p.class_names[2], "\xf0\x9f\x90\x88"));
     mdl_package_free(&p);
 }
 
