@@ -402,7 +402,7 @@ static void test_roboflow_upload(void)
         CHECK(!strcmp(r.dataset, "proj") && !strcmp(r.batch, "b") && !strcmp(r.api_key, "k1"));
         CHECK_MSG(!strcmp(r.tags, "t1,s1,proj-3"), "%s", r.tags);
         CHECK(strstr(r.annotation, "\"predicted_classes\":[\"cat\"]") != NULL);
-        char want[64];
+        char want[128];
         snprintf(want, sizeof want, "%s.json", keys[i]);
         CHECK(!strcmp(r.annotation_name, want));
     }
