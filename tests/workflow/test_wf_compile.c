@@ -493,18 +493,71 @@ static void test_selector_pattern(void)
 static void test_numbers(void)
 {
     char b[32];
-    wf_format_double(0.4693581163883209, b);
+    core_format_double(0.4693581163883209, b);
     CHECK(!strcmp(b, "0.4693581163883209"));
-    wf_format_double(1.0, b);
+    core_format_double(1.0, b);
     CHECK(!strcmp(b, "1.0"));
-    wf_format_double(0.1, b);
+    core_format_double(0.1, b);
     CHECK(!strcmp(b, "0.1"));
-    wf_format_double(1e-05, b);
+    core_format_double(1e-05, b);
     CHECK(!strcmp(b, "1e-05"));
-    wf_format_double(0.0001, b);
+    core_format_double(0.0001, b);
     CHECK(!strcmp(b, "0.0001"));
-    wf_format_double(123456.0, b);
+    core_format_double(123456.0, b);
     CHECK(!strcmp(b, "123456.0"));
+}
+
+/* Huge definitions: nesting past jansson's depth limit is a JSON error (not
+ * a stack overflow), more than 4096 steps is LIMIT, and a 4096-step chain
+ * listed consumers-first (the worst order for the topological sort)
+ * compiles. */
+static void test_huge_definitions(void)
+{
+    struct wf_error we;
+    mlc_workflow *wf = NULL;
+    size_t depth = 100000;
+    char *deep = mlc_alloc(2 * depth + 1);
+    CHECK(deep != NULL);
+    if (deep) {
+        memset(deep, '[', depth);
+        memset(deep + depth, ']', depth);
+        deep[2 * depth] = '\0';
+        CHECK(wf_compile(deep, 2 * depth, NULL, &wf, &we) == MLC_STATUS_BAD_JSON);
+        CHECK(!strcmp(we.error_type, "WorkflowSyntaxError") && strstr(we.e.message, "depth"));
+        mlc_free(deep);
+    }
+    for (int n = 4096; n <= 4097; n++) {
+        struct core_buf b;
+        core_buf_init(&b, 0);
+        core_buf_printf(&b, "{\"version\": \"1.0\", \"inputs\": [{\"type\": \"WorkflowImage\", "
+                            "\"name\": \"image\"}], \"steps\": [");
+        for (int i = 0; i < n; i++) {
+            char src[64];
+            if (i + 1 < n)
+                snprintf(src, sizeof src, "$steps.c%d.crops", i + 1);
+            else
+                snprintf(src, sizeof src, "$inputs.image");
+            core_buf_printf(&b,
+                            "%s{\"type\": \"RelativeStaticCrop\", \"name\": \"c%d\", \"images\": "
+                            "\"%s\", \"x_center\": 0.5, \"y_center\": 0.5, \"width\": 0.9, "
+                            "\"height\": 0.9}",
+                            i ? "," : "", i, src);
+        }
+        core_buf_printf(&b, "], \"outputs\": [{\"type\": \"JsonField\", \"name\": \"o\", "
+                            "\"selector\": \"$steps.c0.crops\"}]}");
+        CHECK(b.data != NULL);
+        mlc_status st = b.data ? wf_compile(b.data, b.len, NULL, &wf, &we) : MLC_STATUS_NO_MEMORY;
+        if (n == 4096) {
+            CHECK_OK(st, &we.e);
+            if (!st) {
+                CHECK(wf->n_steps == 4096 && wf->order[0] == 4095 && wf->order[4095] == 0);
+                mlc_workflow_free(wf);
+            }
+        } else {
+            CHECK(st == MLC_STATUS_LIMIT && strstr(we.e.message, "4096"));
+        }
+        core_buf_free(&b);
+    }
 }
 
 /* Every allocation failing in turn: a clean error, never a crash or leak. */
@@ -550,5 +603,6 @@ int main(void)
     TEST_RUN(test_selector_pattern);
     TEST_RUN(test_numbers);
     TEST_RUN(test_alloc_failures);
+    TEST_RUN(test_huge_definitions);
     TEST_DONE();
 }
