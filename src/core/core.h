@@ -102,6 +102,10 @@ mlc_status core_npy_write(const char *path, const char *dtype, int rank, const i
                           const void *data, mlc_error *err);
 void core_npy_free(struct core_npy *t);
 
+/* Python's repr of a double (shortest round-trip, "1.0", positional between
+ * 1e-4 and 1e16) into out. NaN/Infinity as Python's json.dumps writes them. */
+void core_format_double(double d, char out[32]);
+
 /* Monotonic clock in seconds. */
 double core_now(void);
 /* A random version-4 UUID string (36 chars + NUL) into buf. */

@@ -680,20 +680,14 @@ const char *mlc_result_inference_id(const mlc_result *r)
     return r ? r->inference_id : NULL;
 }
 
-/* Shortest "%.{15,16,17}g" that reads back as the same double: Python's
- * repr of float(score), so mlc prints what Roboflow prints. */
+/* Python's repr of float(score), so mlc prints what Roboflow prints; a
+ * non-finite score (a broken model) stays valid JSON. */
 static void fmt_double(char buf[40], double v)
 {
-    if (!isfinite(v)) {
+    if (!isfinite(v))
         snprintf(buf, 40, "null");
-        return;
-    }
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, 40, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) break;
-    }
-    /* keep it a JSON real like Python's repr (1.0, not 1) */
-    if (!strpbrk(buf, ".eEn")) memcpy(buf + strlen(buf), ".0", 3);
+    else
+        core_format_double(v, buf);
 }
 
 static mlc_status put_string(struct core_buf *b, const char *s)

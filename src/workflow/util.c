@@ -208,45 +208,6 @@ int wf_is_selector(const char *s)
 
 /* -------------------------------------------------------------- JSON write */
 
-void wf_format_double(double d, char out[32])
-{
-    if (isnan(d)) {
-        snprintf(out, 32, "NaN");
-        return;
-    }
-    if (isinf(d)) {
-        snprintf(out, 32, d > 0 ? "Infinity" : "-Infinity");
-        return;
-    }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(out, 32, "%.*g", prec, d);
-        if (strtod(out, NULL) == d) break;
-    }
-    /* Python repr: exponent form only below 1e-4 or from 1e16; "1.0" not "1". */
-    char *e = strchr(out, 'e');
-    if (e) {
-        int exp = (int)strtol(e + 1, NULL, 10);
-        if (exp >= -4 && exp < 16) {
-            /* %g chose an exponent at this precision; print positionally */
-            char tmp[40];
-            int decimals = 0;
-            for (int k = 0; k <= 20; k++) {
-                snprintf(tmp, sizeof tmp, "%.*f", k, d);
-                if (strtod(tmp, NULL) == d) {
-                    decimals = k;
-                    break;
-                }
-            }
-            snprintf(out, 32, "%.*f", decimals, d);
-        } else {
-            /* Python writes e-05 / e+16 with at least 2 exponent digits, like C */
-            return;
-        }
-    }
-    if (!strchr(out, '.') && !strchr(out, 'e') && !strchr(out, 'n') && !strchr(out, 'N'))
-        strncat(out, ".0", 31 - strlen(out));
-}
-
 static mlc_status dump_string(struct core_buf *b, const char *s, size_t n)
 {
     mlc_status st = core_buf_append(b, "\"", 1);
@@ -299,7 +260,7 @@ mlc_status wf_json_dump(struct core_buf *b, const json_t *v)
     case JSON_INTEGER:
         return core_buf_printf(b, "%lld", (long long)json_integer_value(v));
     case JSON_REAL:
-        wf_format_double(json_real_value(v), num);
+        core_format_double(json_real_value(v), num);
         return core_buf_append(b, num, strlen(num));
     case JSON_STRING:
         return dump_string(b, json_string_value(v), json_string_length(v));

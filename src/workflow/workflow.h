@@ -306,8 +306,6 @@ void wf_al_register(const struct wf_al_event *ev);
 /* Appends v as compact JSON in Python json.dumps style (", " / ": "
  * separators off: compact like orjson), doubles in shortest round-trip form. */
 mlc_status wf_json_dump(struct core_buf *b, const json_t *v);
-/* Shortest "%.Ng" that round-trips, with ".0" for integral values (Python repr). */
-void wf_format_double(double d, char out[32]);
 
 /* The selector regex of spec 1.2. Returns 1 on match. */
 int wf_is_selector(const char *s);
