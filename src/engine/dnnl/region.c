@@ -22,6 +22,7 @@
  * Not here: choosing what becomes a region (partition.c).
  */
 #include <dlfcn.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -31,6 +32,7 @@
 
 struct step {
     dnnl_primitive_t prim;
+    int single; /* created and run on the calling thread alone (tiny op) */
     int n_args;
     dnnl_exec_arg_t args[MAX_ARGS];
 };
@@ -351,7 +353,9 @@ static dnnl_status_t mem_new(struct dn_state *s, const dnnl_memory_desc_t *md, i
 static struct step *step_new(struct dn_state *s)
 {
     if (grow((void **)&s->steps, &s->cap_steps, s->n_steps + 1, sizeof *s->steps)) return NULL;
-    return &s->steps[s->n_steps++];
+    struct step *t = &s->steps[s->n_steps++];
+    memset(t, 0, sizeof *t);
+    return t;
 }
 
 static void step_arg(struct step *t, int arg, dnnl_memory_t m)
@@ -972,6 +976,62 @@ static void set_threads(int n)
     if (fn) fn(n);
 }
 
+/* OpenMP's current thread count for this thread (1 without OpenMP). */
+static int get_threads(void)
+{
+    typedef int (*omp_get_fn)(void);
+    static omp_get_fn fn;
+    static int looked;
+    if (!looked) {
+        fn = (omp_get_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "omp_get_max_threads");
+        looked = 1;
+    }
+    return fn ? fn() : 1;
+}
+
+/* Whether op is too small to be worth a parallel region. Every primitive
+ * executed on 2 threads wakes the OpenMP worker and meets it at a barrier:
+ * 50-150 us here, more than the whole computation of the SE-block convs,
+ * pools and multiplies of mobilenet_v3/efficientnet at batch 1 (0.1 ms each
+ * for a few thousand multiply-adds, measured with DNNL_VERBOSE). oneDNN's
+ * kernels fix their thread count when the primitive is created, so such ops
+ * are created and run with one thread. Thresholds: ~1 M multiply-adds
+ * (~40 us on one core) or 64 Ki elements moved. */
+static double serial_macs(void)
+{
+    static double v;
+    if (v == 0) {
+        const char *e = getenv("MLC_DNNL_SERIAL_MACS");
+        double x = e ? strtod(e, NULL) : 0;
+        v = x > 0 ? x : 16777216.0;
+    }
+    return v;
+}
+
+static int op_is_small(const struct dn_ctx *c, const struct dn_state *s, const struct dn_op *op)
+{
+    const struct vstate *o = &s->v[op->out], *a = &s->v[op->in[0]];
+    double out = 1, in = 1, macs = 0;
+    for (int k = 0; k < o->rank; k++) out *= (double)o->dims[k];
+    for (int k = 0; k < a->rank; k++) in *= (double)a->dims[k];
+    switch (op->kind) {
+    case DN_CONV: {
+        const struct dn_const *w = &c->consts[op->w];
+        macs = out * (double)w->dims[1] * (double)op->kernel[0] * (double)op->kernel[1];
+        break;
+    }
+    case DN_IP:
+        macs = out * (a->dims[0] > 0 ? in / (double)a->dims[0] : in);
+        break;
+    case DN_MATMUL:
+        macs = out * (a->rank > 0 ? (double)a->dims[a->rank - 1] : 1);
+        break;
+    default:
+        return out + in < serial_macs() / 16;
+    }
+    return macs < serial_macs();
+}
+
 static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *state, mlc_error *err)
 {
     struct dn_ctx *c = mctx;
@@ -1009,9 +1069,15 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
         DNCHK(mem_new(s, &s->v[i].md, -2 - i, NULL, &s->v[i].mem), "input memory");
         s->v[i].buf = -2 - i;
     }
+    int nt = get_threads();
     for (int i = 0; i < c->n_ops; i++) {
         const struct dn_op *op = &c->ops[i];
-        if ((st = bind_op(c, s, i, last, err))) goto fail;
+        int single = nt > 1 && op_is_small(c, s, op), first = s->n_steps;
+        if (single) set_threads(1);
+        st = bind_op(c, s, i, last, err);
+        if (single) set_threads(nt);
+        if (st) goto fail;
+        for (int k = first; k < s->n_steps; k++) s->steps[k].single = single;
         int used[3] = {op->in[0], op->in[1], op->sum_in};
         for (int k = 0; k < 3; k++)
             if (used[k] >= 0 && last[used[k]] == i) value_release(s, used[k]);
@@ -1053,20 +1119,26 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
     if (n_in != c->n_in || n_out != c->n_out)
         return core_err(err, MLC_STATUS_INTERNAL, "oneDNN region: wrong tensor counts");
     set_threads(c->threads);
+    int nt = get_threads(), cur = nt;
     for (int i = 0; i < s->n_mems; i++)
         if (s->mems[i].buf <= -2)
             DNCHK(dnnl_memory_set_data_handle(s->mems[i].mem, in[-2 - s->mems[i].buf].data),
                   "input handle");
     for (int i = 0; i < n_out; i++)
         DNCHK(dnnl_memory_set_data_handle(s->out_mem[i], out[i].data), "output handle");
+    /* Single-thread steps run with OpenMP's count at 1 too: kernels that ask
+     * for the thread count at execution then stay on this thread. */
     for (int i = 0; i < s->n_steps; i++) {
         opname = "step";
+        int want = s->steps[i].single ? 1 : nt;
+        if (want != cur) set_threads(cur = want);
         DNCHK(
             dnnl_primitive_execute(s->steps[i].prim, s->strm, s->steps[i].n_args, s->steps[i].args),
             "execute");
     }
     DNCHK(dnnl_stream_wait(s->strm), "wait");
 fail:
+    if (cur != nt) set_threads(nt);
     return st;
 }
 
