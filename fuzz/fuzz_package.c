@@ -25,11 +25,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char names[] = "cat\ndog\nfish\n";
     mdl_parse_class_names(names, sizeof names - 1, "class_names.txt", &p, &err);
     switch (data[0] % 5) {
-    case 0: st = mdl_parse_inference_config(text, n, "inference_config.json", &p, &err); break;
-    case 1: st = mdl_parse_model_config(text, n, "model_config.json", &p, &err); break;
-    case 2: st = mdl_parse_environment(text, n, "environment.json", &p, &err); break;
-    case 3: st = mdl_parse_class_names(text, n, "class_names.txt", &p, &err); break;
-    default: st = mdl_parse_model_type(text, n, "model_type.json", &p, &err); break;
+    case 0:
+        st = mdl_parse_inference_config(text, n, "inference_config.json", &p, &err);
+        break;
+    case 1:
+        st = mdl_parse_model_config(text, n, "model_config.json", &p, &err);
+        break;
+    case 2:
+        st = mdl_parse_environment(text, n, "environment.json", &p, &err);
+        break;
+    case 3:
+        st = mdl_parse_class_names(text, n, "class_names.txt", &p, &err);
+        break;
+    default:
+        st = mdl_parse_model_type(text, n, "model_type.json", &p, &err);
+        break;
     }
     if (st == MLC_OK && p.n_classes > 0 && p.n_classes <= 4096) {
         double *thr = mlc_alloc((size_t)p.n_classes * sizeof *thr);

@@ -157,19 +157,17 @@ typedef enum mlc_input_kind {
  * `bytes` is borrowed. On success *img_out is owned by the caller
  * (mlc_image_free). Status: BAD_IMAGE, LIMIT, NO_MEMORY. Thread-safe. */
 MLC_API mlc_status mlc_image_decode(const void *bytes, size_t n, unsigned flags,
-                                    const mlc_limits *limits, mlc_image **img_out,
-                                    mlc_error *err);
+                                    const mlc_limits *limits, mlc_image **img_out, mlc_error *err);
 
 /* Loads an image from a path, base64 text or URL (see mlc_input_kind).
  * `text` is borrowed. Caller frees *img_out with mlc_image_free.
  * Status: NOT_FOUND, IO, BAD_IMAGE, LIMIT, NETWORK, INVALID_ARGUMENT. */
 MLC_API mlc_status mlc_image_load(mlc_input_kind kind, const char *text, unsigned flags,
-                                  const mlc_limits *limits, mlc_image **img_out,
-                                  mlc_error *err);
+                                  const mlc_limits *limits, mlc_image **img_out, mlc_error *err);
 
 /* Wraps a caller's interleaved 8-bit BGR buffer (copied). */
-MLC_API mlc_status mlc_image_from_bgr(const uint8_t *bgr, int width, int height,
-                                      size_t row_stride, mlc_image **img_out, mlc_error *err);
+MLC_API mlc_status mlc_image_from_bgr(const uint8_t *bgr, int width, int height, size_t row_stride,
+                                      mlc_image **img_out, mlc_error *err);
 
 MLC_API void mlc_image_free(mlc_image *img);
 MLC_API int mlc_image_width(const mlc_image *img);
@@ -258,8 +256,8 @@ MLC_API mlc_status mlc_confidence_parse(const char *text, mlc_confidence *out, m
 
 /* Per-request preprocessing switches (Roboflow's disable_preproc_*). */
 #define MLC_CLASSIFY_NO_STATIC_CROP 1u
-#define MLC_CLASSIFY_NO_CONTRAST 2u
-#define MLC_CLASSIFY_NO_GRAYSCALE 4u
+#define MLC_CLASSIFY_NO_CONTRAST    2u
+#define MLC_CLASSIFY_NO_GRAYSCALE   4u
 
 typedef struct mlc_result mlc_result;
 
@@ -271,8 +269,8 @@ typedef struct mlc_result mlc_result;
 MLC_API mlc_status mlc_classify(mlc_session *s, const mlc_image *const *images, size_t n,
                                 mlc_confidence conf, mlc_result **results_out, mlc_error *err);
 MLC_API mlc_status mlc_classify_ex(mlc_session *s, const mlc_image *const *images, size_t n,
-                                   mlc_confidence conf, unsigned flags,
-                                   mlc_result **results_out, mlc_error *err);
+                                   mlc_confidence conf, unsigned flags, mlc_result **results_out,
+                                   mlc_error *err);
 
 /* Frees an array returned by mlc_classify. */
 MLC_API void mlc_result_free(mlc_result *results);
@@ -376,9 +374,8 @@ typedef struct mlc_workflow_options {
 /* Parses and compiles a workflow definition (JSON text, borrowed).
  * Caller frees *wf_out with mlc_workflow_free.
  * Status: BAD_JSON, BAD_WORKFLOW (message names the step and property). */
-MLC_API mlc_status mlc_workflow_compile(const char *json, size_t n,
-                                        const mlc_workflow_options *opt, mlc_workflow **wf_out,
-                                        mlc_error *err);
+MLC_API mlc_status mlc_workflow_compile(const char *json, size_t n, const mlc_workflow_options *opt,
+                                        mlc_workflow **wf_out, mlc_error *err);
 MLC_API void mlc_workflow_free(mlc_workflow *wf);
 
 /* Runs a compiled workflow. `inputs_json` is the /workflows/run "inputs"
@@ -418,8 +415,7 @@ MLC_API mlc_status mlc_active_learning_configure(const char *queue_dir, const ch
  * and reported as the outcome. All pointers borrowed; thread-safe. */
 MLC_API mlc_al_outcome mlc_active_learning_register(const char *api_key, const char *model_id,
                                                     const char *target_dataset,
-                                                    const mlc_image *img,
-                                                    const mlc_result *result);
+                                                    const mlc_image *img, const mlc_result *result);
 /* Flushes the queues (up to timeout_ms) and stops the background senders.
  * Datapoints not sent stay on disk and are sent by the next process. */
 MLC_API void mlc_active_learning_shutdown(int timeout_ms);
@@ -431,13 +427,13 @@ MLC_API void mlc_active_learning_shutdown(int timeout_ms);
 typedef struct mlc_server mlc_server;
 
 typedef struct mlc_server_options {
-    const char *host;         /* default "127.0.0.1" */
-    int port;                 /* default 9001 */
-    int threads;              /* worker threads; 0 = cores */
-    int queue_depth;          /* bounded work queue; beyond it: 503 */
-    size_t max_body_bytes;    /* default 64 MiB */
-    int request_timeout_ms;   /* default 30 000 */
-    int allow_private_urls;   /* fetch URLs on private/loopback addresses */
+    const char *host;           /* default "127.0.0.1" */
+    int port;                   /* default 9001 */
+    int threads;                /* worker threads; 0 = cores */
+    int queue_depth;            /* bounded work queue; beyond it: 503 */
+    size_t max_body_bytes;      /* default 64 MiB */
+    int request_timeout_ms;     /* default 30 000 */
+    int allow_private_urls;     /* fetch URLs on private/loopback addresses */
     const char *api_keys_allow; /* comma list of accepted keys; NULL = any */
     const mlc_model_options *model_options;
     int active_learning; /* offer classified images to active learning unless the

@@ -13,7 +13,7 @@
 
 static int test_passed, test_failed, test_cur_failed;
 
-#define CHECK(cond)                                                                               \
+#define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
             fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \

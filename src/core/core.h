@@ -27,7 +27,7 @@ mlc_status core_err_prefix(mlc_error *err, const char *fmt, ...) CORE_PRINTF(2, 
 
 /* Internal invariant check: always compiled, aborts with file:line. Only for
  * conditions no input can cause. */
-#define CORE_ASSERT(c)                                                                            \
+#define CORE_ASSERT(c)                                                                             \
     do {                                                                                           \
         if (!(c)) core_assert_fail(#c, __FILE__, __LINE__);                                        \
     } while (0)
@@ -55,7 +55,8 @@ struct core_arena {
     size_t cap; /* 0 = unbounded; otherwise allocations beyond it fail */
 };
 void core_arena_init(struct core_arena *a, size_t cap);
-void *core_arena_alloc(struct core_arena *a, size_t n); /* 16-byte aligned, zeroed; NULL on failure */
+void *core_arena_alloc(struct core_arena *a,
+                       size_t n); /* 16-byte aligned, zeroed; NULL on failure */
 char *core_arena_strdup(struct core_arena *a, const char *s);
 void core_arena_reset(struct core_arena *a); /* keeps the first block */
 void core_arena_free(struct core_arena *a);

@@ -126,8 +126,7 @@ mlc_status core_npy_write(const char *path, const char *dtype, int rank, const i
 {
     size_t es = dtype_size(dtype);
     if (!es || rank < 0 || rank > 8)
-        return core_err(err, MLC_STATUS_INVALID_ARGUMENT, "cannot write .npy of dtype '%s'",
-                        dtype);
+        return core_err(err, MLC_STATUS_INVALID_ARGUMENT, "cannot write .npy of dtype '%s'", dtype);
     char shape[256] = "";
     size_t count = 1, k = 0;
     for (int i = 0; i < rank; i++) {
@@ -173,8 +172,8 @@ static const struct {
     const char *descr;
     size_t size;
 } npy_types[] = {
-    {MLC_DTYPE_F32, "<f4", 4}, {MLC_DTYPE_F64, "<f8", 8}, {MLC_DTYPE_I64, "<i8", 8},
-    {MLC_DTYPE_I32, "<i4", 4}, {MLC_DTYPE_U8, "|u1", 1},  {MLC_DTYPE_I8, "|i1", 1},
+    {MLC_DTYPE_F32, "<f4", 4},  {MLC_DTYPE_F64, "<f8", 8}, {MLC_DTYPE_I64, "<i8", 8},
+    {MLC_DTYPE_I32, "<i4", 4},  {MLC_DTYPE_U8, "|u1", 1},  {MLC_DTYPE_I8, "|i1", 1},
     {MLC_DTYPE_BOOL, "|b1", 1}, {MLC_DTYPE_F16, "<f2", 2},
 };
 

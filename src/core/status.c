@@ -9,21 +9,9 @@
 #include "core.h"
 
 static const char *const status_names[] = {
-    "ok",
-    "invalid argument",
-    "bad model",
-    "unsupported",
-    "bad image",
-    "bad workflow",
-    "out of memory",
-    "limit exceeded",
-    "i/o error",
-    "not found",
-    "unauthorized",
-    "network error",
-    "bad json",
-    "internal error",
-    "busy",
+    "ok",           "invalid argument", "bad model",      "unsupported",    "bad image",
+    "bad workflow", "out of memory",    "limit exceeded", "i/o error",      "not found",
+    "unauthorized", "network error",    "bad json",       "internal error", "busy",
 };
 _Static_assert(sizeof(status_names) / sizeof(status_names[0]) == MLC_STATUS_COUNT,
                "status_names must list every mlc_status");

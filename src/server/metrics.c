@@ -77,7 +77,7 @@ mlc_status srv_metrics_render(const struct srv_metrics *m, const struct srv_gaug
     mlc_status st = MLC_OK;
 #define P(...)                                                                                     \
     do {                                                                                           \
-        if ((st = core_buf_printf(&b, __VA_ARGS__))) goto fail;                                     \
+        if ((st = core_buf_printf(&b, __VA_ARGS__))) goto fail;                                    \
     } while (0)
 
     P("# HELP mlc_http_requests_total HTTP requests answered, by route and status code.\n"

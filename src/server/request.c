@@ -65,19 +65,19 @@ mlc_status srv_json_parse(const char *body, size_t n, const mlc_limits *lim, jso
                           mlc_error *err)
 {
     if (n > lim->max_input_bytes)
-        return core_err(err, MLC_STATUS_LIMIT, "request body: %zu bytes exceeds the limit of %zu", n,
-                       lim->max_input_bytes);
+        return core_err(err, MLC_STATUS_LIMIT, "request body: %zu bytes exceeds the limit of %zu",
+                        n, lim->max_input_bytes);
     if (n == 0) return core_err(err, MLC_STATUS_BAD_JSON, "request body: empty, expected JSON");
     /* jansson's own depth cap is 2048; the limit here is the configured one,
      * checked before any tree is built. */
     if (srv_json_depth(body, n, lim->max_json_depth) > lim->max_json_depth)
         return core_err(err, MLC_STATUS_LIMIT, "request body: JSON nested deeper than %d levels",
-                       lim->max_json_depth);
+                        lim->max_json_depth);
     json_error_t je;
     json_t *doc = json_loadb(body, n, JSON_REJECT_DUPLICATES, &je);
     if (!doc)
         return core_err(err, MLC_STATUS_BAD_JSON, "request body: invalid JSON at offset %d: %s",
-                       je.position, je.text);
+                        je.position, je.text);
     *out = doc;
     return MLC_OK;
 }

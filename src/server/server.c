@@ -420,7 +420,7 @@ static mlc_status split_keys(struct mlc_server *s, const char *list, mlc_error *
     }
     if (s->n_allow == 0)
         return core_err(err, MLC_STATUS_INVALID_ARGUMENT,
-                       "api_keys_allow: '%s' names no key (comma-separated list)", list);
+                        "api_keys_allow: '%s' names no key (comma-separated list)", list);
     return MLC_OK;
 }
 
@@ -481,13 +481,13 @@ mlc_status mlc_server_start(const mlc_server_options *opt, mlc_server **srv_out,
         return core_err(err, MLC_STATUS_INVALID_ARGUMENT, "mlc_server_start: srv_out is NULL");
     if (opt->port < 0 || opt->port > 65535)
         return core_err(err, MLC_STATUS_INVALID_ARGUMENT, "server port %d is outside 0..65535",
-                       opt->port);
+                        opt->port);
     if (opt->threads < 0 || opt->threads > 1024 || opt->queue_depth < 0 ||
         opt->queue_depth > 1000000 || opt->request_timeout_ms < 0)
         return core_err(err, MLC_STATUS_INVALID_ARGUMENT,
-                       "server options: threads %d, queue_depth %d or request_timeout_ms %d out "
-                       "of range",
-                       opt->threads, opt->queue_depth, opt->request_timeout_ms);
+                        "server options: threads %d, queue_depth %d or request_timeout_ms %d out "
+                        "of range",
+                        opt->threads, opt->queue_depth, opt->request_timeout_ms);
 
     /* Image and model layers fetch with libcurl from worker threads; its
      * global init must happen once before any of them runs. */
@@ -554,7 +554,7 @@ mlc_status mlc_server_start(const mlc_server_options *opt, mlc_server **srv_out,
     int gai = getaddrinfo(s->host, port, &hints, &ai);
     if (gai) {
         st = core_err(err, MLC_STATUS_INVALID_ARGUMENT, "server host '%s': %s", s->host,
-                     gai_strerror(gai));
+                      gai_strerror(gai));
         goto fail;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
@@ -568,7 +568,7 @@ mlc_status mlc_server_start(const mlc_server_options *opt, mlc_server **srv_out,
         (size_t)64 * 1024, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!s->daemon) {
         st = core_err(err, MLC_STATUS_IO, "server: cannot listen on %s:%d (%s)", s->host,
-                     s->opt.port, errno ? strerror(errno) : "libmicrohttpd refused");
+                      s->opt.port, errno ? strerror(errno) : "libmicrohttpd refused");
         goto fail;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);

@@ -225,8 +225,8 @@ mlc_status wf_run(mlc_workflow *wf, const struct wf_run_options *ro, const char 
 
 /* Model cache lookup/load (thread-safe). Borrowed model, valid while wf lives.
  * allow_dirs: model_id may name a package directory (else ids only). */
-mlc_status wf_model_get(mlc_workflow *wf, const char *model_id, const char *api_key,
-                        int allow_dirs, const mlc_model **model_out, struct wf_error *we);
+mlc_status wf_model_get(mlc_workflow *wf, const char *model_id, const char *api_key, int allow_dirs,
+                        const mlc_model **model_out, struct wf_error *we);
 
 /* ---------------------------------------------------------------------------
  * Execution state handed to blocks

@@ -5,6 +5,9 @@
  * (the last chunk padded, padding rows dropped) equals the dynamic package.
  */
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "core/core.h"
 #include "mlc.h"
@@ -69,6 +72,64 @@ static void test_static_batch(void)
     mlc_result_free(b);
 }
 
+/* Copies the tiny package into a temp dir with weights.onnx replaced by
+ * the first `keep` bytes of the real one (or by `junk` when given). */
+static char *package_with_weights(const char *junk, size_t keep)
+{
+    char tmpl[] = "/tmp/mlc-pkg-XXXXXX";
+    if (!mkdtemp(tmpl)) return NULL;
+    static const char *files[] = {"inference_config.json", "model_config.json", "class_names.txt",
+                                  "weights.onnx"};
+    for (int i = 0; i < 4; i++) {
+        char *src = core_sprintf("%s/%s", test_path("tests/data/model/tiny"), files[i]);
+        char *dst = core_sprintf("%s/%s", tmpl, files[i]), *d = NULL;
+        size_t n = 0;
+        mlc_status st = src && dst ? core_read_file(src, 0, &d, &n, NULL) : MLC_STATUS_NO_MEMORY;
+        if (i == 3) n = junk ? strlen(junk) : keep < n ? keep : n;
+        if (!st) st = core_write_file_atomic(dst, i == 3 && junk ? junk : d, n, NULL);
+        mlc_free(d);
+        mlc_free(src);
+        mlc_free(dst);
+        if (st) return NULL;
+    }
+    return core_strdup(tmpl);
+}
+
+static void remove_package(char *dir)
+{
+    static const char *files[] = {"inference_config.json", "model_config.json", "class_names.txt",
+                                  "weights.onnx"};
+    for (int i = 0; dir && i < 4; i++) {
+        char *p = core_sprintf("%s/%s", dir, files[i]);
+        if (p) remove(p);
+        mlc_free(p);
+    }
+    if (dir) rmdir(dir);
+    mlc_free(dir);
+}
+
+/* A package whose ONNX file is junk or truncated: BAD_MODEL naming the file
+ * once (model.c used to prefix the path the engine had already put there). */
+static void test_corrupt_weights(void)
+{
+    const char *junk[] = {"not an onnx file at all", NULL, NULL, NULL};
+    size_t keep[] = {0, 0, 40, 200};
+    for (int i = 0; i < 4; i++) {
+        char *dir = package_with_weights(junk[i], keep[i]);
+        CHECK(dir != NULL);
+        if (!dir) continue;
+        mlc_model *m = NULL;
+        mlc_error err = {0};
+        mlc_status st = mlc_model_load(dir, NULL, &m, &err);
+        CHECK_MSG(st == MLC_STATUS_BAD_MODEL || (keep[i] == 0 && !junk[i] && st != MLC_OK),
+                  "case %d: status %d: %s", i, (int)st, err.message);
+        const char *w = strstr(err.message, "weights.onnx");
+        CHECK_MSG(w && !strstr(w + 1, "weights.onnx"), "case %d: %s", i, err.message);
+        mlc_model_free(m);
+        remove_package(dir);
+    }
+}
+
 /* Every allocation of loading the package (files, parsers, ONNX graph),
  * creating a session and classifying fails in turn: NO_MEMORY each time,
  * nothing leaked (LeakSanitizer and the live-byte count), until the whole
@@ -113,6 +174,7 @@ int main(void)
     TEST_RUN(test_scores);
     TEST_RUN(test_static_batch);
     TEST_RUN(test_alloc_failures);
+    TEST_RUN(test_corrupt_weights);
     mlc_image_free(img);
     TEST_DONE();
 }

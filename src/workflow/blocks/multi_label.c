@@ -336,7 +336,9 @@ static mlc_status run_group(struct wf_exec *x, const struct wf_step *st, struct 
             imgs[k] = els[j].img->img;
             idx[k++] = j;
         }
-    if ((st_ = wf_model_get(x->wf, els[first].model_id, x->api_key, x->ro->allow_file_images, &m, we))) goto fail;
+    if ((st_ = wf_model_get(x->wf, els[first].model_id, x->api_key, x->ro->allow_file_images, &m,
+                            we)))
+        goto fail;
     if ((st_ = mlc_session_create(m, &s, &err)) ||
         (st_ =
              mlc_classify(s, (const mlc_image *const *)imgs, k, els[first].thr.conf, &res, &err))) {
