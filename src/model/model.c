@@ -266,10 +266,8 @@ static mlc_status load_dir(const char *dir, const char *id, const mlc_model_opti
         goto fail;
     }
     if ((st = load_package(dir, &m->pkg, &wpath, err))) goto fail;
-    if ((st = mlc_net_load(wpath, opt, &m->net, err))) {
-        core_err_prefix(err, "%s", wpath);
-        goto fail;
-    }
+    /* mlc_net_load's messages already start with the path */
+    if ((st = mlc_net_load(wpath, opt, &m->net, err))) goto fail;
     if ((st = bind_net(m, wpath, err))) goto fail;
     mlc_free(wpath);
     *model_out = m;
