@@ -50,7 +50,8 @@ static mlc_status net_finish(struct mlc_net *net, mlc_error *err)
 }
 
 static mlc_status net_load(const void *bytes, size_t n, const char *dir,
-                           const mlc_model_options *opt, mlc_net **net_out, mlc_error *err)
+                           const mlc_model_options *opt, mlc_net **net_out, mlc_error *err,
+                           int release)
 {
     mlc_status st = MLC_OK;
     struct mlc_net *net = mlc_calloc(1, sizeof *net);
@@ -74,7 +75,7 @@ static mlc_status net_load(const void *bytes, size_t n, const char *dir,
                                 net->limits.max_input_bytes > ((size_t)2 << 30)
                                     ? net->limits.max_input_bytes
                                     : ((size_t)2 << 30),
-                                0};
+                                0, release};
     st = onnx_load(bytes, n, &lo, &net->g, err);
     if (st) goto fail;
     st = net_finish(net, err);
@@ -127,7 +128,7 @@ mlc_status mlc_net_load(const char *onnx_path, const mlc_model_options *opt, mlc
         mlc_free(data);
         return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
     }
-    st = net_load(map ? map : data, n, dir, opt, net_out, err);
+    st = net_load(map ? map : data, n, dir, opt, net_out, err, map != NULL);
     if (st) core_err_prefix(err, "%s", onnx_path);
     if (map) munmap(map, n);
     mlc_free(data);
@@ -140,7 +141,7 @@ mlc_status mlc_net_load_mem(const void *bytes, size_t n, const mlc_model_options
 {
     if (!bytes || !net_out)
         return core_err(err, MLC_STATUS_INVALID_ARGUMENT, "mlc_net_load_mem: NULL argument");
-    return net_load(bytes, n, NULL, opt, net_out, err);
+    return net_load(bytes, n, NULL, opt, net_out, err, 0);
 }
 
 void mlc_net_free(mlc_net *net)

@@ -27,6 +27,10 @@ struct onnx_load_opts {
     const char *base_dir; /* directory for external data; NULL = refuse external data */
     size_t max_bytes;     /* cap on the model and on each external file (0 = 2 GiB) */
     int max_nodes;        /* 0 = 1 << 20 */
+    /* bytes is a private read-only file mapping the loader may release as it
+     * goes (madvise DONTNEED on what the parser has copied), so that the file
+     * and the parsed weights are not both resident at peak. */
+    int release_input;
 };
 
 /* Parses, validates and converts a model. On success *g holds the graph
