@@ -154,10 +154,22 @@ mlc_status eng_k_slice(const struct eng_kctx *c, int ith, int nth)
     for (int i = x->rank - 1; i >= 0; i--) xs[i] = s, s *= x->dims[i];
     for (int i = 0; i < x->rank; i++) st[i] = xs[i], start[i] = 0;
     int64_t ns = eng_numel(&c->in[1]);
+    int has_ax = c->n_in > 3 && c->in[3].data, has_st = c->n_in > 4 && c->in[4].data;
+    /* starts/axes/steps may arrive at run time: check them here too, since
+     * shape inference could not (they index fixed-size arrays below). */
+    if (ns > x->rank || eng_numel(&c->in[2]) != ns || (has_ax && eng_numel(&c->in[3]) != ns) ||
+        (has_st && eng_numel(&c->in[4]) != ns))
+        return core_err(c->err, MLC_STATUS_INVALID_ARGUMENT,
+                        "node '%s': Slice starts/ends/axes/steps lengths do not match rank %d",
+                        c->node->name, x->rank);
     for (int64_t i = 0; i < ns; i++) {
-        int64_t ax = c->n_in > 3 && c->in[3].data ? ival(&c->in[3], i) : i;
+        int64_t ax = has_ax ? ival(&c->in[3], i) : i;
         int a = (int)(ax < 0 ? ax + x->rank : ax);
-        int64_t step = c->n_in > 4 && c->in[4].data ? ival(&c->in[4], i) : 1;
+        int64_t step = has_st ? ival(&c->in[4], i) : 1;
+        if (ax < -x->rank || ax >= x->rank || step == 0)
+            return core_err(c->err, MLC_STATUS_INVALID_ARGUMENT,
+                            "node '%s': Slice axis %lld or step %lld out of range for rank %d",
+                            c->node->name, (long long)ax, (long long)step, x->rank);
         int64_t d = x->dims[a], b = ival(&c->in[1], i);
         if (b < 0) b += d;
         if (step > 0)
