@@ -188,6 +188,10 @@ static void classify(struct mlc_server *s, struct srv_conn *c, const struct srv_
         srv_respond_message(c, 503, "Server out of memory");
         goto done;
     }
+    /* Each image is bounded by max_image_pixels; the request as a whole by
+     * four times that, so a batch of small compressed bombs cannot hold
+     * hundreds of GB of decoded pixels at once. */
+    uint64_t pixels = 0, max_pixels = 4 * s->limits.max_image_pixels;
     for (size_t i = 0; i < rq->n_images; i++) {
         const struct srv_image_ref *ir = &rq->images[i];
         mlc_input_kind kind = ir->type == SRV_IMAGE_URL ? MLC_INPUT_URL : MLC_INPUT_BASE64;
@@ -200,6 +204,14 @@ static void classify(struct mlc_server *s, struct srv_conn *c, const struct srv_
                                     e.message);
             else
                 respond_image_error(c, &e);
+            goto done;
+        }
+        pixels += (uint64_t)mlc_image_width(imgs[i]) * (uint64_t)mlc_image_height(imgs[i]);
+        if (pixels > max_pixels) {
+            srv_respond_message(c, 413,
+                                "Request images decode to more than %llu pixels in total "
+                                "(limit: 4 x max_image_pixels)",
+                                (unsigned long long)max_pixels);
             goto done;
         }
     }

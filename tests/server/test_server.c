@@ -518,6 +518,52 @@ static void check_prediction_shape(const json_t *p, int w, int h)
     CHECK(json_is_array(json_object_get(p, "predicted_classes")));
 }
 
+/* A batch whose images are each within max_image_pixels but together
+ * decode to more than four times it is refused with 413, not held in memory;
+ * one image of the same kind is answered. */
+static void test_request_pixel_budget(void)
+{
+    if (!have_demo) return;
+    mlc_image *img = NULL;
+    mlc_error e;
+    CHECK_OK(mlc_image_load(MLC_INPUT_PATH, test_path(sample_rel), 0, NULL, &img, &e), &e);
+    if (!img) return;
+    uint64_t px = (uint64_t)mlc_image_width(img) * (uint64_t)mlc_image_height(img);
+    mlc_image_free(img);
+    mlc_model_options mo = model_opt;
+    mo.limits.max_image_pixels = px + 1; /* budget: 4 images' worth */
+    mlc_server_options o;
+    mlc_server_options_default(&o);
+    o.port = 0;
+    o.threads = 1;
+    o.model_options = &mo;
+    mlc_server *s = NULL;
+    CHECK_OK(mlc_server_start(&o, &s, &e), &e);
+    if (!s) return;
+    char *b64 = b64_file(sample_rel);
+    struct core_buf b;
+    core_buf_init(&b, 0);
+    CHECK(b64 != NULL);
+    for (int n = 1; b64 && n <= 5; n += 4) {
+        b.len = 0;
+        core_buf_printf(&b, "{\"model_id\": \"demo/1\", \"api_key\": \"KEY\", \"image\": [");
+        for (int i = 0; i < n; i++)
+            core_buf_printf(&b, "%s{\"type\": \"base64\", \"value\": \"%s\"}", i ? "," : "", b64);
+        core_buf_printf(&b, "]}");
+        struct resp r =
+            http_at(mlc_server_port(s), "POST", "/infer/classification", NULL, b.data, NULL);
+        if (n == 1)
+            CHECK_MSG(r.status == 200, "one image: %ld %s", r.status, r.body ? r.body : "");
+        else
+            CHECK_MSG(r.status == 413 && r.body && strstr(r.body, "pixels"), "%d images: %ld %s", n,
+                      r.status, r.body ? r.body : "");
+        resp_free(&r);
+    }
+    core_buf_free(&b);
+    mlc_free(b64);
+    mlc_server_free(s);
+}
+
 static void test_sdk_flow(void)
 {
     if (!have_demo) return;
@@ -871,6 +917,7 @@ int main(void)
     TEST_RUN(test_bad_requests);
     TEST_RUN(test_hostile);
     TEST_RUN(test_sdk_flow);
+    TEST_RUN(test_request_pixel_budget);
     TEST_RUN(test_workflow_errors);
     mlc_server_free(s);
     TEST_RUN(test_api_keys);
