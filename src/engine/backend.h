@@ -76,6 +76,13 @@ struct eng_region_vtbl {
     void (*free)(void *model_ctx);
     /* (optional) one-line description for `mlc inspect`; NULL = name only. */
     const char *(*describe)(void *model_ctx);
+    /* (optional, both or neither) Bytes of run-time scratch a bound state
+     * needs, and handing it that scratch (64-byte aligned, alive until
+     * unbind). The engine gives every region of a plan the same block, sized
+     * for the largest: regions run one after the other and keep nothing in
+     * it between runs. Without set_pool the backend allocates its own. */
+    size_t (*pool_size)(void *model_ctx, void *state);
+    mlc_status (*set_pool)(void *model_ctx, void *state, void *pool, mlc_error *err);
 };
 
 /* Replaces what it can of g by Region nodes (see the contract above).

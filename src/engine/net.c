@@ -237,6 +237,7 @@ struct plan {
     char *ws_raw;
     char *ws;
     size_t ws_size;
+    char *rpool_raw;         /* scratch shared by the plan's regions */
     struct core_arena arena; /* plan-time values */
 };
 
@@ -264,6 +265,7 @@ static void plan_free(const struct mlc_net *net, struct plan *p)
     mlc_free(p->steps);
     mlc_free(p->scratch_off);
     mlc_free(p->ws_raw);
+    mlc_free(p->rpool_raw);
     core_arena_free(&p->arena);
     memset(p, 0, sizeof *p);
 }
@@ -558,6 +560,33 @@ static mlc_status plan_build(struct mlc_net_session *s, struct plan *p, const ml
         for (int k = 0; k < n->n_in; k++) in[k] = p->t[n->in[k]];
         st = n->vt->bind(n->model_ctx, in, n->n_in, p->rstate[sidx], err);
         if (st) goto fail;
+    }
+    /* One scratch block shared by the regions (backend.h). */
+    size_t rpool = 0;
+    for (int sidx = 0; sidx < p->n_steps; sidx++) {
+        const struct ir_node *n = &g->nodes[p->steps[sidx]];
+        if (n->op != IR_OP_Region || !n->vt->pool_size || !n->vt->set_pool) continue;
+        size_t z = n->vt->pool_size(n->model_ctx, p->rstate[sidx]);
+        if (z > rpool) rpool = z;
+    }
+    if (rpool) {
+        if (rpool > net->max_ws) {
+            st = core_err(err, MLC_STATUS_LIMIT,
+                          "region scratch of %zu bytes exceeds the limit %zu", rpool, net->max_ws);
+            goto fail;
+        }
+        p->rpool_raw = mlc_alloc(rpool + ALIGN);
+        if (!p->rpool_raw) {
+            st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory: region scratch of %zu bytes",
+                          rpool);
+            goto fail;
+        }
+        char *rp = (char *)(((uintptr_t)p->rpool_raw + ALIGN - 1) / ALIGN * ALIGN);
+        for (int sidx = 0; sidx < p->n_steps; sidx++) {
+            const struct ir_node *n = &g->nodes[p->steps[sidx]];
+            if (n->op != IR_OP_Region || !n->vt->pool_size || !n->vt->set_pool) continue;
+            if ((st = n->vt->set_pool(n->model_ctx, p->rstate[sidx], rp, err))) goto fail;
+        }
     }
     p->valid = 1;
 fail:

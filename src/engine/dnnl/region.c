@@ -38,8 +38,7 @@ struct step {
 };
 
 struct pbuf {
-    size_t size;
-    void *raw, *p;
+    size_t size, off; /* off: in the region pool */
     int busy;
 };
 
@@ -73,6 +72,12 @@ struct dn_state {
     dnnl_memory_t *out_mem;
     struct vstate *v;
     int n_v;
+    /* The pool buffers live in one block of pool_size bytes (bufs[i].off):
+     * the engine's, shared by every region of a plan (they run one after the
+     * other and keep nothing in it between runs), else own_pool. */
+    size_t pool_size;
+    void *own_pool;
+    int pool_set;
 };
 
 const char *dn_status_str(dnnl_status_t s)
@@ -948,7 +953,7 @@ static void dn_unbind(void *mctx, void *state)
     for (int i = 0; i < s->n_steps; i++)
         if (s->steps[i].prim) dnnl_primitive_destroy(s->steps[i].prim);
     for (int i = 0; i < s->n_mems; i++) dnnl_memory_destroy(s->mems[i].mem);
-    for (int i = 0; i < s->n_bufs; i++) mlc_free(s->bufs[i].raw);
+    mlc_free(s->own_pool);
     if (s->strm) dnnl_stream_destroy(s->strm);
     if (s->eng) dnnl_engine_destroy(s->eng);
     mlc_free(s->steps);
@@ -1089,23 +1094,39 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
         DNCHK(mem_new(s, &md, -1, NULL, &s->out_mem[i]), "output memory");
         DNCHK(add_reorder(s, v->mem, &v->md, &md, NULL, NULL, s->out_mem[i]), "output reorder");
     }
+    s->pool_size = 0;
     for (int i = 0; i < s->n_bufs; i++) {
-        s->bufs[i].raw = mlc_alloc(s->bufs[i].size + 64);
-        if (!s->bufs[i].raw) {
-            st = core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN region: out of memory (%zu bytes)",
-                          s->bufs[i].size);
-            goto fail;
-        }
-        prefault(s->bufs[i].raw, s->bufs[i].size + 64);
-        s->bufs[i].p = (void *)(((uintptr_t)s->bufs[i].raw + 63) & ~(uintptr_t)63);
+        s->bufs[i].off = s->pool_size;
+        s->pool_size += (s->bufs[i].size + 63) & ~(size_t)63;
     }
-    for (int i = 0; i < s->n_mems; i++)
-        if (s->mems[i].buf >= 0)
-            DNCHK(dnnl_memory_set_data_handle(s->mems[i].mem, s->bufs[s->mems[i].buf].p), "handle");
     mlc_free(last);
     return MLC_OK;
 fail:
     mlc_free(last);
+    return st;
+}
+
+static size_t dn_pool_size(void *mctx, void *state)
+{
+    (void)mctx;
+    return ((struct dn_state *)state)->pool_size;
+}
+
+/* Points the pool buffers' memories into pool (64-byte aligned, pool_size
+ * bytes, alive as long as the state). */
+static mlc_status dn_set_pool(void *mctx, void *state, void *pool, mlc_error *err)
+{
+    struct dn_state *s = state;
+    const char *opname = "region";
+    mlc_status st = MLC_OK;
+    (void)mctx;
+    for (int i = 0; i < s->n_mems; i++)
+        if (s->mems[i].buf >= 0)
+            DNCHK(dnnl_memory_set_data_handle(s->mems[i].mem,
+                                              (char *)pool + s->bufs[s->mems[i].buf].off),
+                  "handle");
+    s->pool_set = 1;
+fail:
     return st;
 }
 
@@ -1118,6 +1139,17 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
     mlc_status st = MLC_OK;
     if (n_in != c->n_in || n_out != c->n_out)
         return core_err(err, MLC_STATUS_INTERNAL, "oneDNN region: wrong tensor counts");
+    if (!s->pool_set && s->pool_size) {
+        /* No engine pool (a caller of the vtable alone): one of our own. */
+        char *raw = mlc_alloc(s->pool_size + 64);
+        if (!raw)
+            return core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN region: out of memory (%zu bytes)",
+                            s->pool_size);
+        s->own_pool = raw;
+        prefault(raw, s->pool_size + 64);
+        if ((st = dn_set_pool(mctx, s, (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63), err)))
+            return st;
+    }
     set_threads(c->threads);
     int nt = get_threads(), cur = nt;
     for (int i = 0; i < s->n_mems; i++)
@@ -1175,4 +1207,6 @@ const struct eng_region_vtbl dn_region_vtbl = {
     .unbind = dn_unbind,
     .free = dn_ctx_free,
     .describe = dn_describe,
+    .pool_size = dn_pool_size,
+    .set_pool = dn_set_pool,
 };
