@@ -89,6 +89,8 @@ run() {
 }
 
 start=$(date +%s)
+# Load average (1, 5, 15 min) at the start and the end: the table notes it.
+cut -d' ' -f1-3 /proc/loadavg >"$OUT/loadavg.txt"
 for m in $MODELS; do
   for b in $BATCHES; do
     in=$MD/input.in$b.npy
@@ -104,6 +106,7 @@ for m in $MODELS; do
   done
 done
 echo "total $(( $(date +%s) - start )) s" >&2
+cut -d' ' -f1-3 /proc/loadavg >>"$OUT/loadavg.txt"
 
 [ "$DOC" = 1 ] || exit 0
 node bench/table.js "$RES" "$OUT" "$ROOT/docs/PERFORMANCE.md" "$THREADS" "$RUNS"

@@ -4,6 +4,7 @@
 //   node bench/table.js results.jsonl OUTDIR docs/PERFORMANCE.md THREADS RUNS
 const fs = require('fs');
 const os = require('os');
+const path = require('path');
 const { execSync } = require('child_process');
 const [res, outDir, doc, threads, runs] = process.argv.slice(2);
 
@@ -42,11 +43,16 @@ const f = (v, d = 1) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(d)
 const cpu = execSync("lscpu | sed -n 's/^Model name: *//p'").toString().trim();
 const date = new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
 
+let loadNote = '';
+try {
+  const l = fs.readFileSync(path.join(outDir, 'loadavg.txt'), 'utf8').trim().split('\n');
+  loadNote = `Load average (1/5/15 min) at the start: ${l[0]}` + (l[1] ? `; at the end: ${l[1]}` : '') + '.\n';
+} catch (e) { /* older runs: no note */ }
 let t = `Measured ${date} on ${cpu}, ${os.cpus().length} cores, ${threads} threads per engine, ` +
   `median and min of ${runs} runs after 2 warm-ups; same input .npy for both engines.\n` +
   `Ratios are mlc / ORT (below 1.00 = mlc better). Peak RSS is the whole process (/usr/bin/time).\n` +
   `"to first" = load (session create) + first run. "max |d|" and "top1" compare mlc's output ` +
-  `with ORT's on the same input.\n\n` +
+  `with ORT's on the same input.\n` + loadNote + '\n' +
   '| model | batch | engine | median ms | min ms | median ratio | img/s | load ms | first run ms | to-first ratio | peak RSS MiB | RSS ratio | max \\|d\\| vs ORT | top1 = ORT |\n' +
   '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n';
 const labels = [...new Set(rows.map(r => r.label.split(' ').slice(1, 3).join(' ')))];
