@@ -81,28 +81,8 @@ static const char *base_name(const char *p)
     return s ? s + 1 : p;
 }
 
-/* Debian's oneDNN runs on libgomp, whose idle workers spin for about 300000
- * iterations at every barrier before sleeping. On a machine where another
- * process holds one of the two cores, the spinning worker burns the time
- * slice its partner needs: resnet18 batch 1 took 190 ms per image instead of
- * 20 ms (measured 2026-11-24). A short spin (GOMP_SPINCOUNT=3000) keeps
- * most of the spinning benefit on an idle machine and none of the harm.
- * libgomp reads the variable only when it is loaded, i.e. before main, so
- * the process re-executes itself once with it set. A user's own
- * OMP_WAIT_POLICY / GOMP_SPINCOUNT wins; MLC_BENCH_NO_REEXEC=1 disables it. */
-static void tune_openmp(char **argv)
-{
-    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || getenv("MLC_BENCH_NO_REEXEC"))
-        return;
-    if (setenv("GOMP_SPINCOUNT", "3000", 1) != 0) return;
-    /* main() hands us its argv + 1: argv - 1 is the whole command line. */
-    execv("/proc/self/exe", argv - 1);
-    unsetenv("GOMP_SPINCOUNT"); /* exec failed: carry on with the defaults */
-}
-
 int cli_cmd_bench(int argc, char **argv)
 {
-    tune_openmp(argv);
     const char *model = NULL, *in_path = NULL, *out_path = NULL;
     int batch = 1, runs = 20, json = 0, rc = 1;
     mlc_model_options opt;
