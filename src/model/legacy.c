@@ -74,27 +74,6 @@ static mlc_status map_status(long code, const char *id, const char *what, mlc_er
     }
 }
 
-/* Python truthiness of environment["MULTICLASS"]. */
-static int truthy(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_TRUE:
-        return 1;
-    case JSON_INTEGER:
-        return json_integer_value(v) != 0;
-    case JSON_REAL:
-        return json_real_value(v) != 0.0;
-    case JSON_STRING:
-        return json_string_length(v) > 0;
-    case JSON_ARRAY:
-        return json_array_size(v) > 0;
-    case JSON_OBJECT:
-        return json_object_size(v) > 0;
-    default:
-        return 0;
-    }
-}
-
 /* Request headers (build_roboflow_api_headers): fixed ones plus the JSON
  * object in $ROBOFLOW_API_EXTRA_HEADERS. Lines with CR/LF are dropped so an
  * environment value cannot inject headers. */
@@ -314,7 +293,7 @@ mlc_status mdl_fetch_legacy(const struct mdl_fetch *f, const char *dataset, cons
                       f->id);
         goto fail;
     }
-    if (!truthy(json_object_get(env, "MULTICLASS"))) {
+    if (!mdl_json_truthy(json_object_get(env, "MULTICLASS"))) {
         st = core_err(err, MLC_STATUS_UNSUPPORTED,
                       "model '%s' is a single-label classification model (its environment.json "
                       "MULTICLASS is not set); the multi-label classification block needs a "

@@ -113,6 +113,10 @@ mlc_status mdl_model_load_id(const char *id, const mlc_model_options *opt, mlc_m
 
 /* 1 when `s` looks like a Roboflow model id ("project/3") rather than a path. */
 int mdl_is_model_id(const char *s);
+
+struct json_t;
+/* Python truthiness of a JSON value (legacy MULTICLASS: even "false" is true). */
+int mdl_json_truthy(const struct json_t *v);
 /* The package directory for a model id under the cache root (caller frees). */
 char *mdl_cache_dir_for(const char *cache_root, const char *model_id);
 /* Splits a model id as Roboflow does (§5.1): "project/3" -> ("project", "3");

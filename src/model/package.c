@@ -117,8 +117,7 @@ static int get_bool(const json_t *v, int *out)
     return 0;
 }
 
-/* Python truthiness of a JSON value (legacy MULTICLASS). */
-static int truthy(const json_t *v)
+int mdl_json_truthy(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_TRUE:
@@ -552,7 +551,7 @@ mlc_status mdl_parse_environment(const char *text, size_t n, const char *name,
     p->strict_threshold = 1; /* legacy: score > threshold */
 
     const json_t *mc = json_object_get(root, "MULTICLASS");
-    if (!mc || !truthy(mc)) {
+    if (!mc || !mdl_json_truthy(mc)) {
         st = core_err(err, MLC_STATUS_UNSUPPORTED,
                       "%s: MULTICLASS is not set: this is a single-label classification package, "
                       "not a multi-label one",
