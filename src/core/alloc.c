@@ -4,6 +4,7 @@
  * allocation so tests can walk every out-of-memory path. The allocator is
  * process-wide configuration, set before use, like sqlite3_config.
  */
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,21 @@ void mlc_free(void *p)
 void core_libc_free(void *p)
 {
     free(p); /* checksrc: ok (third-party buffers) */
+}
+
+int core_grow_array(void **p, int *cap, int need, size_t elem)
+{
+    if (need <= *cap) return 0;
+    if (need < 0 || need > INT_MAX / 2) return -1;
+    int nc = *cap ? *cap * 2 : 16;
+    while (nc < need) nc *= 2;
+    if (elem && (size_t)nc > SIZE_MAX / elem) return -1;
+    void *q = mlc_realloc(*p, (size_t)nc * elem);
+    if (!q) return -1;
+    memset((char *)q + (size_t)*cap * elem, 0, (size_t)(nc - *cap) * elem);
+    *p = q;
+    *cap = nc;
+    return 0;
 }
 
 char *core_strndup(const char *s, size_t n)

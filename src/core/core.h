@@ -43,6 +43,11 @@ void core_alloc_fail_after(long n);
  * through the mlc door, so they must not be given to mlc_free. */
 void core_libc_free(void *p);
 
+/* Grows an array *p of *cap elements of `elem` bytes to hold at least
+ * `need` (doubling, new elements zeroed). Returns 0, or -1 when out of
+ * memory or when the count would overflow (then *p is unchanged). */
+int core_grow_array(void **p, int *cap, int need, size_t elem);
+
 char *core_strdup(const char *s);
 char *core_strndup(const char *s, size_t n);
 char *core_sprintf(const char *fmt, ...) CORE_PRINTF(1, 2);

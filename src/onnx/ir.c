@@ -72,19 +72,6 @@ void ir_graph_free(struct ir_graph *g)
     memset(g, 0, sizeof *g);
 }
 
-static int grow(void **p, int *cap, int need, size_t elem)
-{
-    if (need <= *cap) return 0;
-    int nc = *cap ? *cap * 2 : 16;
-    while (nc < need) nc *= 2;
-    void *q = mlc_realloc(*p, (size_t)nc * elem);
-    if (!q) return -1;
-    memset((char *)q + (size_t)*cap * elem, 0, (size_t)(nc - *cap) * elem);
-    *p = q;
-    *cap = nc;
-    return 0;
-}
-
 mlc_status ir_add_tensor(struct ir_graph *g, const char *name, mlc_dtype dt, int rank,
                          const int64_t *dims, int *idx_out, mlc_error *err)
 {
@@ -93,7 +80,8 @@ mlc_status ir_add_tensor(struct ir_graph *g, const char *name, mlc_dtype dt, int
                         name ? name : "", rank, MLC_MAX_RANK);
     if (g->n_tensors >= 4 * g->max_nodes + 65536)
         return core_err(err, MLC_STATUS_LIMIT, "graph has too many tensors");
-    if (grow((void **)&g->tensors, &g->cap_tensors, g->n_tensors + 1, sizeof *g->tensors))
+    if (core_grow_array((void **)&g->tensors, &g->cap_tensors, g->n_tensors + 1,
+                        sizeof *g->tensors))
         return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory adding a tensor");
     struct ir_tensor *t = &g->tensors[g->n_tensors];
     memset(t, 0, sizeof *t);
@@ -112,7 +100,7 @@ mlc_status ir_add_node(struct ir_graph *g, enum ir_op op, const char *name, cons
 {
     if (g->n_nodes >= g->max_nodes)
         return core_err(err, MLC_STATUS_LIMIT, "graph has more than %d nodes", g->max_nodes);
-    if (grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes))
+    if (core_grow_array((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes))
         return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory adding a node");
     struct ir_node *n = &g->nodes[g->n_nodes];
     memset(n, 0, sizeof *n);

@@ -305,19 +305,6 @@ static void md_any(dnnl_memory_desc_t *md, int rank, const int64_t *dims, dnnl_d
     dnnl_memory_desc_init_by_tag(md, rank, d, dt, dnnl_format_tag_any);
 }
 
-static int grow(void **p, int *cap, int need, size_t elem)
-{
-    if (need <= *cap) return 0;
-    int nc = *cap ? *cap * 2 : 16;
-    while (nc < need) nc *= 2;
-    void *q = mlc_realloc(*p, (size_t)nc * elem);
-    if (!q) return -1;
-    memset((char *)q + (size_t)*cap * elem, 0, (size_t)(nc - *cap) * elem);
-    *p = q;
-    *cap = nc;
-    return 0;
-}
-
 static int buf_get(struct dn_state *s, size_t size)
 {
     int best = -1;
@@ -332,7 +319,8 @@ static int buf_get(struct dn_state *s, size_t size)
         }
     }
     if (best < 0) {
-        if (grow((void **)&s->bufs, &s->cap_bufs, s->n_bufs + 1, sizeof *s->bufs)) return -1;
+        if (core_grow_array((void **)&s->bufs, &s->cap_bufs, s->n_bufs + 1, sizeof *s->bufs))
+            return -1;
         best = s->n_bufs++;
     }
     if (s->bufs[best].size < size) s->bufs[best].size = size;
@@ -345,7 +333,7 @@ static int buf_get(struct dn_state *s, size_t size)
 static dnnl_status_t mem_new(struct dn_state *s, const dnnl_memory_desc_t *md, int buf, void *ptr,
                              dnnl_memory_t *out)
 {
-    if (grow((void **)&s->mems, &s->cap_mems, s->n_mems + 1, sizeof *s->mems))
+    if (core_grow_array((void **)&s->mems, &s->cap_mems, s->n_mems + 1, sizeof *s->mems))
         return dnnl_out_of_memory;
     dnnl_status_t r = dnnl_memory_create(out, md, s->eng, ptr ? ptr : DNNL_MEMORY_NONE);
     if (r != dnnl_success) return r;
@@ -357,7 +345,8 @@ static dnnl_status_t mem_new(struct dn_state *s, const dnnl_memory_desc_t *md, i
 
 static struct step *step_new(struct dn_state *s)
 {
-    if (grow((void **)&s->steps, &s->cap_steps, s->n_steps + 1, sizeof *s->steps)) return NULL;
+    if (core_grow_array((void **)&s->steps, &s->cap_steps, s->n_steps + 1, sizeof *s->steps))
+        return NULL;
     struct step *t = &s->steps[s->n_steps++];
     memset(t, 0, sizeof *t);
     return t;
