@@ -17,6 +17,19 @@ static int axis_of(int64_t a, int r)
 }
 
 /* Reduction: out index computed with strides that are 0 on reduced axes. */
+/* Steps the input index idx (row-major over x's dims) by one and returns the
+ * matching output offset: ost holds the output strides, 0 on reduced axes. */
+static int64_t next_index(const mlc_tensor *x, const int64_t *ost, int64_t *idx, int64_t off)
+{
+    for (int d = x->rank - 1; d >= 0; d--) {
+        off += ost[d];
+        if (++idx[d] < x->dims[d]) break;
+        off -= ost[d] * x->dims[d];
+        idx[d] = 0;
+    }
+    return off;
+}
+
 static mlc_status reduce(const struct eng_kctx *c, int ith, enum ir_op op)
 {
     if (ith) return MLC_OK;
@@ -73,12 +86,7 @@ static mlc_status reduce(const struct eng_kctx *c, int ith, enum ir_op op)
                 y[off] = (int64_t)((uint64_t)y[off] + (uint64_t)v);
                 break;
             }
-            for (int d = x->rank - 1; d >= 0; d--) {
-                off += ost[d];
-                if (++idx[d] < x->dims[d]) break;
-                off -= ost[d] * x->dims[d];
-                idx[d] = 0;
-            }
+            off = next_index(x, ost, idx, off);
         }
         return MLC_OK;
     }
@@ -120,12 +128,7 @@ static mlc_status reduce(const struct eng_kctx *c, int ith, enum ir_op op)
             acc[off] += v;
             break;
         }
-        for (int d = x->rank - 1; d >= 0; d--) {
-            off += ost[d];
-            if (++idx[d] < x->dims[d]) break;
-            off -= ost[d] * x->dims[d];
-            idx[d] = 0;
-        }
+        off = next_index(x, ost, idx, off);
     }
     for (int64_t i = 0; i < nout; i++) {
         if (op == IR_OP_ArgMax) {
