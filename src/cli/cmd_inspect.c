@@ -15,6 +15,8 @@ int cli_cmd_inspect(int argc, char **argv)
     mlc_model_options opt;
     memset(&opt, 0, sizeof opt);
     opt.threads = 1;
+    /* As in bench: the file is the user's own choice, so up to 2 GiB. */
+    opt.limits.max_input_bytes = (size_t)2 << 30;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
             const char *v = argv[++i];

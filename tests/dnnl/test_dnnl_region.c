@@ -5,7 +5,9 @@
  * Covers grouped/strided/padded conv with bias+relu, a residual sum post-op,
  * max pooling with ceil_mode, global average pooling, flatten, inner product
  * with sigmoid, batched matmul, softmax and layer norm; plus failure paths
- * (wrong input rank) and a second bind with another batch (weights shared).
+ * (wrong input rank) and a second bind with another batch (weights shared);
+ * the threading-level chooser (adapt.c) on made-up times, and a region whose
+ * ops fall in each level run adaptively and pinned.
  */
 #include <stdint.h>
 
@@ -370,6 +372,129 @@ static void test_bad_shape(void)
     dn_ctx_free(c);
 }
 
+/* The threading-level chooser (adapt.c) on made-up times. */
+static void test_adapt_choice(void)
+{
+    struct dn_adapt a;
+    dn_adapt_init(&a, 1, -1);
+    for (int r = 0; r < 40; r++) CHECK(dn_adapt_pick(&a) == 0);
+    dn_adapt_init(&a, 3, 1);
+    for (int r = 0; r < 40; r++) {
+        CHECK(dn_adapt_pick(&a) == 1);
+        dn_adapt_record(&a, 1, 1.0);
+    }
+
+    /* Idle machine: level 0 10 ms, 1 12 ms, 2 (all on one thread) 20 ms. */
+    const double idle[3] = {10e-3, 12e-3, 20e-3}, loaded[3] = {30e-3, 25e-3, 14e-3};
+    int used[3] = {0}, warm = 0;
+    dn_adapt_init(&a, 3, -1);
+    for (int r = 0; r < 12; r++) {
+        int l = dn_adapt_pick(&a);
+        CHECK(l >= 0 && l < 3);
+        if (l < 0 || l > 2) break;
+        used[l]++;
+        /* the first run of level 1 made primitives: not timed */
+        dn_adapt_record(&a, l, l == 1 && used[1] == 1 ? -1.0 : idle[l]);
+        if (r < 8) warm += l == 2;
+    }
+    /* level 2: once uncounted, once counted, then dropped (2x the best) */
+    CHECK_MSG(warm == 2, "level 2 tried %d times in the warm-up", warm);
+    CHECK(used[0] > 0 && used[1] > 0);
+    int at0 = 0, others[3] = {0};
+    for (int r = 0; r < 64; r++) {
+        int l = dn_adapt_pick(&a) % 3;
+        at0 += l == 0;
+        others[l]++;
+        dn_adapt_record(&a, l, idle[l]);
+    }
+    CHECK_MSG(at0 >= 58, "level 0 chosen %d of 64 runs", at0);
+    CHECK_MSG(others[1] >= 1 && others[2] >= 1, "explored 1: %d, 2: %d", others[1], others[2]);
+    CHECK(a.best == 0);
+
+    /* The other core gets busy: within a few explorations level 2 wins. */
+    int last2 = 0;
+    for (int r = 0; r < 96; r++) {
+        int l = dn_adapt_pick(&a);
+        dn_adapt_record(&a, l, loaded[l]);
+        if (r >= 64) last2 += l == 2;
+    }
+    CHECK_MSG(last2 >= 28, "level 2 chosen %d of the last 32 loaded runs", last2);
+    CHECK(a.best == 2);
+    /* A noise spike on the best level does not move the choice. */
+    dn_adapt_record(&a, 2, 1.0);
+    int l = dn_adapt_pick(&a);
+    CHECK(a.best == 2 || l == 2);
+}
+
+/* Three convs, one per threading level (small < 1 M multiply-adds, mid,
+ * large > 16 M), run many times while the region picks levels, and pinned to
+ * each level: the result never changes and matches the naive loops. */
+static void test_threading_levels(void)
+{
+    uint32_t seed = 11;
+    struct dn_ctx *c = ctx_new(1, 4, 3, 3);
+    for (int i = 0; i < 4; i++) c->vals[i].rank = 4;
+    c->n_out = 1;
+    c->outs[0] = 3;
+    int64_t wa[4] = {16, 32, 1, 1}, wb[4] = {32, 16, 3, 3}, wc_[4] = {128, 32, 3, 3};
+    float *w[3] = {const_new(c, 0, 4, wa, &seed), const_new(c, 1, 4, wb, &seed),
+                   const_new(c, 2, 4, wc_, &seed)};
+    int64_t wn[3] = {16 * 32, 32 * 16 * 9, 128 * 32 * 9};
+    float *wcopy[3];
+    for (int k = 0; k < 3; k++) {
+        wcopy[k] = mlc_alloc((size_t)wn[k] * sizeof(float));
+        memcpy(wcopy[k], w[k], (size_t)wn[k] * sizeof(float));
+        struct dn_op *op = &c->ops[k];
+        op->kind = DN_CONV, op->in[0] = k, op->out = k + 1, op->w = k;
+        op->kernel[0] = op->kernel[1] = k ? 3 : 1;
+        op->pad_l[0] = op->pad_l[1] = op->pad_r[0] = op->pad_r[1] = k ? 1 : 0;
+    }
+    const int H = 28;
+    mlc_tensor x = tensor4(1, 32, H, H, &seed);
+    float *t1 = mlc_alloc(16 * H * H * sizeof(float)), *t2 = mlc_alloc(32 * H * H * sizeof(float));
+    float *ref = mlc_alloc(128 * H * H * sizeof(float));
+    conv_ref(x.data, 1, 32, H, H, wcopy[0], NULL, 16, 1, 1, 1, 1, 0, 1, t1, H, H);
+    conv_ref(t1, 1, 16, H, H, wcopy[1], NULL, 32, 3, 3, 1, 1, 1, 1, t2, H, H);
+    conv_ref(t2, 1, 32, H, H, wcopy[2], NULL, 128, 3, 3, 1, 1, 1, 1, ref, H, H);
+
+    const struct eng_region_vtbl *vt = &dn_region_vtbl;
+    const char *pins[4] = {NULL, "0", "1", "2"};
+    for (int p = 0; p < 4; p++) {
+        if (pins[p])
+            setenv("MLC_DNNL_LEVEL", pins[p], 1);
+        else
+            unsetenv("MLC_DNNL_LEVEL");
+        mlc_error err = {0};
+        void *state = mlc_calloc(1, vt->session_size(c));
+        mlc_tensor out = {0};
+        CHECK_OK(vt->infer(c, &x, 1, &out, 1, &err), &err);
+        out.data = mlc_calloc(128 * H * H, sizeof(float));
+        CHECK_OK(vt->bind(c, &x, 1, state, &err), &err);
+        const struct dn_adapt *a = dn_region_adapt(state);
+        /* two threads: three levels differ (one conv each) */
+        CHECK_MSG(a->n_levels == 3, "%d levels", a->n_levels);
+        CHECK(a->pinned == (pins[p] ? pins[p][0] - '0' : -1));
+        int seen[3] = {0};
+        for (int r = 0; r < (pins[p] ? 3 : 24); r++) {
+            memset(out.data, 0, 128 * H * H * sizeof(float));
+            CHECK_OK(vt->run(c, state, &x, 1, &out, 1, &err), &err);
+            seen[a->cur % 3]++;
+            double d = max_diff(out.data, ref, 128 * H * H);
+            CHECK_MSG(d <= 2e-3, "pin %s run %d level %d: diff %g", pins[p] ? pins[p] : "-", r,
+                      a->cur, d);
+        }
+        if (!pins[p])
+            CHECK_MSG(seen[0] && seen[1] && seen[2], "levels %d %d %d", seen[0], seen[1], seen[2]);
+        vt->unbind(c, state);
+        mlc_free(state);
+        mlc_free(out.data);
+    }
+    unsetenv("MLC_DNNL_LEVEL");
+    for (int k = 0; k < 3; k++) mlc_free(wcopy[k]);
+    mlc_free(t1), mlc_free(t2), mlc_free(ref), mlc_free(x.data);
+    dn_ctx_free(c);
+}
+
 int main(void)
 {
     TEST_RUN(test_conv_grouped);
@@ -377,5 +502,7 @@ int main(void)
     TEST_RUN(test_attention_bits);
     TEST_RUN(test_views_and_eltwise);
     TEST_RUN(test_bad_shape);
+    TEST_RUN(test_adapt_choice);
+    TEST_RUN(test_threading_levels);
     TEST_DONE();
 }

@@ -100,7 +100,35 @@ struct dn_ctx {
     char desc[160];
 };
 
+/* Threading level chooser (adapt.c): level 0 runs ops under `lo` work on
+ * one thread, level 1 also those under `hi`, level 2 all; a session's region
+ * picks one per run from the times of earlier runs. */
+#define DN_ADAPT_LEVELS 3
+#define DN_ADAPT_KEEP   3 /* recent samples kept per level */
+#define DN_ADAPT_WARM   2 /* counted samples per level before choosing */
+
+struct dn_adapt {
+    int n_levels; /* levels that differ for this region (1: nothing to choose) */
+    int pinned;   /* -1 adapt, else always this index (MLC_DNNL_LEVEL) */
+    int cur;      /* index of the last pick */
+    int best;     /* best index at the last choice */
+    unsigned runs;
+    int seen[DN_ADAPT_LEVELS];
+    int n[DN_ADAPT_LEVELS], pos[DN_ADAPT_LEVELS];
+    double t[DN_ADAPT_LEVELS][DN_ADAPT_KEEP];
+};
+
+void dn_adapt_init(struct dn_adapt *a, int n_levels, int pinned);
+/* The level index for the next run. */
+int dn_adapt_pick(struct dn_adapt *a);
+/* The time of a run made at index `level`; not counted when negative (the run
+ * made primitives) or the first at that index. */
+void dn_adapt_record(struct dn_adapt *a, int level, double seconds);
+
 extern const struct eng_region_vtbl dn_region_vtbl;
+
+/* The chooser of a bound region state (for tests and diagnostics). */
+const struct dn_adapt *dn_region_adapt(const void *state);
 
 /* Frees a context built by partition.c (also used on partition failure). */
 void dn_ctx_free(void *ctx);

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "engine/dnnl/dn.h"
 
@@ -32,7 +33,13 @@
 
 struct step {
     dnnl_primitive_t prim;
-    int single; /* created and run on the calling thread alone (tiny op) */
+    int lvl;                  /* runs on one thread from this threading level up (see adapt.c) */
+    int single;               /* prim was created for the calling thread alone */
+    int fixed;                /* prim's thread count is fixed when it is made (conv, inner product,
+                               * matmul); other kernels follow OpenMP's count at execution */
+    dnnl_primitive_desc_t pd; /* fixed steps that may switch: kept to make alt */
+    dnnl_primitive_t alt;     /* the same step for the other thread count, made on first need */
+    int alt_failed;
     int n_args;
     dnnl_exec_arg_t args[MAX_ARGS];
 };
@@ -78,6 +85,9 @@ struct dn_state {
     size_t pool_size;
     void *own_pool;
     int pool_set;
+    int keep_pd; /* bind_op keeps a compute step's primitive desc (for adapt) */
+    int levels[DN_ADAPT_LEVELS], n_levels; /* the threading levels that differ */
+    struct dn_adapt adapt;
 };
 
 const char *dn_status_str(dnnl_status_t s)
@@ -906,6 +916,11 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     if (!t) DNCHK(dnnl_out_of_memory, "step");
     t->prim = prim;
     prim = NULL;
+    t->fixed = op->kind == DN_CONV || op->kind == DN_IP || op->kind == DN_MATMUL;
+    if (t->fixed && s->keep_pd) {
+        t->pd = pd;
+        pd = NULL;
+    }
     step_arg(t, DNNL_ARG_SRC, m_src);
     if (m_src1) step_arg(t, op->kind == DN_MATMUL ? DNNL_ARG_WEIGHTS : DNNL_ARG_SRC_1, m_src1);
     if (op->kind == DN_LNORM || op->kind == DN_BNORM) {
@@ -939,8 +954,11 @@ static void dn_unbind(void *mctx, void *state)
     struct dn_state *s = state;
     (void)mctx;
     if (!s) return;
-    for (int i = 0; i < s->n_steps; i++)
+    for (int i = 0; i < s->n_steps; i++) {
         if (s->steps[i].prim) dnnl_primitive_destroy(s->steps[i].prim);
+        if (s->steps[i].alt) dnnl_primitive_destroy(s->steps[i].alt);
+        if (s->steps[i].pd) dnnl_primitive_desc_destroy(s->steps[i].pd);
+    }
     for (int i = 0; i < s->n_mems; i++) dnnl_memory_destroy(s->mems[i].mem);
     mlc_free(s->own_pool);
     if (s->strm) dnnl_stream_destroy(s->strm);
@@ -983,26 +1001,27 @@ static int get_threads(void)
     return fn ? fn() : 1;
 }
 
-/* Whether op is too small to be worth a parallel region. Every primitive
- * executed on 2 threads wakes the OpenMP worker and meets it at a barrier:
- * 50-150 us here, more than the whole computation of the SE-block convs,
- * pools and multiplies of mobilenet_v3/efficientnet at batch 1 (0.1 ms each
- * for a few thousand multiply-adds, measured with DNNL_VERBOSE). oneDNN's
- * kernels fix their thread count when the primitive is created, so such ops
- * are created and run with one thread. Thresholds: ~1 M multiply-adds
- * (~40 us on one core) or 64 Ki elements moved. */
+/* An op's threading level (adapt.c): the lowest level at which it runs on
+ * one thread: 0 (always) when it is small, 1 from level 1 up when it is
+ * mid-sized, 2 (only when the region runs everything on one thread) when it
+ * is large. Every primitive executed on 2 threads wakes the OpenMP
+ * worker and meets it at a barrier: a few microseconds on an idle machine,
+ * 50-150 us and more when the other core is busy, which is more than the
+ * whole computation of the SE-block convs, pools and multiplies of
+ * mobilenet_v3/efficientnet at batch 1 (a few thousand multiply-adds each).
+ * oneDNN's compute kernels fix their thread count when the primitive is
+ * created, so such ops are created (and run) with one thread. The cuts: lo =
+ * 1 M multiply-adds (~40 us on one core; MLC_DNNL_SERIAL_MACS moves it), hi =
+ * 16 lo; ops that only move data count 16 multiply-adds per element. */
 static double serial_macs(void)
 {
-    static double v;
-    if (v == 0) {
-        const char *e = getenv("MLC_DNNL_SERIAL_MACS");
-        double x = e ? strtod(e, NULL) : 0;
-        v = x > 0 ? x : 16777216.0;
-    }
-    return v;
+    const char *e = getenv("MLC_DNNL_SERIAL_MACS");
+    double x = e ? strtod(e, NULL) : 0;
+    return x > 0 ? x : 1048576.0;
 }
 
-static int op_is_small(const struct dn_ctx *c, const struct dn_state *s, const struct dn_op *op)
+static int op_level(const struct dn_ctx *c, const struct dn_state *s, const struct dn_op *op,
+                    double lo)
 {
     const struct vstate *o = &s->v[op->out], *a = &s->v[op->in[0]];
     double out = 1, in = 1, macs = 0;
@@ -1021,9 +1040,17 @@ static int op_is_small(const struct dn_ctx *c, const struct dn_state *s, const s
         macs = out * (a->rank > 0 ? (double)a->dims[a->rank - 1] : 1);
         break;
     default:
-        return out + in < serial_macs() / 16;
+        macs = (out + in) * 16;
+        break;
     }
-    return macs < serial_macs();
+    return macs < lo ? 0 : macs < 16 * lo ? 1 : 2;
+}
+
+/* MLC_DNNL_LEVEL=0|1|2 pins the threading level (tests, measurements). */
+static int pinned_level(void)
+{
+    const char *e = getenv("MLC_DNNL_LEVEL");
+    return e && e[0] >= '0' && e[0] <= '2' && !e[1] ? e[0] - '0' : -1;
 }
 
 static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *state, mlc_error *err)
@@ -1063,15 +1090,26 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
         DNCHK(mem_new(s, &s->v[i].md, -2 - i, NULL, &s->v[i].mem), "input memory");
         s->v[i].buf = -2 - i;
     }
-    int nt = get_threads();
+    int nt = get_threads(), has[DN_ADAPT_LEVELS] = {1, 0, 0};
+    double lo = serial_macs();
     for (int i = 0; i < c->n_ops; i++) {
         const struct dn_op *op = &c->ops[i];
-        int single = nt > 1 && op_is_small(c, s, op), first = s->n_steps;
+        int lvl = nt > 1 ? op_level(c, s, op, lo) : DN_ADAPT_LEVELS, first = s->n_steps;
+        /* Made for level 0 even when pinned to 1: layouts are chosen for the
+         * parallel kernels, which are the faster choice on an idle machine
+         * (a single-thread brgconv asks for other layouts, and a pinned level
+         * would then run a different chain than the level it stands for). */
+        int single = lvl == 0;
+        if (lvl < DN_ADAPT_LEVELS) has[lvl] = 1;
+        s->keep_pd = lvl >= 1 && lvl < DN_ADAPT_LEVELS;
         if (single) set_threads(1);
         st = bind_op(c, s, i, last, err);
         if (single) set_threads(nt);
         if (st) goto fail;
-        for (int k = first; k < s->n_steps; k++) s->steps[k].single = single;
+        for (int k = first; k < s->n_steps; k++) {
+            s->steps[k].lvl = lvl;
+            s->steps[k].single = single;
+        }
         int used[3] = {op->in[0], op->in[1], op->sum_in};
         for (int k = 0; k < 3; k++)
             if (used[k] >= 0 && last[used[k]] == i) value_release(s, used[k]);
@@ -1082,7 +1120,19 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
         md_plain(&md, v->rank, v->dims, dnnl_f32);
         DNCHK(mem_new(s, &md, -1, NULL, &s->out_mem[i]), "output memory");
         DNCHK(add_reorder(s, v->mem, &v->md, &md, NULL, NULL, s->out_mem[i]), "output reorder");
+        s->steps[s->n_steps - 1].lvl = nt > 1 ? DN_ADAPT_LEVELS - 1 : DN_ADAPT_LEVELS;
     }
+    /* The levels that differ: level L from L - 1 when some op starts being
+     * single there. MLC_DNNL_LEVEL pins the highest of them <= its value. */
+    int pin = pinned_level(), pin_idx = pin < 0 ? -1 : 0;
+    s->n_levels = 0;
+    for (int l = 0; l < DN_ADAPT_LEVELS; l++)
+        if (has[l] && nt > 1) {
+            if (pin >= l) pin_idx = s->n_levels;
+            s->levels[s->n_levels++] = l;
+        }
+    if (!s->n_levels) s->levels[s->n_levels++] = 0;
+    dn_adapt_init(&s->adapt, s->n_levels, pin_idx);
     s->pool_size = 0;
     for (int i = 0; i < s->n_bufs; i++) {
         s->bufs[i].off = s->pool_size;
@@ -1119,6 +1169,47 @@ fail:
     return st;
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Makes step t's primitive again for `threads` threads (t->alt), from its
+ * kept primitive desc, with exactly the memory layouts of the first (the
+ * buffers around it are planned for those). Returns 1 when it tried: that
+ * run is then not timed. On any failure the step keeps its one primitive. */
+static int make_alt(struct dn_state *s, struct step *t, int threads, int nt)
+{
+    const_dnnl_op_desc_t od = NULL;
+    const_dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    t->alt_failed = 1;
+    if (!t->pd || dnnl_primitive_desc_query(t->pd, dnnl_query_op_d, 0, &od) != dnnl_success ||
+        dnnl_primitive_desc_get_attr(t->pd, &attr) != dnnl_success)
+        return 1;
+    /* The thread count matters twice: the desc sizes the kernel's work split
+     * and the primitive cache keys on the count at primitive creation (the
+     * other count would hand back t->prim itself). */
+    set_threads(threads);
+    dnnl_status_t r = make_prim(od, attr, s->eng, &pd, 1);
+    if (r != dnnl_success) goto out;
+    for (int k = 0; k < t->n_args; k++) {
+        const dnnl_memory_desc_t *a =
+            dnnl_primitive_desc_query_md(t->pd, dnnl_query_exec_arg_md, t->args[k].arg);
+        const dnnl_memory_desc_t *b =
+            dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, t->args[k].arg);
+        if (!a || !b || !dnnl_memory_desc_equal(a, b)) goto done;
+    }
+    if (dnnl_primitive_create(&t->alt, pd) == dnnl_success) t->alt_failed = 0;
+done:
+    dnnl_primitive_desc_destroy(pd);
+out:
+    set_threads(nt);
+    return 1;
+}
+
 static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in, mlc_tensor *out,
                          int n_out, mlc_error *err)
 {
@@ -1149,18 +1240,35 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
         DNCHK(dnnl_memory_set_data_handle(s->out_mem[i], out[i].data), "output handle");
     /* Single-thread steps run with OpenMP's count at 1 too: kernels that ask
      * for the thread count at execution then stay on this thread. */
+    int idx = dn_adapt_pick(&s->adapt), level = s->levels[idx], made = 0;
+    double t0 = s->adapt.n_levels > 1 ? now_s() : 0;
     for (int i = 0; i < s->n_steps; i++) {
+        struct step *t = &s->steps[i];
+        dnnl_primitive_t p = t->prim;
+        int one = nt > 1 && t->lvl <= level;
         opname = "step";
-        int want = s->steps[i].single ? 1 : nt;
+        if (one != t->single && t->fixed) {
+            /* Made once, on first need, in a run that is then not timed. */
+            if (!t->alt && !t->alt_failed) made |= make_alt(s, t, one ? 1 : nt, nt);
+            if (t->alt)
+                p = t->alt;
+            else
+                one = t->single;
+        }
+        int want = one ? 1 : nt;
         if (want != cur) set_threads(cur = want);
-        DNCHK(
-            dnnl_primitive_execute(s->steps[i].prim, s->strm, s->steps[i].n_args, s->steps[i].args),
-            "execute");
+        DNCHK(dnnl_primitive_execute(p, s->strm, t->n_args, t->args), "execute");
     }
     DNCHK(dnnl_stream_wait(s->strm), "wait");
+    if (s->adapt.n_levels > 1) dn_adapt_record(&s->adapt, idx, made ? -1 : now_s() - t0);
 fail:
     if (cur != nt) set_threads(nt);
     return st;
+}
+
+const struct dn_adapt *dn_region_adapt(const void *state)
+{
+    return &((const struct dn_state *)state)->adapt;
 }
 
 void dn_ctx_free(void *mctx)
