@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core.h"
 
@@ -150,4 +151,19 @@ char *core_sprintf(const char *fmt, ...)
     vsnprintf(s, (size_t)k + 1, fmt, ap);
     va_end(ap);
     return s;
+}
+
+void core_prefault(void *p, size_t n)
+{
+    const uintptr_t small = 4096, huge = (uintptr_t)2 << 20;
+    if (!p || n < ((size_t)256 << 10)) return;
+    uintptr_t b = (uintptr_t)p, e = b + n;
+#ifdef MADV_HUGEPAGE
+    uintptr_t hb = (b + huge - 1) & ~(huge - 1), he = e & ~(huge - 1);
+    if (he > hb) (void)madvise((void *)hb, he - hb, MADV_HUGEPAGE);
+#endif
+#ifdef MADV_POPULATE_WRITE
+    uintptr_t pb = (b + small - 1) & ~(small - 1), pe = e & ~(small - 1);
+    if (pe > pb) (void)madvise((void *)pb, pe - pb, MADV_POPULATE_WRITE);
+#endif
 }

@@ -544,6 +544,7 @@ static mlc_status plan_build(struct mlc_net_session *s, struct plan *p, const ml
         st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory: workspace of %zu bytes", peak);
         goto fail;
     }
+    core_prefault(p->ws_raw, peak + ALIGN); /* every run writes it */
     p->ws = (char *)(((uintptr_t)p->ws_raw + ALIGN - 1) / ALIGN * ALIGN);
     for (int t = 0; t < nt; t++)
         if (!known[t] && def[t] >= 0) p->t[t].data = p->ws + off[root[t]];
@@ -581,6 +582,7 @@ static mlc_status plan_build(struct mlc_net_session *s, struct plan *p, const ml
                           rpool);
             goto fail;
         }
+        core_prefault(p->rpool_raw, rpool + ALIGN);
         char *rp = (char *)(((uintptr_t)p->rpool_raw + ALIGN - 1) / ALIGN * ALIGN);
         for (int sidx = 0; sidx < p->n_steps; sidx++) {
             const struct ir_node *n = &g->nodes[p->steps[sidx]];

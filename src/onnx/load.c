@@ -49,11 +49,7 @@ static void *pb_alloc(void *ctx, size_t n)
         }
         pb_done += n;
     }
-    if (p && n >= ((size_t)256 << 10)) {
-        uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
-        uintptr_t e = ((uintptr_t)p + n) & ~(uintptr_t)4095;
-        if (e > a) (void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
-    }
+    core_prefault(p, n);
     return p;
 }
 static void pb_free(void *ctx, void *p)

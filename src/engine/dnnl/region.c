@@ -24,7 +24,6 @@
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "engine/dnnl/dn.h"
@@ -471,18 +470,6 @@ static void const_md(const struct dn_ctx *c, const struct dn_op *op, int cid, in
     }
 }
 
-/* Fresh large buffers (packed weights, activation pool) are written at
- * once: populate their pages in one madvise instead of one page fault per
- * 4 KiB page, which dominated the first run in this VM. Only a hint (kernels
- * before 5.14 refuse it). */
-static void prefault(void *p, size_t n)
-{
-    if (!p || n < ((size_t)256 << 10)) return;
-    uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
-    uintptr_t e = ((uintptr_t)p + n) & ~(uintptr_t)4095;
-    if (e > a) (void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
-}
-
 /* Data of constant cid in layout want (packing it once per net). */
 static dnnl_status_t const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
                                const dnnl_memory_desc_t *want, void **data_out)
@@ -514,7 +501,7 @@ static dnnl_status_t const_get(struct dn_ctx *c, const struct dn_op *op, int cid
             r = dnnl_out_of_memory;
             goto out;
         }
-        prefault(raw, n + 64);
+        core_prefault(raw, n + 64);
         void *dst = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
         dnnl_memory_t ms = NULL, md = NULL;
         dnnl_primitive_desc_t pd = NULL;
@@ -1226,7 +1213,7 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
             return core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN region: out of memory (%zu bytes)",
                             s->pool_size);
         s->own_pool = raw;
-        prefault(raw, s->pool_size + 64);
+        core_prefault(raw, s->pool_size + 64);
         if ((st = dn_set_pool(mctx, s, (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63), err)))
             return st;
     }
