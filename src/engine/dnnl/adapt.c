@@ -15,11 +15,12 @@
  * also the mid-sized ones (< hi), 2 everything (best when the other core is
  * taken: a 2-thread run then waits for a thread that does not run). This
  * file sees only indices 0..n_levels-1 of the levels that differ for a
- * region. The first runs try each level in turn (the first run of each is
- * not counted: it is cold, or makes primitives); then the level with the
- * lowest recent time (minimum of its last DN_ADAPT_KEEP samples: noise only
- * ever adds time) is used, and every DN_ADAPT_EXPLORE-th run tries another,
- * so a change of load is noticed within a few dozen runs.
+ * region. The first runs climb from level 0 while the next level is faster
+ * (the first run at each level is not counted: it is cold, or makes
+ * primitives); then the level with the lowest recent time (minimum of its
+ * last DN_ADAPT_KEEP samples: noise only ever adds time) is used, and every
+ * DN_ADAPT_EXPLORE-th run tries a neighbouring level, so a change of load is
+ * noticed within a few dozen runs.
  *
  * Pure bookkeeping: no clock, no oneDNN (region.c times the runs), so the
  * tests can drive it with made-up times. One per session: not thread-safe.
@@ -59,23 +60,27 @@ int dn_adapt_pick(struct dn_adapt *a)
     unsigned r = a->runs++;
     if (a->pinned >= 0) return a->cur = a->pinned;
     if (a->n_levels == 1) return a->cur = 0;
-    /* Warm-up: every level once uncounted and once counted, in turns (the
-     * least tried first); then a second counted run for the levels within
-     * 25% of the best, so that a clearly slower one (one thread for
-     * everything on an idle machine: 2x) costs one timed run, not two. */
-    int l = -1;
-    for (int k = 0; k < a->n_levels; k++)
-        if (a->n[k] < 1 && (l < 0 || a->seen[k] + a->n[k] < a->seen[l] + a->n[l])) l = k;
-    if (l >= 0) return a->cur = l;
+    /* Warm-up, a climb: level 0, then each next level while it beats the
+     * one below (time is unimodal in the level: if running the mid-sized
+     * ops alone did not pay, running everything alone will not either). So
+     * on an idle machine one timed run goes to level 1 and none to 2. */
+    while (!a->climbed) {
+        int l = a->top;
+        if (a->n[l] < 1) return a->cur = l;
+        if ((l > 0 && level_time(a, l) >= level_time(a, l - 1)) || l + 1 == a->n_levels)
+            a->climbed = 1;
+        else
+            a->top = l + 1;
+    }
     int b = best_level(a);
-    for (int k = 0; k < a->n_levels; k++)
-        if (a->n[k] < DN_ADAPT_WARM && level_time(a, k) <= 1.25 * level_time(a, b))
-            return a->cur = k;
     a->best = b;
-    /* Then the best, and every DN_ADAPT_EXPLORE-th run one of the others in
-     * turn: load comes and goes. */
-    if (r % DN_ADAPT_EXPLORE == 0)
-        b = (b + 1 + (int)(r / DN_ADAPT_EXPLORE % (unsigned)(a->n_levels - 1))) % a->n_levels;
+    /* Then the best, and every DN_ADAPT_EXPLORE-th run a neighbour of it
+     * (below and above in turn): load comes and goes. */
+    if (r % DN_ADAPT_EXPLORE == 0) {
+        int up = (int)(r / DN_ADAPT_EXPLORE % 2), nb = up ? b + 1 : b - 1;
+        if (nb < 0 || nb >= a->n_levels) nb = up ? b - 1 : b + 1;
+        if (nb >= 0 && nb < a->n_levels) b = nb;
+    }
     return a->cur = b;
 }
 

@@ -105,13 +105,14 @@ struct dn_ctx {
  * picks one per run from the times of earlier runs. */
 #define DN_ADAPT_LEVELS 3
 #define DN_ADAPT_KEEP   3 /* recent samples kept per level */
-#define DN_ADAPT_WARM   2 /* counted samples per level before choosing */
 
 struct dn_adapt {
     int n_levels; /* levels that differ for this region (1: nothing to choose) */
     int pinned;   /* -1 adapt, else always this index (MLC_DNNL_LEVEL) */
     int cur;      /* index of the last pick */
     int best;     /* best index at the last choice */
+    int top;      /* warm-up: the highest level tried */
+    int climbed;  /* warm-up over */
     unsigned runs;
     int seen[DN_ADAPT_LEVELS];
     int n[DN_ADAPT_LEVELS], pos[DN_ADAPT_LEVELS];
