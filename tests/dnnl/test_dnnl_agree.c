@@ -9,9 +9,11 @@
  * outputs, which come from PyTorch); bf16 (opt-in) max |bf16 - ref| <= 0.05
  * on the outputs (sigmoid scores / logits of order 1), the bound documented
  * in docs/PERFORMANCE.md. Also: an input of the wrong rank is refused with
- * INVALID_ARGUMENT by both backends (no crash, no leak).
+ * INVALID_ARGUMENT by both backends (no crash, no leak); sessions bound
+ * concurrently on one net (shared weight packing) agree with the reference.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <stdint.h>
 
@@ -216,6 +218,81 @@ static void test_demo_bf16_classes(void)
     CHECK(n_same == n_img);
 }
 
+/* Sessions bound at the same time on one loaded net: they pack the shared
+ * weights concurrently (each constant once, others wait for it) and each
+ * bind makes its primitives on two threads. Every session's result equals
+ * the reference backend's. */
+struct conc {
+    const mlc_net *net;
+    const mlc_tensor *in;
+    float *out;
+    int64_t n;
+    int ok;
+};
+
+static void *conc_run(void *arg)
+{
+    struct conc *j = arg;
+    mlc_net_session *ns = NULL;
+    mlc_tensor out = {0};
+    mlc_error err = {0};
+    if (mlc_net_session_create(j->net, &ns, &err) || mlc_net_run(ns, j->in, 1, &out, 1, &err)) {
+        fprintf(stderr, "concurrent session: %s\n", err.message);
+    } else {
+        j->n = 1;
+        for (int d = 0; d < out.rank; d++) j->n *= out.dims[d];
+        j->out = mlc_alloc((size_t)j->n * sizeof(float));
+        if (j->out) memcpy(j->out, out.data, (size_t)j->n * sizeof(float)), j->ok = 1;
+    }
+    mlc_net_session_free(ns);
+    return NULL;
+}
+
+static void test_concurrent_binds(void)
+{
+    static const char *names[] = {"efficientnet", "resnet"};
+    for (int m = 0; m < 2; m++) {
+        char onnx[4200], in_path[4200];
+        snprintf(onnx, sizeof onnx, "%s/%s.onnx", test_path("tests/fixtures/onnx"), names[m]);
+        snprintf(in_path, sizeof in_path, "%s/%s.in3.npy", test_path("tests/fixtures/onnx"),
+                 names[m]);
+        mlc_error err = {0};
+        mlc_tensor in = {0};
+        float *ref = NULL;
+        int64_t n_ref = 0;
+        if (mlc_tensor_load_npy(in_path, &in, &err)) {
+            CHECK_MSG(0, "%s: %s", in_path, err.message);
+            continue;
+        }
+        CHECK(run_net(onnx, MLC_BACKEND_REFERENCE, MLC_PRECISION_F32, &in, &ref, &n_ref));
+        mlc_model_options opt;
+        mlc_model_options_default(&opt);
+        opt.backend = MLC_BACKEND_AUTO;
+        opt.threads = 2;
+        mlc_net *net = NULL;
+        CHECK_OK(mlc_net_load(onnx, &opt, &net, &err), &err);
+        struct conc jobs[3] = {
+            {net, &in, NULL, 0, 0}, {net, &in, NULL, 0, 0}, {net, &in, NULL, 0, 0}};
+        pthread_t th[3];
+        int started[3] = {0};
+        for (int i = 0; net && i < 3; i++)
+            started[i] = pthread_create(&th[i], NULL, conc_run, &jobs[i]) == 0;
+        for (int i = 0; i < 3; i++) {
+            if (started[i]) pthread_join(th[i], NULL);
+            CHECK_MSG(jobs[i].ok, "%s: session %d failed", names[m], i);
+            if (jobs[i].ok && ref) {
+                CHECK(jobs[i].n == n_ref);
+                double d = max_diff(ref, jobs[i].out, n_ref);
+                CHECK_MSG(d <= 1e-4, "%s session %d: max |d| %g", names[m], i, d);
+            }
+            mlc_free(jobs[i].out);
+        }
+        mlc_net_free(net);
+        mlc_free(ref);
+        mlc_free(in.data);
+    }
+}
+
 static void test_bad_rank(void)
 {
     char onnx[4200];
@@ -246,6 +323,7 @@ int main(void)
     TEST_RUN(test_demo);
     TEST_RUN(test_demo_bf16_classes);
     TEST_RUN(test_bad_rank);
+    TEST_RUN(test_concurrent_binds);
     printf("%d model/input pairs compared\n", n_models);
     TEST_DONE();
 }

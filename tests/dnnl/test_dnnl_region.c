@@ -24,6 +24,7 @@ static struct dn_ctx *ctx_new(int n_in, int n_vals, int n_ops, int n_consts)
 {
     struct dn_ctx *c = mlc_calloc(1, sizeof *c);
     pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->cond, NULL);
     dnnl_engine_create(&c->eng, dnnl_cpu, 0);
     c->n_in = n_in;
     c->n_vals = n_vals;

@@ -54,6 +54,7 @@ struct dn_const {
     } * pk;
     int n_pk;
     int n_pk_plain_users; /* binds that use `data` directly (then it is kept) */
+    int busy;             /* a thread is packing it (others wait on ctx->cond) */
 };
 
 struct dn_op {
@@ -95,7 +96,8 @@ struct dn_ctx {
     int n_consts;
     int threads;
     int bf16;
-    pthread_mutex_t lock; /* guards consts[].pk (packing at first bind) */
+    pthread_mutex_t lock; /* guards consts[] packing state (at first binds) */
+    pthread_cond_t cond;  /* a constant finished packing */
     dnnl_engine_t eng;    /* for packing reorders */
     char desc[160];
 };

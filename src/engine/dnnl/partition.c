@@ -522,6 +522,7 @@ static mlc_status build_region(struct ir_graph *g, const struct eng_backend_opts
         goto fail;
     }
     pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->cond, NULL);
     c->threads = o->threads;
     c->bf16 = o->precision == MLC_PRECISION_BF16;
     if (dnnl_engine_create(&c->eng, dnnl_cpu, 0) != dnnl_success) {

@@ -22,6 +22,7 @@
  * Not here: choosing what becomes a region (partition.c).
  */
 #include <dlfcn.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -41,6 +42,22 @@ struct step {
     int alt_failed;
     int n_args;
     dnnl_exec_arg_t args[MAX_ARGS];
+};
+
+/* Work bind defers to run_jobs: packing a constant into the layout a
+ * primitive asked for (cid >= 0; the data becomes mem's handle), or making
+ * step's primitive from pd (cid < 0). Both are most of a first run and
+ * independent of one another once every primitive desc is made. */
+struct job {
+    const struct dn_op *op;
+    int cid;
+    dnnl_memory_desc_t md;
+    dnnl_memory_t mem;
+    int step;
+    dnnl_primitive_desc_t pd; /* owned until done */
+    int keep_pd;              /* hand pd to the step (adapt makes alternates from it) */
+    int threads;              /* OpenMP threads the primitive is made for */
+    dnnl_status_t r;
 };
 
 struct pbuf {
@@ -85,6 +102,8 @@ struct dn_state {
     void *own_pool;
     int pool_set;
     int keep_pd; /* bind_op keeps a compute step's primitive desc (for adapt) */
+    struct job *jobs;
+    int n_jobs, cap_jobs;
     int levels[DN_ADAPT_LEVELS], n_levels; /* the threading levels that differ */
     struct dn_adapt adapt;
 };
@@ -352,6 +371,18 @@ static dnnl_status_t mem_new(struct dn_state *s, const dnnl_memory_desc_t *md, i
     return dnnl_success;
 }
 
+static struct job *job_new(struct dn_state *s)
+{
+    if (core_grow_array((void **)&s->jobs, &s->cap_jobs, s->n_jobs + 1, sizeof *s->jobs))
+        return NULL;
+    struct job *j = &s->jobs[s->n_jobs++];
+    memset(j, 0, sizeof *j);
+    return j;
+}
+
+static int get_threads(void);
+static void set_threads(int n);
+
 static struct step *step_new(struct dn_state *s)
 {
     if (core_grow_array((void **)&s->steps, &s->cap_steps, s->n_steps + 1, sizeof *s->steps))
@@ -470,17 +501,23 @@ static void const_md(const struct dn_ctx *c, const struct dn_op *op, int cid, in
     }
 }
 
-/* Data of constant cid in layout want (packing it once per net). */
+/* Data of constant cid in layout want (packing it once per net). The
+ * reorder runs outside c->lock (binds pack different constants on several
+ * threads, see run_jobs); k->busy keeps one packer per constant, others wait
+ * on c->cond. */
 static dnnl_status_t const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
                                const dnnl_memory_desc_t *want, void **data_out)
 {
     struct dn_const *k = &c->consts[cid];
     dnnl_memory_desc_t logical;
     dnnl_status_t r = dnnl_success;
+    void *raw = NULL;
     const_md(c, op, cid, want->ndims, &logical);
     pthread_mutex_lock(&c->lock);
+    while (k->busy) pthread_cond_wait(&c->cond, &c->lock);
     if (k->data && dnnl_memory_desc_equal(&logical, want)) {
         *data_out = k->data;
+        k->n_pk_plain_users++;
         goto out;
     }
     for (int i = 0; i < k->n_pk; i++)
@@ -488,64 +525,63 @@ static dnnl_status_t const_get(struct dn_ctx *c, const struct dn_op *op, int cid
             *data_out = k->pk[i].data;
             goto out;
         }
-    {
-        size_t n = dnnl_memory_desc_get_size(want);
-        struct dn_packed *np = mlc_realloc(k->pk, (size_t)(k->n_pk + 1) * sizeof *np);
-        if (!np) {
-            r = dnnl_out_of_memory;
-            goto out;
-        }
-        k->pk = np;
-        void *raw = mlc_alloc(n + 64);
-        if (!raw) {
-            r = dnnl_out_of_memory;
-            goto out;
-        }
-        core_prefault(raw, n + 64);
-        void *dst = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
-        dnnl_memory_t ms = NULL, md = NULL;
-        dnnl_primitive_desc_t pd = NULL;
-        dnnl_primitive_t p = NULL;
-        dnnl_stream_t strm = NULL;
-        const dnnl_memory_desc_t *smd = k->data ? &logical : &k->pk[0].md;
-        void *sdata = k->data ? (void *)k->data : k->pk[0].data;
-        r = dnnl_memory_create(&ms, smd, c->eng, sdata);
-        if (r == dnnl_success) r = dnnl_memory_create(&md, want, c->eng, dst);
-        if (r == dnnl_success)
-            r = dnnl_reorder_primitive_desc_create(&pd, smd, c->eng, want, c->eng, NULL);
-        if (r == dnnl_success) r = dnnl_primitive_create(&p, pd);
-        if (r == dnnl_success) r = dnnl_stream_create(&strm, c->eng, dnnl_stream_default_flags);
-        if (r == dnnl_success) {
-            dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, md}};
-            r = dnnl_primitive_execute(p, strm, 2, a);
-            if (r == dnnl_success) r = dnnl_stream_wait(strm);
-        }
-        if (strm) dnnl_stream_destroy(strm);
-        if (p) dnnl_primitive_destroy(p);
-        if (pd) dnnl_primitive_desc_destroy(pd);
-        if (ms) dnnl_memory_destroy(ms);
-        if (md) dnnl_memory_destroy(md);
-        if (r != dnnl_success) {
-            mlc_free(raw);
-            goto out;
-        }
-        k->pk[k->n_pk].md = *want;
-        k->pk[k->n_pk].data = dst;
-        k->pk[k->n_pk].raw = raw;
-        k->n_pk++;
-        *data_out = dst;
-        /* The plain copy is no longer needed: any later layout is reordered
-         * from the first packed one. (A primitive handed the plain data
-         * directly keeps it: then k->data was returned above and n_pk may
-         * still be 0 here; we only drop it when nothing binds it.) */
-        if (k->data && !k->n_pk_plain_users) {
-            mlc_free(k->data);
-            k->data = NULL;
-        }
+    struct dn_packed *np = mlc_realloc(k->pk, (size_t)(k->n_pk + 1) * sizeof *np);
+    if (!np) {
+        r = dnnl_out_of_memory;
+        goto out;
+    }
+    k->pk = np;
+    k->busy = 1;
+    /* Only this thread changes k now: its source stays put unlocked. */
+    const dnnl_memory_desc_t *smd = k->data ? &logical : &k->pk[0].md;
+    void *sdata = k->data ? (void *)k->data : k->pk[0].data;
+    pthread_mutex_unlock(&c->lock);
+    size_t n = dnnl_memory_desc_get_size(want);
+    raw = mlc_alloc(n + 64);
+    void *dst = raw ? (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63) : NULL;
+    if (!raw) r = dnnl_out_of_memory;
+    core_prefault(raw, n + 64);
+    dnnl_memory_t ms = NULL, md = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t p = NULL;
+    dnnl_stream_t strm = NULL;
+    if (r == dnnl_success) r = dnnl_memory_create(&ms, smd, c->eng, sdata);
+    if (r == dnnl_success) r = dnnl_memory_create(&md, want, c->eng, dst);
+    if (r == dnnl_success)
+        r = dnnl_reorder_primitive_desc_create(&pd, smd, c->eng, want, c->eng, NULL);
+    if (r == dnnl_success) r = dnnl_primitive_create(&p, pd);
+    if (r == dnnl_success) r = dnnl_stream_create(&strm, c->eng, dnnl_stream_default_flags);
+    if (r == dnnl_success) {
+        dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, md}};
+        r = dnnl_primitive_execute(p, strm, 2, a);
+        if (r == dnnl_success) r = dnnl_stream_wait(strm);
+    }
+    if (strm) dnnl_stream_destroy(strm);
+    if (p) dnnl_primitive_destroy(p);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (ms) dnnl_memory_destroy(ms);
+    if (md) dnnl_memory_destroy(md);
+    pthread_mutex_lock(&c->lock);
+    k->busy = 0;
+    pthread_cond_broadcast(&c->cond);
+    if (r != dnnl_success) goto out;
+    k->pk[k->n_pk].md = *want;
+    k->pk[k->n_pk].data = dst;
+    k->pk[k->n_pk].raw = raw;
+    k->n_pk++;
+    raw = NULL;
+    *data_out = dst;
+    /* The plain copy is no longer needed: any later layout is reordered
+     * from the first packed one. (A primitive handed the plain data
+     * directly keeps it: then k->data was returned above and n_pk may
+     * still be 0 here; we only drop it when nothing binds it.) */
+    if (k->data && !k->n_pk_plain_users) {
+        mlc_free(k->data);
+        k->data = NULL;
     }
 out:
-    if (r == dnnl_success && *data_out == k->data) k->n_pk_plain_users++;
     pthread_mutex_unlock(&c->lock);
+    mlc_free(raw);
     return r;
 }
 
@@ -568,10 +604,16 @@ static dnnl_status_t make_attr(const struct dn_op *op, dnnl_primitive_attr_t *at
 static dnnl_status_t const_mem(struct dn_ctx *c, struct dn_state *s, const struct dn_op *op,
                                int cid, const dnnl_memory_desc_t *md, dnnl_memory_t *out)
 {
-    void *data = NULL;
-    dnnl_status_t r = const_get(c, op, cid, md, &data);
+    (void)c;
+    dnnl_status_t r = mem_new(s, md, -1, NULL, out);
     if (r != dnnl_success) return r;
-    return mem_new(s, md, -1, data, out);
+    struct job *j = job_new(s);
+    if (!j) return dnnl_out_of_memory;
+    j->op = op;
+    j->cid = cid;
+    j->md = *md;
+    j->mem = *out;
+    return dnnl_success;
 }
 
 static const dnnl_memory_desc_t *qmd(const_dnnl_primitive_desc_t pd, dnnl_query_t q)
@@ -898,16 +940,19 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     m_dst = o->mem;
     if (flat) DNCHK(mem_new(s, &dst_md, o->buf, NULL, &m_dst), "2-D destination view");
 
-    DNCHK(dnnl_primitive_create(&prim, pd), "primitive");
     struct step *t = step_new(s);
     if (!t) DNCHK(dnnl_out_of_memory, "step");
-    t->prim = prim;
-    prim = NULL;
     t->fixed = op->kind == DN_CONV || op->kind == DN_IP || op->kind == DN_MATMUL;
-    if (t->fixed && s->keep_pd) {
-        t->pd = pd;
-        pd = NULL;
-    }
+    /* The primitive (the JIT compile) is made by run_jobs, with the weights. */
+    struct job *j = job_new(s);
+    if (!j) DNCHK(dnnl_out_of_memory, "step");
+    j->op = op;
+    j->cid = -1;
+    j->step = s->n_steps - 1;
+    j->pd = pd;
+    j->keep_pd = t->fixed && s->keep_pd;
+    j->threads = get_threads();
+    pd = NULL;
     step_arg(t, DNNL_ARG_SRC, m_src);
     if (m_src1) step_arg(t, op->kind == DN_MATMUL ? DNNL_ARG_WEIGHTS : DNNL_ARG_SRC_1, m_src1);
     if (op->kind == DN_LNORM || op->kind == DN_BNORM) {
@@ -947,6 +992,9 @@ static void dn_unbind(void *mctx, void *state)
         if (s->steps[i].pd) dnnl_primitive_desc_destroy(s->steps[i].pd);
     }
     for (int i = 0; i < s->n_mems; i++) dnnl_memory_destroy(s->mems[i].mem);
+    for (int i = 0; i < s->n_jobs; i++)
+        if (s->jobs[i].pd) dnnl_primitive_desc_destroy(s->jobs[i].pd);
+    mlc_free(s->jobs);
     mlc_free(s->own_pool);
     if (s->strm) dnnl_stream_destroy(s->strm);
     if (s->eng) dnnl_engine_destroy(s->eng);
@@ -1040,6 +1088,66 @@ static int pinned_level(void)
     return e && e[0] >= '0' && e[0] <= '2' && !e[1] ? e[0] - '0' : -1;
 }
 
+struct job_run {
+    struct dn_ctx *c;
+    struct dn_state *s;
+    atomic_int next;
+};
+
+static void do_job(struct dn_ctx *c, struct dn_state *s, struct job *j)
+{
+    if (j->cid >= 0) {
+        /* One thread per reorder: the jobs themselves run side by side. */
+        void *data = NULL;
+        set_threads(1);
+        j->r = const_get(c, j->op, j->cid, &j->md, &data);
+        if (j->r == dnnl_success) j->r = dnnl_memory_set_data_handle(j->mem, data);
+        return;
+    }
+    /* The count the desc was made for: the primitive cache keys on it. */
+    set_threads(j->threads);
+    j->r = dnnl_primitive_create(&s->steps[j->step].prim, j->pd);
+    if (j->r == dnnl_success && j->keep_pd) {
+        s->steps[j->step].pd = j->pd;
+        j->pd = NULL;
+    }
+}
+
+static void *job_worker(void *arg)
+{
+    struct job_run *jr = arg;
+    for (int i; (i = atomic_fetch_add(&jr->next, 1)) < jr->s->n_jobs;)
+        do_job(jr->c, jr->s, &jr->s->jobs[jr->s->n_jobs - 1 - i]);
+    return NULL;
+}
+
+/* Runs the deferred jobs on this thread and, when the session has more than
+ * one, a helper thread (a failed pthread_create just leaves them all here).
+ * Workers take jobs from the end: the big weights of the last layers first. */
+static mlc_status run_jobs(struct dn_ctx *c, struct dn_state *s, int nt, mlc_error *err)
+{
+    const char *opname = "region";
+    mlc_status st = MLC_OK;
+    struct job_run jr = {c, s, 0};
+    pthread_t th;
+    int helper = nt > 1 && s->n_jobs > 1 && pthread_create(&th, NULL, job_worker, &jr) == 0;
+    job_worker(&jr);
+    if (helper) pthread_join(th, NULL);
+    set_threads(nt);
+    for (int i = 0; i < s->n_jobs; i++) {
+        struct job *j = &s->jobs[i];
+        if (j->pd) dnnl_primitive_desc_destroy(j->pd);
+        j->pd = NULL;
+        if (j->r != dnnl_success && !st) {
+            opname = j->op->name;
+            DNCHK(j->r, j->cid >= 0 ? "weights" : "primitive");
+        }
+    }
+fail:
+    s->n_jobs = 0;
+    return st;
+}
+
 static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *state, mlc_error *err)
 {
     struct dn_ctx *c = mctx;
@@ -1101,6 +1209,7 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
         for (int k = 0; k < 3; k++)
             if (used[k] >= 0 && last[used[k]] == i) value_release(s, used[k]);
     }
+    if ((st = run_jobs(c, s, nt, err))) goto fail;
     for (int i = 0; i < c->n_out; i++) {
         struct vstate *v = &s->v[c->outs[i]];
         dnnl_memory_desc_t md;
@@ -1274,6 +1383,7 @@ void dn_ctx_free(void *mctx)
     mlc_free(c->outs);
     if (c->eng) dnnl_engine_destroy(c->eng);
     pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->cond);
     mlc_free(c);
 }
 
