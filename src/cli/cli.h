@@ -12,6 +12,9 @@ int cli_cmd_classify(int argc, char **argv);
 int cli_cmd_tensor(int argc, char **argv);
 int cli_cmd_inspect(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
+/* `mlc bench PACKAGE --image IMG` (cmd_bench_pipeline.c). */
+int cli_bench_pipeline(const char *pkg, const char *image, const mlc_model_options *opt, int runs,
+                       int json);
 int cli_cmd_run(int argc, char **argv);
 int cli_cmd_describe(int argc, char **argv);
 int cli_cmd_serve(int argc, char **argv);

@@ -63,7 +63,9 @@ static void usage(FILE *f)
     fprintf(f, "usage: mlc bench MODEL.onnx [--batch N] [--threads N] [--runs N]\n"
                "                 [--precision f32|bf16] [--backend ref|auto]\n"
                "                 [--input in.npy] [--output out.npy] [--json]\n"
-               "Times load, first run and --runs runs (default 20) after 2 warm-ups.\n");
+               "       mlc bench PACKAGE_DIR --image IMG [--threads N] [--runs N] [--json]\n"
+               "Times load, first run and --runs runs (default 20) after 2 warm-ups;\n"
+               "with --image, decode + classify + JSON per image against the forward alone.\n");
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -83,7 +85,7 @@ static const char *base_name(const char *p)
 
 int cli_cmd_bench(int argc, char **argv)
 {
-    const char *model = NULL, *in_path = NULL, *out_path = NULL;
+    const char *model = NULL, *in_path = NULL, *out_path = NULL, *image = NULL;
     int batch = 1, runs = 20, json = 0, rc = 1;
     mlc_model_options opt;
     mlc_model_options_default(&opt);
@@ -127,6 +129,8 @@ int cli_cmd_bench(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--input") && v) {
             in_path = v, i++;
+        } else if (!strcmp(a, "--image") && v) {
+            image = v, i++;
         } else if (!strcmp(a, "--output") && v) {
             out_path = v, i++;
         } else if (a[0] == '-' || model) {
@@ -141,6 +145,7 @@ int cli_cmd_bench(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (image) return cli_bench_pipeline(model, image, &opt, runs, json);
 
     mlc_error err = {0};
     mlc_net *net = NULL;

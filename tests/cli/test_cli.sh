@@ -105,6 +105,31 @@ if command -v curl >/dev/null; then
   ok
 fi
 
+# 4b. bench: the raw network (one JSON line) and the pipeline around it.
+if [ -f "$MODEL/weights.onnx" ]; then
+  if "$MLC" bench "$MODEL/weights.onnx" --runs 2 --json >"$T/bench" 2>"$T/err"; then
+    for f in '"load_ms":' '"first_ms":' '"median_ms":' '"min_ms":' '"img_per_s":' '"rss_mb":'; do
+      grep -qF "$f" "$T/bench" || bad "bench output lacks $f: $(cat "$T/bench")"
+    done
+    [ "$(wc -l <"$T/bench")" -eq 1 ] || bad "bench --json printed more than one line"
+    ok
+  else
+    bad "bench: $(cat "$T/err")"
+  fi
+  if "$MLC" bench "$MODEL" --image "$SAMPLE" --runs 3 --json >"$T/pipe" 2>"$T/err"; then
+    w=$(sed -n 's/.*"width":\([0-9]*\).*/\1/p' "$T/pipe")
+    for f in '"decode_ms":' '"classify_ms":' '"json_ms":' '"forward_ms":' '"overhead_ms":'; do
+      grep -qF "$f" "$T/pipe" || bad "bench --image output lacks $f: $(cat "$T/pipe")"
+    done
+    [ -n "$w" ] && [ "$w" -gt 0 ] || bad "bench --image: no image width in $(cat "$T/pipe")"
+    ok
+  else
+    bad "bench --image: $(cat "$T/err")"
+  fi
+  expect_error bench-missing-image "nope.jpg" "$MLC" bench "$MODEL" --image "$T/nope.jpg" --runs 2
+  expect_error bench-corrupt-image "corrupt" "$MLC" bench "$MODEL" --image "$T/corrupt.jpg" --runs 2
+fi
+
 # 5. Usage errors exit 2.
 "$MLC" classify >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "classify without args should exit 2"
 "$MLC" frobnicate >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "unknown command should exit 2"
