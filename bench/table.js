@@ -76,6 +76,27 @@ for (const mb of labels) {
   }
 }
 
+// Process start to output (mlc tensor) against ORT's session create + first run.
+try {
+  const lines = fs.readFileSync(path.join(outDir, 'process.txt'), 'utf8').trim().split('\n');
+  t += '\nTime to first result, batch 1: mlc from process start to the output file written (`mlc tensor`, best of 3) ' +
+    "against ORT's session create + first run from the table above.\n\n" +
+    '| model | mlc process ms | ORT create + first ms | ratio |\n|---|---|---|---|\n';
+  for (const l of lines) {
+    const [m, ms] = l.split(' ');
+    const o = by[`ort ${m} 1 f32`];
+    const ot = o && !o.failed ? o.load_ms + o.first_ms : NaN;
+    t += `| ${m} | ${ms} | ${f(ot)} | ${Number.isNaN(ot) || ms === 'fail' ? '-' : f(Number(ms) / ot, 2)} |\n`;
+  }
+} catch (e) { /* no process times */ }
+try {
+  const p = JSON.parse(fs.readFileSync(path.join(outDir, 'pipeline.json'), 'utf8'));
+  t += `\nPipeline around the network (\`mlc bench models/demo --image\`, ${p.width}x${p.height} JPEG, ` +
+    `median of ${p.runs}): decode ${f(p.decode_ms, 2)} ms, classify ${f(p.classify_ms, 2)} ms ` +
+    `(of which the forward alone ${f(p.forward_ms, 2)} ms), JSON ${f(p.json_ms, 3)} ms: ` +
+    `**${f(p.overhead_ms, 2)} ms per image** besides the network.\n`;
+} catch (e) { /* no pipeline run */ }
+
 let text = fs.existsSync(doc) ? fs.readFileSync(doc, 'utf8') : '# Performance\n\n<!-- bench:begin -->\n<!-- bench:end -->\n';
 const a = text.indexOf('<!-- bench:begin -->'), z = text.indexOf('<!-- bench:end -->');
 if (a < 0 || z < 0) text += '\n<!-- bench:begin -->\n' + t + '<!-- bench:end -->\n';

@@ -25,6 +25,9 @@ int cli_cmd_tensor(int argc, char **argv)
     int n_in = 0, rc = 1;
     mlc_model_options opt;
     memset(&opt, 0, sizeof opt);
+    /* As bench and inspect: the file is the user's own choice (vit_b_16 is
+     * 330 MB), so up to 2 GiB instead of 256 MiB. */
+    opt.limits.max_input_bytes = (size_t)2 << 30;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
