@@ -10,7 +10,8 @@
  * on the outputs (sigmoid scores / logits of order 1), the bound documented
  * in docs/PERFORMANCE.md. Also: an input of the wrong rank is refused with
  * INVALID_ARGUMENT by both backends (no crash, no leak); sessions bound
- * concurrently on one net (shared weight packing) agree with the reference.
+ * concurrently on one net (shared weight packing) agree with the reference,
+ * and so does a session bound on one thread and run on others.
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -293,6 +294,86 @@ static void test_concurrent_binds(void)
     }
 }
 
+/* A session bound (first run) on one thread and run on another, as a
+ * server's worker threads share sessions: every primitive's scratchpad must
+ * be the session's, not the binding thread's. */
+struct xrun {
+    mlc_net_session *ns;
+    const mlc_tensor *in;
+    float *out;
+    int64_t n;
+    int ok;
+};
+
+static void *xrun_main(void *arg)
+{
+    struct xrun *x = arg;
+    mlc_tensor out = {0};
+    mlc_error err = {0};
+    if (mlc_net_run(x->ns, x->in, 1, &out, 1, &err)) {
+        fprintf(stderr, "run on another thread: %s\n", err.message);
+        return NULL;
+    }
+    x->n = 1;
+    for (int d = 0; d < out.rank; d++) x->n *= out.dims[d];
+    x->out = mlc_alloc((size_t)x->n * sizeof(float));
+    if (x->out) memcpy(x->out, out.data, (size_t)x->n * sizeof(float)), x->ok = 1;
+    return NULL;
+}
+
+static void run_on_other_thread(const char *name)
+{
+    char onnx[4200], in_path[4200];
+    snprintf(onnx, sizeof onnx, "%s/%s.onnx", test_path("tests/fixtures/onnx"), name);
+    snprintf(in_path, sizeof in_path, "%s/%s.in3.npy", test_path("tests/fixtures/onnx"), name);
+    mlc_error err = {0};
+    mlc_tensor in = {0}, out = {0};
+    float *ref = NULL;
+    int64_t n_ref = 0;
+    if (mlc_tensor_load_npy(in_path, &in, &err)) {
+        CHECK_MSG(0, "%s: %s", in_path, err.message);
+        return;
+    }
+    CHECK(run_net(onnx, MLC_BACKEND_REFERENCE, MLC_PRECISION_F32, &in, &ref, &n_ref));
+    for (int bf = 0; bf < 2; bf++) {
+        mlc_model_options opt;
+        mlc_model_options_default(&opt);
+        opt.backend = MLC_BACKEND_AUTO;
+        opt.precision = bf ? MLC_PRECISION_BF16 : MLC_PRECISION_F32;
+        opt.threads = 2;
+        mlc_net *net = NULL;
+        mlc_net_session *ns = NULL;
+        CHECK_OK(mlc_net_load(onnx, &opt, &net, &err), &err);
+        if (net) CHECK_OK(mlc_net_session_create(net, &ns, &err), &err);
+        if (ns) CHECK_OK(mlc_net_run(ns, &in, 1, &out, 1, &err), &err); /* binds here */
+        struct xrun x = {ns, &in, NULL, 0, 0};
+        pthread_t th;
+        for (int r = 0; ns && r < 2; r++) {
+            if (pthread_create(&th, NULL, xrun_main, &x) != 0) break;
+            pthread_join(th, NULL);
+            CHECK(x.ok);
+            if (x.ok && ref && x.n == n_ref) {
+                double d = max_diff(ref, x.out, n_ref);
+                CHECK_MSG(d <= (bf ? 0.08 : 1e-4),
+                          "%s bf16=%d run %d on another thread: max |d| %g", name, bf, r, d);
+            }
+            mlc_free(x.out);
+            x.out = NULL;
+            x.ok = 0;
+        }
+        mlc_net_session_free(ns);
+        mlc_net_free(net);
+    }
+    mlc_free(ref);
+    mlc_free(in.data);
+}
+
+static void test_run_on_other_thread(void)
+{
+    static const char *names[] = {"resnet", "efficientnet", "vit"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) run_on_other_thread(names[k]);
+}
+
 static void test_bad_rank(void)
 {
     char onnx[4200];
@@ -324,6 +405,7 @@ int main(void)
     TEST_RUN(test_demo_bf16_classes);
     TEST_RUN(test_bad_rank);
     TEST_RUN(test_concurrent_binds);
+    TEST_RUN(test_run_on_other_thread);
     printf("%d model/input pairs compared\n", n_models);
     TEST_DONE();
 }

@@ -40,6 +40,7 @@ struct step {
     dnnl_primitive_desc_t pd; /* fixed steps that may switch: kept to make alt */
     dnnl_primitive_t alt;     /* the same step for the other thread count, made on first need */
     int alt_failed;
+    int scratch; /* takes the region's scratchpad (DNNL_ARG_SCRATCHPAD, added by bind) */
     int n_args;
     dnnl_exec_arg_t args[MAX_ARGS];
 };
@@ -101,7 +102,8 @@ struct dn_state {
     size_t pool_size;
     void *own_pool;
     int pool_set;
-    int keep_pd; /* bind_op keeps a compute step's primitive desc (for adapt) */
+    int keep_pd;         /* bind_op keeps a compute step's primitive desc (for adapt) */
+    size_t scratch_size; /* the largest scratchpad a step needs */
     struct job *jobs;
     int n_jobs, cap_jobs;
     int levels[DN_ADAPT_LEVELS], n_levels; /* the threading levels that differ */
@@ -382,6 +384,7 @@ static struct job *job_new(struct dn_state *s)
 
 static int get_threads(void);
 static void set_threads(int n);
+static const dnnl_memory_desc_t *qmd(const_dnnl_primitive_desc_t pd, dnnl_query_t q);
 
 static struct step *step_new(struct dn_state *s)
 {
@@ -397,6 +400,16 @@ static void step_arg(struct step *t, int arg, dnnl_memory_t m)
     t->args[t->n_args].arg = arg;
     t->args[t->n_args].memory = m;
     t->n_args++;
+}
+
+/* Step t's primitive needs a scratchpad of n bytes: one block of the largest
+ * size serves every step (they run one after the other); bind gives the
+ * steps that need it the memory once all are made (scratch_bind). */
+static void scratch_need(struct dn_state *s, struct step *t, size_t n)
+{
+    if (!n) return;
+    t->scratch = 1;
+    if (n > s->scratch_size) s->scratch_size = n;
 }
 
 static dnnl_status_t make_prim(const_dnnl_op_desc_t d, const_dnnl_primitive_attr_t attr,
@@ -421,8 +434,15 @@ static dnnl_status_t add_reorder(struct dn_state *s, dnnl_memory_t src,
 {
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
-    dnnl_status_t r = dnnl_reorder_primitive_desc_create(&pd, smd, s->eng, md, s->eng, NULL);
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_status_t r = dnnl_primitive_attr_create(&attr);
+    if (r == dnnl_success)
+        r = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (r == dnnl_success)
+        r = dnnl_reorder_primitive_desc_create(&pd, smd, s->eng, md, s->eng, attr);
+    if (attr) dnnl_primitive_attr_destroy(attr);
     if (r != dnnl_success) return r;
+    size_t scratch = dnnl_memory_desc_get_size(qmd(pd, dnnl_query_scratchpad_md));
     r = dnnl_primitive_create(&p, pd);
     dnnl_primitive_desc_destroy(pd);
     if (r != dnnl_success) return r;
@@ -432,6 +452,7 @@ static dnnl_status_t add_reorder(struct dn_state *s, dnnl_memory_t src,
         return dnnl_out_of_memory;
     }
     t->prim = p;
+    scratch_need(s, t, scratch);
     if (!dst_given) {
         int b = buf_get(s, dnnl_memory_desc_get_size(md));
         if (b < 0) return dnnl_out_of_memory;
@@ -585,9 +606,16 @@ out:
     return r;
 }
 
+/* Scratchpads are the region's (user mode): oneDNN's own (library mode) is
+ * a per-thread buffer sized when a primitive is made, so a primitive made
+ * on one thread (bind's job helper; a server session bound by one request
+ * thread) and run on another would write through the other thread's
+ * buffer, or through NULL. */
 static dnnl_status_t make_attr(const struct dn_op *op, dnnl_primitive_attr_t *attr)
 {
     dnnl_status_t r = dnnl_primitive_attr_create(attr);
+    if (r == dnnl_success)
+        r = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
     if (r != dnnl_success || !op->n_post) return r;
     dnnl_post_ops_t po = NULL;
     r = dnnl_post_ops_create(&po);
@@ -943,6 +971,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     struct step *t = step_new(s);
     if (!t) DNCHK(dnnl_out_of_memory, "step");
     t->fixed = op->kind == DN_CONV || op->kind == DN_IP || op->kind == DN_MATMUL;
+    scratch_need(s, t, dnnl_memory_desc_get_size(qmd(pd, dnnl_query_scratchpad_md)));
     /* The primitive (the JIT compile) is made by run_jobs, with the weights. */
     struct job *j = job_new(s);
     if (!j) DNCHK(dnnl_out_of_memory, "step");
@@ -1229,6 +1258,24 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
         }
     if (!s->n_levels) s->levels[s->n_levels++] = 0;
     dn_adapt_init(&s->adapt, s->n_levels, pin_idx);
+    if (s->scratch_size) {
+        /* One block for every step's scratchpad, in the pool, never shared
+         * with activations (a step reads and writes those while it runs). */
+        dnnl_memory_desc_t smd;
+        dnnl_dims_t sd = {(dnnl_dim_t)s->scratch_size};
+        dnnl_memory_t sm = NULL;
+        dnnl_memory_desc_init_by_tag(&smd, 1, sd, dnnl_u8, dnnl_a);
+        /* A buffer of its own: buf_get would hand back one that earlier
+         * values used, and the scratchpad is live at every step. */
+        if (core_grow_array((void **)&s->bufs, &s->cap_bufs, s->n_bufs + 1, sizeof *s->bufs))
+            DNCHK(dnnl_out_of_memory, "scratchpad");
+        int b = s->n_bufs++;
+        s->bufs[b].size = s->scratch_size;
+        s->bufs[b].busy = 1;
+        DNCHK(mem_new(s, &smd, b, NULL, &sm), "scratchpad");
+        for (int i = 0; i < s->n_steps; i++)
+            if (s->steps[i].scratch) step_arg(&s->steps[i], DNNL_ARG_SCRATCHPAD, sm);
+    }
     s->pool_size = 0;
     for (int i = 0; i < s->n_bufs; i++) {
         s->bufs[i].off = s->pool_size;
@@ -1291,7 +1338,9 @@ static int make_alt(struct dn_state *s, struct step *t, int threads, int nt)
     set_threads(threads);
     dnnl_status_t r = make_prim(od, attr, s->eng, &pd, 1);
     if (r != dnnl_success) goto out;
+    if (dnnl_memory_desc_get_size(qmd(pd, dnnl_query_scratchpad_md)) > s->scratch_size) goto done;
     for (int k = 0; k < t->n_args; k++) {
+        if (t->args[k].arg == DNNL_ARG_SCRATCHPAD) continue; /* the region's block, checked above */
         const dnnl_memory_desc_t *a =
             dnnl_primitive_desc_query_md(t->pd, dnnl_query_exec_arg_md, t->args[k].arg);
         const dnnl_memory_desc_t *b =
