@@ -1120,15 +1120,14 @@ static int pinned_level(void)
 struct job_run {
     struct dn_ctx *c;
     struct dn_state *s;
-    atomic_int next;
+    atomic_int next; /* primitive jobs taken */
+    int nt;
 };
 
 static void do_job(struct dn_ctx *c, struct dn_state *s, struct job *j)
 {
     if (j->cid >= 0) {
-        /* One thread per reorder: the jobs themselves run side by side. */
         void *data = NULL;
-        set_threads(1);
         j->r = const_get(c, j->op, j->cid, &j->md, &data);
         if (j->r == dnnl_success) j->r = dnnl_memory_set_data_handle(j->mem, data);
         return;
@@ -1142,11 +1141,15 @@ static void do_job(struct dn_ctx *c, struct dn_state *s, struct job *j)
     }
 }
 
+/* Primitive jobs, shared by both threads (from the end: the big kernels of
+ * the last layers first). */
 static void *job_worker(void *arg)
 {
     struct job_run *jr = arg;
-    for (int i; (i = atomic_fetch_add(&jr->next, 1)) < jr->s->n_jobs;)
-        do_job(jr->c, jr->s, &jr->s->jobs[jr->s->n_jobs - 1 - i]);
+    for (int i; (i = atomic_fetch_add(&jr->next, 1)) < jr->s->n_jobs;) {
+        struct job *j = &jr->s->jobs[jr->s->n_jobs - 1 - i];
+        if (j->cid < 0) do_job(jr->c, jr->s, j);
+    }
     return NULL;
 }
 
@@ -1157,9 +1160,15 @@ static mlc_status run_jobs(struct dn_ctx *c, struct dn_state *s, int nt, mlc_err
 {
     const char *opname = "region";
     mlc_status st = MLC_OK;
-    struct job_run jr = {c, s, 0};
+    struct job_run jr = {c, s, 0, nt};
     pthread_t th;
     int helper = nt > 1 && s->n_jobs > 1 && pthread_create(&th, NULL, job_worker, &jr) == 0;
+    /* Packing here, with the session's OpenMP threads (each reorder is
+     * parallel; a second thread of reorders only competed for memory
+     * bandwidth and page faults), while the helper compiles kernels. */
+    set_threads(nt);
+    for (int i = 0; i < s->n_jobs; i++)
+        if (s->jobs[i].cid >= 0) do_job(c, s, &s->jobs[i]);
     job_worker(&jr);
     if (helper) pthread_join(th, NULL);
     set_threads(nt);
