@@ -219,12 +219,28 @@ static void test_demo_bf16_classes(void)
     CHECK(n_same == n_img);
 }
 
-/* Sessions bound at the same time on one loaded net: they pack the shared
- * weights concurrently (each constant once, others wait for it) and each
- * bind makes its primitives on two threads. Every session's result equals
- * the reference backend's. */
+/* Fixture `name` (tests/fixtures/onnx): its path in onnx, its 3-image input
+ * in *in and the reference backend's output in *ref (caller frees both). */
+static int fixture_ref(const char *name, char *onnx, size_t n, mlc_tensor *in, float **ref,
+                       int64_t *n_ref)
+{
+    char in_path[4200];
+    mlc_error err = {0};
+    snprintf(onnx, n, "%s/%s.onnx", test_path("tests/fixtures/onnx"), name);
+    snprintf(in_path, sizeof in_path, "%s/%s.in3.npy", test_path("tests/fixtures/onnx"), name);
+    if (mlc_tensor_load_npy(in_path, in, &err)) {
+        CHECK_MSG(0, "%s: %s", in_path, err.message);
+        return 0;
+    }
+    CHECK(run_net(onnx, MLC_BACKEND_REFERENCE, MLC_PRECISION_F32, in, ref, n_ref));
+    return 1;
+}
+
+/* One run on a thread of its own: on session ns, or (ns NULL) on a new
+ * session of net made there. The output is copied to out. */
 struct conc {
     const mlc_net *net;
+    mlc_net_session *ns;
     const mlc_tensor *in;
     float *out;
     int64_t n;
@@ -234,46 +250,45 @@ struct conc {
 static void *conc_run(void *arg)
 {
     struct conc *j = arg;
-    mlc_net_session *ns = NULL;
+    mlc_net_session *own = NULL;
     mlc_tensor out = {0};
     mlc_error err = {0};
-    if (mlc_net_session_create(j->net, &ns, &err) || mlc_net_run(ns, j->in, 1, &out, 1, &err)) {
-        fprintf(stderr, "concurrent session: %s\n", err.message);
+    if ((!j->ns && mlc_net_session_create(j->net, &own, &err)) ||
+        mlc_net_run(j->ns ? j->ns : own, j->in, 1, &out, 1, &err)) {
+        fprintf(stderr, "run on a thread: %s\n", err.message);
     } else {
         j->n = 1;
         for (int d = 0; d < out.rank; d++) j->n *= out.dims[d];
         j->out = mlc_alloc((size_t)j->n * sizeof(float));
         if (j->out) memcpy(j->out, out.data, (size_t)j->n * sizeof(float)), j->ok = 1;
     }
-    mlc_net_session_free(ns);
+    mlc_net_session_free(own);
     return NULL;
 }
 
+/* Sessions bound at the same time on one loaded net: they pack the shared
+ * weights concurrently (each constant once, others wait for it) and each
+ * bind makes its primitives on two threads. Every session's result equals
+ * the reference backend's. */
 static void test_concurrent_binds(void)
 {
     static const char *names[] = {"efficientnet", "resnet"};
     for (int m = 0; m < 2; m++) {
-        char onnx[4200], in_path[4200];
-        snprintf(onnx, sizeof onnx, "%s/%s.onnx", test_path("tests/fixtures/onnx"), names[m]);
-        snprintf(in_path, sizeof in_path, "%s/%s.in3.npy", test_path("tests/fixtures/onnx"),
-                 names[m]);
+        char onnx[4200];
         mlc_error err = {0};
         mlc_tensor in = {0};
         float *ref = NULL;
         int64_t n_ref = 0;
-        if (mlc_tensor_load_npy(in_path, &in, &err)) {
-            CHECK_MSG(0, "%s: %s", in_path, err.message);
-            continue;
-        }
-        CHECK(run_net(onnx, MLC_BACKEND_REFERENCE, MLC_PRECISION_F32, &in, &ref, &n_ref));
+        if (!fixture_ref(names[m], onnx, sizeof onnx, &in, &ref, &n_ref)) continue;
         mlc_model_options opt;
         mlc_model_options_default(&opt);
         opt.backend = MLC_BACKEND_AUTO;
         opt.threads = 2;
         mlc_net *net = NULL;
         CHECK_OK(mlc_net_load(onnx, &opt, &net, &err), &err);
-        struct conc jobs[3] = {
-            {net, &in, NULL, 0, 0}, {net, &in, NULL, 0, 0}, {net, &in, NULL, 0, 0}};
+        struct conc jobs[3] = {{net, NULL, &in, NULL, 0, 0},
+                               {net, NULL, &in, NULL, 0, 0},
+                               {net, NULL, &in, NULL, 0, 0}};
         pthread_t th[3];
         int started[3] = {0};
         for (int i = 0; net && i < 3; i++)
@@ -297,44 +312,14 @@ static void test_concurrent_binds(void)
 /* A session bound (first run) on one thread and run on another, as a
  * server's worker threads share sessions: every primitive's scratchpad must
  * be the session's, not the binding thread's. */
-struct xrun {
-    mlc_net_session *ns;
-    const mlc_tensor *in;
-    float *out;
-    int64_t n;
-    int ok;
-};
-
-static void *xrun_main(void *arg)
-{
-    struct xrun *x = arg;
-    mlc_tensor out = {0};
-    mlc_error err = {0};
-    if (mlc_net_run(x->ns, x->in, 1, &out, 1, &err)) {
-        fprintf(stderr, "run on another thread: %s\n", err.message);
-        return NULL;
-    }
-    x->n = 1;
-    for (int d = 0; d < out.rank; d++) x->n *= out.dims[d];
-    x->out = mlc_alloc((size_t)x->n * sizeof(float));
-    if (x->out) memcpy(x->out, out.data, (size_t)x->n * sizeof(float)), x->ok = 1;
-    return NULL;
-}
-
 static void run_on_other_thread(const char *name)
 {
-    char onnx[4200], in_path[4200];
-    snprintf(onnx, sizeof onnx, "%s/%s.onnx", test_path("tests/fixtures/onnx"), name);
-    snprintf(in_path, sizeof in_path, "%s/%s.in3.npy", test_path("tests/fixtures/onnx"), name);
+    char onnx[4200];
     mlc_error err = {0};
     mlc_tensor in = {0}, out = {0};
     float *ref = NULL;
     int64_t n_ref = 0;
-    if (mlc_tensor_load_npy(in_path, &in, &err)) {
-        CHECK_MSG(0, "%s: %s", in_path, err.message);
-        return;
-    }
-    CHECK(run_net(onnx, MLC_BACKEND_REFERENCE, MLC_PRECISION_F32, &in, &ref, &n_ref));
+    if (!fixture_ref(name, onnx, sizeof onnx, &in, &ref, &n_ref)) return;
     for (int bf = 0; bf < 2; bf++) {
         mlc_model_options opt;
         mlc_model_options_default(&opt);
@@ -346,10 +331,10 @@ static void run_on_other_thread(const char *name)
         CHECK_OK(mlc_net_load(onnx, &opt, &net, &err), &err);
         if (net) CHECK_OK(mlc_net_session_create(net, &ns, &err), &err);
         if (ns) CHECK_OK(mlc_net_run(ns, &in, 1, &out, 1, &err), &err); /* binds here */
-        struct xrun x = {ns, &in, NULL, 0, 0};
+        struct conc x = {net, ns, &in, NULL, 0, 0};
         pthread_t th;
         for (int r = 0; ns && r < 2; r++) {
-            if (pthread_create(&th, NULL, xrun_main, &x) != 0) break;
+            if (pthread_create(&th, NULL, conc_run, &x) != 0) break;
             pthread_join(th, NULL);
             CHECK(x.ok);
             if (x.ok && ref && x.n == n_ref) {

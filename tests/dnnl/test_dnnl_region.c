@@ -373,6 +373,19 @@ static void test_bad_shape(void)
     dn_ctx_free(c);
 }
 
+/* 128 runs of chooser a at times t per level: how many of the last 32
+ * picked level want. */
+static int adapt_settle(struct dn_adapt *a, const double *t, int want)
+{
+    int hits = 0;
+    for (int r = 0; r < 128; r++) {
+        int l = dn_adapt_pick(a);
+        dn_adapt_record(a, l, t[l]);
+        if (r >= 96) hits += l == want;
+    }
+    return hits;
+}
+
 /* The threading-level chooser (adapt.c) on made-up times. */
 static void test_adapt_choice(void)
 {
@@ -413,22 +426,10 @@ static void test_adapt_choice(void)
     CHECK_MSG(at[0] >= 59 && at[1] >= 3 && at[2] == 0, "levels %d %d %d", at[0], at[1], at[2]);
     CHECK(a.best == 0);
 
-    /* The other core gets busy: level 1 first, then level 2 wins. */
-    int last2 = 0;
-    for (int r = 0; r < 128; r++) {
-        int l = dn_adapt_pick(&a);
-        dn_adapt_record(&a, l, loaded[l]);
-        if (r >= 96) last2 += l == 2;
-    }
+    /* The other core gets busy: level 1 first, then level 2 wins; then idle
+     * again, and level 0 returns. */
+    int last2 = adapt_settle(&a, loaded, 2), last0 = adapt_settle(&a, idle, 0);
     CHECK_MSG(last2 >= 30, "level 2 chosen %d of the last 32 loaded runs", last2);
-    CHECK(a.best == 2);
-    /* And back: idle again, level 0 returns. */
-    int last0 = 0;
-    for (int r = 0; r < 128; r++) {
-        int l = dn_adapt_pick(&a);
-        dn_adapt_record(&a, l, idle[l]);
-        if (r >= 96) last0 += l == 0;
-    }
     CHECK_MSG(last0 >= 30, "level 0 chosen %d of the last 32 idle runs", last0);
     /* A noise spike on the best level does not move the choice. */
     dn_adapt_record(&a, 0, 1.0);

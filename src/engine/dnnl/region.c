@@ -373,13 +373,18 @@ static dnnl_status_t mem_new(struct dn_state *s, const dnnl_memory_desc_t *md, i
     return dnnl_success;
 }
 
+/* A new zeroed element at the end of array *arr (n used of *cap), or NULL. */
+static void *push_zeroed(void **arr, int *cap, int *n, size_t size)
+{
+    if (core_grow_array(arr, cap, *n + 1, size)) return NULL;
+    void *e = (char *)*arr + (size_t)(*n)++ * size;
+    memset(e, 0, size);
+    return e;
+}
+
 static struct job *job_new(struct dn_state *s)
 {
-    if (core_grow_array((void **)&s->jobs, &s->cap_jobs, s->n_jobs + 1, sizeof *s->jobs))
-        return NULL;
-    struct job *j = &s->jobs[s->n_jobs++];
-    memset(j, 0, sizeof *j);
-    return j;
+    return push_zeroed((void **)&s->jobs, &s->cap_jobs, &s->n_jobs, sizeof *s->jobs);
 }
 
 static int get_threads(void);
@@ -388,11 +393,7 @@ static const dnnl_memory_desc_t *qmd(const_dnnl_primitive_desc_t pd, dnnl_query_
 
 static struct step *step_new(struct dn_state *s)
 {
-    if (core_grow_array((void **)&s->steps, &s->cap_steps, s->n_steps + 1, sizeof *s->steps))
-        return NULL;
-    struct step *t = &s->steps[s->n_steps++];
-    memset(t, 0, sizeof *t);
-    return t;
+    return push_zeroed((void **)&s->steps, &s->cap_steps, &s->n_steps, sizeof *s->steps);
 }
 
 static void step_arg(struct step *t, int arg, dnnl_memory_t m)
