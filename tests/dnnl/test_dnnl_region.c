@@ -4,7 +4,8 @@
  * builds a dn_ctx by hand, then infer/bind/run through the vtable.
  * Covers grouped/strided/padded conv with bias+relu, a residual sum post-op,
  * max pooling with ceil_mode, global average pooling, flatten, inner product
- * with sigmoid, batched matmul, softmax and layer norm; plus failure paths
+ * with sigmoid, batched matmul, softmax and layer norm, slices (Slice and
+ * one-index Gather) in f32 and bf16; plus failure paths
  * (wrong input rank) and a second bind with another batch (weights shared).
  */
 #include <stdint.h>
@@ -36,6 +37,7 @@ static struct dn_ctx *ctx_new(int n_in, int n_vals, int n_ops, int n_consts)
         struct dn_op *op = &c->ops[i];
         op->name = core_sprintf("op%d", i);
         op->in[1] = op->w = op->b = op->mean = op->var = op->sum_in = -1;
+        op->sl_drop = -1;
         op->stride[0] = op->stride[1] = op->dil[0] = op->dil[1] = op->group = 1;
     }
     return c;
@@ -347,6 +349,69 @@ static void test_views_and_eltwise(void)
     dn_ctx_free(c);
 }
 
+static void slice_op(struct dn_op *op, int in, int out, int axis, int64_t lo, int64_t hi)
+{
+    op->kind = DN_SLICE, op->in[0] = in, op->out = out;
+    for (int d = 0; d < MLC_MAX_RANK; d++) op->sl_lo[d] = 0, op->sl_hi[d] = INT64_MAX;
+    op->sl_lo[axis] = lo, op->sl_hi[axis] = hi;
+}
+
+/* DN_SLICE (Slice and one-index Gather) from a region input, from a
+ * transposed (strided) view and from a pool buffer, in f32 and bf16; an
+ * out-of-range Gather index is refused at infer. */
+static void test_slices(void)
+{
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        uint32_t seed = 21;
+        struct dn_ctx *c = ctx_new(1, 7, 6, 0);
+        int ranks[7] = {3, 3, 3, 3, 2, 3, 3};
+        for (int i = 0; i < 7; i++) c->vals[i].rank = ranks[i];
+        c->bf16 = bf16;
+        c->n_out = 4;
+        c->outs[0] = 1, c->outs[1] = 3, c->outs[2] = 4, c->outs[3] = 6;
+        struct dn_op *op = c->ops;
+        slice_op(&op[0], 0, 1, 2, 3, 7); /* x[:, :, 3:7] */
+        op[1].kind = DN_TRANSPOSE, op[1].in[0] = 0, op[1].out = 2;
+        op[1].perm[0] = 0, op[1].perm[1] = 2, op[1].perm[2] = 1;
+        slice_op(&op[2], 2, 3, 1, -4, INT64_MAX); /* x^T[:, -4:] */
+        slice_op(&op[3], 0, 4, 1, -1, 0);         /* x[:, -1] (Gather) */
+        op[3].sl_drop = 1;
+        op[4].kind = DN_ELTWISE, op[4].in[0] = 0, op[4].out = 5, op[4].alg = dnnl_eltwise_relu;
+        slice_op(&op[5], 5, 6, 0, 1, 2); /* relu(x)[1:2, :, :5] */
+        op[5].sl_lo[2] = 0, op[5].sl_hi[2] = 5;
+        mlc_tensor x = {MLC_DTYPE_F32, 3, {2, 3, 10}, NULL}, out[4] = {{0}};
+        float xs[60], w0[24], w1[24], w2[20], w3[15];
+        for (int i = 0; i < 60; i++) xs[i] = frand(&seed);
+        x.data = xs;
+        for (int n = 0; n < 2; n++)
+            for (int k = 0; k < 3; k++) {
+                for (int j = 0; j < 4; j++) w0[(n * 3 + k) * 4 + j] = xs[(n * 3 + k) * 10 + 3 + j];
+                for (int j = 0; j < 4; j++) w1[(n * 4 + j) * 3 + k] = xs[(n * 3 + k) * 10 + 6 + j];
+            }
+        for (int n = 0; n < 2; n++)
+            for (int j = 0; j < 10; j++) w2[n * 10 + j] = xs[(n * 3 + 2) * 10 + j];
+        for (int k = 0; k < 3; k++)
+            for (int j = 0; j < 5; j++) w3[k * 5 + j] = fmaxf(xs[(3 + k) * 10 + j], 0);
+        CHECK(run_region(c, &x, out));
+        CHECK(out[0].rank == 3 && out[0].dims[2] == 4);
+        CHECK(out[1].rank == 3 && out[1].dims[1] == 4 && out[1].dims[2] == 3);
+        CHECK(out[2].rank == 2 && out[2].dims[0] == 2 && out[2].dims[1] == 10);
+        CHECK(out[3].rank == 3 && out[3].dims[0] == 1 && out[3].dims[2] == 5);
+        double tol = bf16 ? 1e-2 : 0;
+        if (out[0].data) CHECK_NEAR(max_diff(out[0].data, w0, 24), 0, tol);
+        if (out[1].data) CHECK_NEAR(max_diff(out[1].data, w1, 24), 0, tol);
+        if (out[2].data) CHECK_NEAR(max_diff(out[2].data, w2, 20), 0, tol);
+        if (out[3].data) CHECK_NEAR(max_diff(out[3].data, w3, 15), 0, tol);
+        for (int i = 0; i < 4; i++) mlc_free(out[i].data);
+        /* Gather index 3 of an axis of 3: refused with the op named. */
+        op[3].sl_lo[1] = 3;
+        mlc_error err = {0};
+        CHECK(dn_region_vtbl.infer(c, &x, 1, out, 4, &err) == MLC_STATUS_INVALID_ARGUMENT);
+        CHECK(strstr(err.message, "op3") != NULL);
+        dn_ctx_free(c);
+    }
+}
+
 static void test_bad_shape(void)
 {
     uint32_t seed = 9;
@@ -376,6 +441,7 @@ int main(void)
     TEST_RUN(test_residual_head);
     TEST_RUN(test_attention_bits);
     TEST_RUN(test_views_and_eltwise);
+    TEST_RUN(test_slices);
     TEST_RUN(test_bad_shape);
     TEST_DONE();
 }

@@ -31,6 +31,7 @@ enum dn_kind {
     DN_BNORM,     /* BatchNormalization (inference, global stats) */
     DN_VIEW,      /* Flatten/Reshape: same bytes, plain layout, new dims */
     DN_TRANSPOSE, /* axes permutation: one reorder */
+    DN_SLICE,     /* Slice (steps 1) / Gather of one index: a reorder of a sub-view */
 };
 
 #define DN_MAX_POST 4
@@ -78,6 +79,11 @@ struct dn_op {
     struct dn_post post[DN_MAX_POST];
     int n_post;
     int sum_in; /* value id added by a sum post-op, -1 none */
+    /* DN_SLICE: per input axis [sl_lo, sl_hi) as ONNX Slice gives them
+     * (negative from the end, clamped at bind); axis sl_drop (-1 none) is a
+     * Gather index sl_lo, removed from the output. */
+    int64_t sl_lo[MLC_MAX_RANK], sl_hi[MLC_MAX_RANK];
+    int sl_drop;
 };
 
 struct dn_value {

@@ -6,7 +6,9 @@
  * with constant B (inner product), MatMul (constant B, or batched with an
  * activation B of equal rank), Max/AveragePool, GlobalAverage/MaxPool,
  * unary activations, Add/Sub/Mul/Div (broadcast second operand), Softmax,
- * LayerNormalization (last axis), BatchNormalization, Flatten. Fused node
+ * LayerNormalization (last axis), BatchNormalization, Flatten, Reshape with
+ * a constant target, Transpose, Slice with constant bounds and steps 1 and
+ * Gather of one constant index (the qkv split and class token of ViTs). Fused node
  * activations (node->act) become eltwise post-ops; an Add whose one operand
  * is produced by a Conv/Gemm/MatMul used only there becomes a sum post-op of
  * that producer (the residual add).
@@ -168,6 +170,69 @@ static int binary_order(const struct ir_graph *g, const struct ir_node *n, int *
     return 0;
 }
 
+/* Small constant integer input k of n into v (at most MLC_MAX_RANK
+ * values); count, or -1 when absent/not constant. */
+static int const_ints(const struct ir_graph *g, const struct ir_node *n, int k, int64_t *v)
+{
+    if (k >= n->n_in || n->in[k] < 0) return -1;
+    const struct ir_tensor *t = &g->tensors[n->in[k]];
+    int64_t ne = ir_tensor_numel(t);
+    if (!t->data || ne < 0 || ne > MLC_MAX_RANK) return -1;
+    for (int64_t i = 0; i < ne; i++) {
+        if (t->dtype == MLC_DTYPE_I64)
+            v[i] = ((const int64_t *)t->data)[i];
+        else if (t->dtype == MLC_DTYPE_I32)
+            v[i] = ((const int32_t *)t->data)[i];
+        else
+            return -1;
+    }
+    return (int)ne;
+}
+
+/* Slice with constant starts/ends/axes and steps 1, or Gather of one
+ * constant index (a scalar) on an axis: the DN_SLICE parameters. Only when
+ * every sliced extent is known and non-empty (a sub-view of 0 elements is
+ * not a oneDNN memory), checked again on the bound shapes. */
+static int slice_params(const struct ir_graph *g, const struct ir_node *n, struct dn_op *op)
+{
+    const struct ir_tensor *x = &g->tensors[n->in[0]], *o = &g->tensors[n->out[0]];
+    int r = x->rank;
+    int64_t st[MLC_MAX_RANK], en[MLC_MAX_RANK], ax[MLC_MAX_RANK], sp[MLC_MAX_RANK];
+    if (r < 1 || o->rank < 1) return 0;
+    op->sl_drop = -1;
+    for (int d = 0; d < r; d++) op->sl_lo[d] = 0, op->sl_hi[d] = INT64_MAX;
+    if (n->op == IR_OP_Gather) {
+        int64_t a = ir_attr_int(n, "axis", 0);
+        if (a < 0) a += r;
+        if (a < 0 || a >= r || g->tensors[n->in[1]].rank != 0 || const_ints(g, n, 1, st) != 1 ||
+            o->rank != r - 1)
+            return 0;
+        op->sl_drop = (int)a;
+        op->sl_lo[a] = st[0];
+        return 1;
+    }
+    int ns = const_ints(g, n, 1, st);
+    if (ns < 1 || const_ints(g, n, 2, en) != ns || o->rank != r) return 0;
+    if (n->n_in > 3 && n->in[3] >= 0) {
+        if (const_ints(g, n, 3, ax) != ns) return 0;
+    } else {
+        for (int i = 0; i < ns; i++) ax[i] = i;
+    }
+    if (n->n_in > 4 && n->in[4] >= 0) {
+        if (const_ints(g, n, 4, sp) != ns) return 0;
+        for (int i = 0; i < ns; i++)
+            if (sp[i] != 1) return 0;
+    }
+    int seen[MLC_MAX_RANK] = {0};
+    for (int i = 0; i < ns; i++) {
+        int64_t a = ax[i] < 0 ? ax[i] + r : ax[i];
+        if (a < 0 || a >= r || seen[a] || o->dims[a] < 1) return 0;
+        seen[a] = 1;
+        op->sl_lo[a] = st[i], op->sl_hi[a] = en[i];
+    }
+    return 1;
+}
+
 /* Whether node n can be taken (shape/attribute checks on static info). */
 static int takeable(const struct ir_graph *g, const struct ir_node *n)
 {
@@ -258,6 +323,11 @@ static int takeable(const struct ir_graph *g, const struct ir_node *n)
             if (p[i] < 0 || p[i] >= r0) return 0;
         return 1;
     }
+    case IR_OP_Slice:
+    case IR_OP_Gather: {
+        struct dn_op tmp_op;
+        return np == 0 && r0 >= 1 && r0 <= 6 && slice_params(g, n, &tmp_op);
+    }
     default: {
         dnnl_alg_kind_t alg;
         float a, b;
@@ -342,6 +412,7 @@ static struct dn_op *new_op(struct builder *bd, const struct ir_node *n, mlc_err
         return core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN partition: out of memory"), NULL;
     c->n_ops++;
     op->in[0] = op->in[1] = op->out = op->w = op->b = op->mean = op->var = op->sum_in = -1;
+    op->sl_drop = -1;
     op->stride[0] = op->stride[1] = op->dil[0] = op->dil[1] = op->group = 1;
     return op;
 }
@@ -478,6 +549,12 @@ static mlc_status fill_op(struct builder *bd, const struct ir_node *n, struct dn
         for (int i = 0; i < r; i++) op->perm[i] = k ? (int)p[i] : r - 1 - i;
         break;
     }
+    case IR_OP_Slice:
+    case IR_OP_Gather:
+        op->kind = DN_SLICE;
+        if (!slice_params(g, n, op))
+            return core_err(err, MLC_STATUS_INTERNAL, "oneDNN partition: slice parameters");
+        break;
     default:
         op->kind = DN_ELTWISE;
         unary_alg(g, n, &op->alg, &op->alpha, &op->beta);

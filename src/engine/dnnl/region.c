@@ -126,6 +126,25 @@ static int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pl,
     return o;
 }
 
+/* Axis d of a DN_SLICE over an extent of `dim`: [*lo, *hi); -1 when empty
+ * or (Gather) out of range. */
+static int slice_range(const struct dn_op *op, int d, int64_t dim, int64_t *lo, int64_t *hi)
+{
+    int64_t b = op->sl_lo[d], e = op->sl_hi[d];
+    if (d == op->sl_drop) {
+        if (b < 0) b += dim;
+        if (b < 0 || b >= dim) return -1;
+        *lo = b, *hi = b + 1;
+        return 0;
+    }
+    if (b < 0) b += dim;
+    if (e < 0) e += dim;
+    b = b < 0 ? 0 : b > dim ? dim : b;
+    e = e < 0 ? 0 : e > dim ? dim : e;
+    *lo = b, *hi = e;
+    return e > b ? 0 : -1;
+}
+
 static mlc_status infer_op(const struct dn_ctx *c, const struct dn_op *op, struct vstate *v,
                            mlc_error *err)
 {
@@ -229,6 +248,14 @@ static mlc_status infer_op(const struct dn_ctx *c, const struct dn_op *op, struc
     }
     case DN_TRANSPOSE:
         for (int d = 0; d < a->rank; d++) o->dims[d] = a->dims[op->perm[d]];
+        break;
+    case DN_SLICE:
+        o->rank = 0;
+        for (int d = 0; d < a->rank; d++) {
+            int64_t lo, hi;
+            if (slice_range(op, d, a->dims[d], &lo, &hi)) goto bad;
+            if (d != op->sl_drop) o->dims[o->rank++] = hi - lo;
+        }
         break;
     default:
         break;
@@ -808,6 +835,41 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         DNCHK(mem_new(s, &pmd, a->buf, NULL, &m_in), "permuted memory");
         md_plain(&o->md, o->rank, o->dims, dt);
         DNCHK(add_reorder(s, m_in, &pmd, &o->md, &o->mem, &o->buf, NULL), "transpose");
+        goto done;
+    }
+    case DN_SLICE: {
+        /* A sub-view of a's bytes (any strides, any data type: the reorder
+         * converts) copied to a dense value; a Gather's axis of 1 is then
+         * dropped by describing the same bytes with one dim less. */
+        dnnl_dims_t sd, off;
+        dnnl_memory_desc_t pmd, sub, dense;
+        dnnl_memory_t m_par = a->mem, m_sub = NULL;
+        int buf = a->buf;
+        for (int k = 0; k < a->rank; k++) {
+            int64_t lo = 0, hi = 0;
+            slice_range(op, k, a->dims[k], &lo, &hi); /* checked by infer_op */
+            off[k] = lo, sd[k] = hi - lo;
+        }
+        pmd = a->md;
+        if (pmd.format_kind != dnnl_blocked || pmd.format_desc.blocking.inner_nblks != 0 ||
+            buf == -1) {
+            md_plain(&pmd, a->rank, a->dims, dt);
+            DNCHK(value_as(s, op->in[0], &pmd, &m_par), "slice source");
+            buf = dnnl_memory_desc_equal(&a->md, &pmd) ? a->buf : a->alt_buf;
+            if (buf == -1) {
+                dnnl_memory_t cp = NULL;
+                DNCHK(add_reorder(s, m_par, &pmd, &pmd, &cp, &buf, NULL), "slice source copy");
+            }
+        }
+        DNCHK(dnnl_memory_desc_init_submemory(&sub, &pmd, sd, off), "slice view");
+        DNCHK(mem_new(s, &sub, buf, NULL, &m_sub), "slice view");
+        md_plain(&dense, a->rank, sd, dt);
+        DNCHK(add_reorder(s, m_sub, &sub, &dense, &o->mem, &o->buf, NULL), "slice");
+        o->md = dense;
+        if (op->sl_drop >= 0) {
+            md_plain(&o->md, o->rank, o->dims, dt);
+            DNCHK(mem_new(s, &o->md, o->buf, NULL, &o->mem), "gather view");
+        }
         goto done;
     }
     }
