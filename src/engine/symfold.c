@@ -20,6 +20,8 @@
  *     element becomes -1 when every other element is a constant > 0. That is
  *     exact: a valid Reshape keeps the element count, so the free extent is
  *     the count divided by the others, and those are never 0;
+ *   - makes a Shape whose consumers only Gather dims of a graph input read
+ *     that input (so the chain does not wait for a computed tensor);
  *   - rewrites an Expand target element that is the Expand input's own dim
  *     at the aligned position into 1 (broadcasting 1 against that dim gives
  *     the dim), so `x.expand(x.shape[0], -1)` becomes a constant target.
@@ -830,9 +832,49 @@ static mlc_status set_const_input(struct eng_symfold *s, struct ir_graph *g, int
     return MLC_OK;
 }
 
+/* A Shape whose every consumer Gathers elements (non-negative constant
+ * indices) that are the same dims of one graph input reads that input
+ * instead: the integer chain then no longer waits for the tensor. vit's
+ * class-token broadcast reads the batch from the patch embedding's output,
+ * which kept the oneDNN partition cut there. */
+static void retarget_shape(const struct eng_symfold *s, struct ir_graph *g, int node)
+{
+    struct ir_node *n = &g->nodes[node];
+    int t = n->in[0], o = n->out[0], u = -1;
+    if (n->n_in < 1 || t < 0 || n->n_out < 1 || o < 0 || ir_attr_find(n, "start") ||
+        ir_attr_find(n, "end") || (g->tensors[t].flags & IR_TENSOR_INPUT) ||
+        (g->tensors[o].flags & IR_TENSOR_OUTPUT))
+        return;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const struct ir_node *m = &g->nodes[i];
+        int64_t iv[MLC_MAX_RANK];
+        if (m->dead) continue;
+        for (int k = 0; k < m->n_in; k++) {
+            if (m->in[k] != o) continue;
+            int ni = m->op == IR_OP_Gather && k == 0 && ir_attr_int(m, "axis", 0) == 0
+                         ? const_ints(s, g, m, 1, iv)
+                         : -1;
+            if (ni < 1) return;
+            for (int j = 0; j < ni; j++) {
+                struct sym_el e = dim_of(s, g, t, (int)iv[j]);
+                if (iv[j] < 0 || e.sym <= 0 || e.a != 1 || e.b != 0) return;
+                int v = (e.sym - 1) / MLC_MAX_RANK, d = (e.sym - 1) % MLC_MAX_RANK;
+                if (d != iv[j] || !(g->tensors[v].flags & IR_TENSOR_INPUT) || (u >= 0 && v != u))
+                    return;
+                u = v;
+            }
+        }
+    }
+    if (u >= 0) n->in[0] = u;
+}
+
 mlc_status eng_symfold_rewrite(struct eng_symfold *s, struct ir_graph *g, int node, mlc_error *err)
 {
     const struct ir_node *n = &g->nodes[node];
+    if (n->op == IR_OP_Shape) {
+        retarget_shape(s, g, node);
+        return MLC_OK;
+    }
     struct sym_val v;
     struct sym_el od[MLC_MAX_RANK];
     int64_t out[MLC_MAX_RANK];

@@ -5,7 +5,7 @@
  * Covers grouped/strided/padded conv with bias+relu, a residual sum post-op,
  * max pooling with ceil_mode, global average pooling, flatten, inner product
  * with sigmoid, batched matmul, softmax and layer norm, slices (Slice and
- * one-index Gather) in f32 and bf16; plus failure paths
+ * one-index Gather) and concat in f32 and bf16; plus failure paths
  * (wrong input rank) and a second bind with another batch (weights shared).
  */
 #include <stdint.h>
@@ -412,6 +412,46 @@ static void test_slices(void)
     }
 }
 
+/* DN_CONCAT of two region inputs (a class token and patches) and of a
+ * computed value with an input, f32 and bf16; mismatched dims refused. */
+static void test_concat(void)
+{
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        uint32_t seed = 5;
+        struct dn_ctx *c = ctx_new(2, 5, 3, 0);
+        for (int i = 0; i < 5; i++) c->vals[i].rank = 3;
+        c->bf16 = bf16;
+        c->n_out = 2;
+        c->outs[0] = 2, c->outs[1] = 4;
+        struct dn_op *op = c->ops;
+        op[0].kind = DN_CONCAT, op[0].in[0] = 0, op[0].in[1] = 1, op[0].out = 2, op[0].axis = 1;
+        op[1].kind = DN_ELTWISE, op[1].in[0] = 1, op[1].out = 3, op[1].alg = dnnl_eltwise_relu;
+        op[2].kind = DN_CONCAT, op[2].in[0] = 3, op[2].in[1] = 0, op[2].out = 4, op[2].axis = 1;
+        mlc_tensor in[2] = {tensor4(2, 1, 4, 1, &seed), tensor4(2, 3, 4, 1, &seed)}, out[2] = {{0}};
+        for (int i = 0; i < 2; i++) in[i].rank = 3;
+        const float *x = in[0].data, *y = in[1].data;
+        float w0[32], w1[32];
+        for (int n = 0; n < 2; n++)
+            for (int t = 0; t < 4; t++)
+                for (int k = 0; k < 4; k++) {
+                    w0[(n * 4 + t) * 4 + k] = t == 0 ? x[n * 4 + k] : y[(n * 3 + t - 1) * 4 + k];
+                    w1[(n * 4 + t) * 4 + k] =
+                        t < 3 ? fmaxf(y[(n * 3 + t) * 4 + k], 0) : x[n * 4 + k];
+                }
+        CHECK(run_region(c, in, out));
+        CHECK(out[0].rank == 3 && out[0].dims[1] == 4 && out[1].dims[1] == 4);
+        double tol = bf16 ? 1e-2 : 0;
+        if (out[0].data) CHECK_NEAR(max_diff(out[0].data, w0, 32), 0, tol);
+        if (out[1].data) CHECK_NEAR(max_diff(out[1].data, w1, 32), 0, tol);
+        for (int i = 0; i < 2; i++) mlc_free(out[i].data);
+        mlc_error err = {0};
+        in[1].dims[2] = 2; /* [2,3,2] against [2,1,4] */
+        CHECK(dn_region_vtbl.infer(c, in, 2, out, 2, &err) == MLC_STATUS_INVALID_ARGUMENT);
+        for (int i = 0; i < 2; i++) mlc_free(in[i].data);
+        dn_ctx_free(c);
+    }
+}
+
 static void test_bad_shape(void)
 {
     uint32_t seed = 9;
@@ -442,6 +482,7 @@ int main(void)
     TEST_RUN(test_attention_bits);
     TEST_RUN(test_views_and_eltwise);
     TEST_RUN(test_slices);
+    TEST_RUN(test_concat);
     TEST_RUN(test_bad_shape);
     TEST_DONE();
 }

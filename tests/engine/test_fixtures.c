@@ -122,7 +122,7 @@ static int op_count(const char *desc, const char *op)
  * `max_shape` Shape nodes (the class-token broadcast keeps one, its Expand
  * needs the batch) and no integer Cast/Equal are left. The outputs at batch
  * 1 and 3 are checked against PyTorch by test_fixtures. */
-static void check_folded(const char *stem, int max_shape, int max_nodes)
+static void check_folded(const char *stem, int max_shape, int max_nodes, int max_regions)
 {
     char model[4096];
     snprintf(model, sizeof model, "%s/%s.onnx", test_path("tests/fixtures/onnx"), stem);
@@ -150,6 +150,22 @@ static void check_folded(const char *stem, int max_shape, int max_nodes)
     CHECK_MSG(op_count(desc, "Equal") == 0, "%s: Equal left", stem);
     CHECK_MSG(nodes > 0 && nodes <= max_nodes, "%s: %d nodes (at most %d expected)", stem, nodes,
               max_nodes);
+    /* With oneDNN, the folded graph is a handful of regions (partition.c:
+     * the integer chain left for the class token runs before the region). */
+    mlc_free(desc);
+    mlc_net_free(net);
+    desc = NULL;
+    net = NULL;
+    o.backend = MLC_BACKEND_AUTO;
+    if (mlc_net_load(model, &o, &net, &err) || mlc_net_describe(net, &desc, &err)) {
+        CHECK_MSG(0, "%s: %s", model, err.message);
+        goto done;
+    }
+    const char *fused = strstr(desc, " fused, ");
+    int regions = fused ? atoi(fused + 8) : -1;
+    printf("  %s: %d backend regions\n", stem, regions);
+    CHECK_MSG(regions >= 0 && regions <= max_regions, "%s: %d regions (at most %d expected)", stem,
+              regions, max_regions);
 done:
     mlc_free(desc);
     mlc_net_free(net);
@@ -157,12 +173,13 @@ done:
 
 static void test_shape_folding(void)
 {
-    /* Node counts (reference backend) measured when the folding was
-     * written; before it: 91, 170, 98 and 1384 nodes. */
-    check_folded("shapechains", 1, 30);
-    check_folded("vit", 1, 67);
-    check_folded("dinov2", 1, 67);
-    check_folded("swin", 0, 250);
+    /* Node counts (reference backend) and oneDNN regions measured when the
+     * folding was written; before it: 91, 170, 98 and 1384 nodes, 6, 16, 12
+     * and 61 regions. */
+    check_folded("shapechains", 1, 30, 2);
+    check_folded("vit", 1, 67, 1);
+    check_folded("dinov2", 1, 67, 2);
+    check_folded("swin", 0, 250, 21);
 }
 
 static void test_demo(void)

@@ -32,6 +32,7 @@ enum dn_kind {
     DN_VIEW,      /* Flatten/Reshape: same bytes, plain layout, new dims */
     DN_TRANSPOSE, /* axes permutation: one reorder */
     DN_SLICE,     /* Slice (steps 1) / Gather of one index: a reorder of a sub-view */
+    DN_CONCAT,    /* Concat of two activations along `axis` */
 };
 
 #define DN_MAX_POST 4
