@@ -147,6 +147,12 @@ static const struct sym_el *at(const struct sym_val *v, int i)
     return &v->e[v->n == 1 ? 0 : i];
 }
 
+/* x % m without the one undefined case (INT64_MIN % -1). */
+static int64_t mod(int64_t x, int64_t m)
+{
+    return m == -1 ? 0 : x % m;
+}
+
 static struct sym_el unknown(void)
 {
     return (struct sym_el){0, 0, EL_UNKNOWN};
@@ -188,7 +194,7 @@ static struct sym_el el_div(const struct sym_el *x, const struct sym_el *y)
     if (x->sym == EL_UNKNOWN || y->sym != EL_CONST || y->b == 0) return unknown();
     int64_t k = y->b;
     if (k == -1) return unknown(); /* INT64_MIN / -1; not worth a case */
-    if ((x->sym > 0 && x->a % k) || x->b % k) return unknown();
+    if ((x->sym > 0 && mod(x->a, k)) || mod(x->b, k)) return unknown();
     struct sym_el r = {x->sym > 0 ? x->a / k : 0, x->b / k, x->sym};
     if (r.sym > 0 && r.a == 0) r.sym = EL_CONST;
     return r;
@@ -207,7 +213,7 @@ static struct sym_el el_equal(const struct sym_el *x, const struct sym_el *y)
     /* v ranges over b, b + a, b + 2a, ... */
     int64_t d;
     if (__builtin_sub_overflow(c->b, v->b, &d)) return unknown();
-    if ((v->a > 0 && d < 0) || (v->a < 0 && d > 0) || d % v->a) return (struct sym_el){0, 0, 0};
+    if ((v->a > 0 && d < 0) || (v->a < 0 && d > 0) || mod(d, v->a)) return (struct sym_el){0, 0, 0};
     return unknown();
 }
 
@@ -271,7 +277,7 @@ static int el_quot(const struct sym_el *num, const struct sym_el *den, struct sy
         }
         return 1;
     }
-    if (num->sym != den->sym || num->a % den->a) return 0;
+    if (num->sym != den->sym || den->a <= 0 || num->a % den->a) return 0;
     *q = (struct sym_el){0, num->a / den->a, EL_CONST};
     return 1;
 }
@@ -281,15 +287,15 @@ static int el_maybe_zero(const struct sym_el *x)
 {
     if (x->sym == EL_UNKNOWN) return 1;
     if (x->sym == EL_CONST) return x->b == 0;
-    if (x->b == INT64_MIN) return 1;
-    return (-x->b) % x->a == 0 && (-x->b) / x->a >= 0;
+    if (x->b == INT64_MIN || (x->a == -1 && x->b == INT64_MAX)) return 1;
+    return mod(-x->b, x->a) == 0 && (x->a == -1 ? x->b : (-x->b) / x->a) >= 0;
 }
 
 /* Whether y is 0 wherever x is (x, y in the same symbol; dims S >= 0). */
 static int zero_with(const struct sym_el *x, const struct sym_el *y)
 {
     if (!el_maybe_zero(x)) return 1;
-    if (x->sym <= 0 || y->sym != x->sym) return el_same(x, y);
+    if (x->sym <= 0 || y->sym != x->sym || x->b == INT64_MIN || x->a < 0) return el_same(x, y);
     int64_t s0 = -x->b / x->a, v;
     if (__builtin_mul_overflow(y->a, s0, &v) || __builtin_add_overflow(v, y->b, &v)) return 0;
     return v == 0;
@@ -741,6 +747,9 @@ static int eval(const struct eng_symfold *s, const struct ir_graph *g, const str
                 return 0;
             step = sp.e[0].b;
         }
+        /* A step beyond the (<= SV_MAX) elements acts as SV_MAX + 1. */
+        if (step > SV_MAX) step = SV_MAX + 1;
+        if (step < -SV_MAX) step = -SV_MAX - 1;
         int64_t d = x.n, b = st.e[0].b, e = en.e[0].b;
         if (b < 0) b += d;
         if (e < 0) e += d;
@@ -856,8 +865,9 @@ static void retarget_shape(const struct eng_symfold *s, struct ir_graph *g, int 
                          : -1;
             if (ni < 1) return;
             for (int j = 0; j < ni; j++) {
+                if (iv[j] < 0 || iv[j] >= MLC_MAX_RANK) return;
                 struct sym_el e = dim_of(s, g, t, (int)iv[j]);
-                if (iv[j] < 0 || e.sym <= 0 || e.a != 1 || e.b != 0) return;
+                if (e.sym <= 0 || e.a != 1 || e.b != 0) return;
                 int v = (e.sym - 1) / MLC_MAX_RANK, d = (e.sym - 1) % MLC_MAX_RANK;
                 if (d != iv[j] || !(g->tensors[v].flags & IR_TENSOR_INPUT) || (u >= 0 && v != u))
                     return;
