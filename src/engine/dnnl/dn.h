@@ -107,6 +107,23 @@ struct dn_ctx {
     char desc[160];
 };
 
+/* Axis d of a DN_SLICE over an extent of `dim`: [*lo, *hi); -1 when empty
+ * or (Gather) out of range. */
+static inline int dn_slice_range(const struct dn_op *op, int d, int64_t dim, int64_t *lo,
+                                 int64_t *hi)
+{
+    int64_t b = op->sl_lo[d], e = op->sl_hi[d];
+    if (b < 0) b += dim;
+    if (d == op->sl_drop) {
+        *lo = b, *hi = b + 1;
+        return b >= 0 && b < dim ? 0 : -1;
+    }
+    if (e < 0) e += dim;
+    *lo = b = b < 0 ? 0 : b > dim ? dim : b;
+    *hi = e = e < 0 ? 0 : e > dim ? dim : e;
+    return e > b ? 0 : -1;
+}
+
 extern const struct eng_region_vtbl dn_region_vtbl;
 
 /* Frees a context built by partition.c (also used on partition failure). */

@@ -126,25 +126,6 @@ static int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pl,
     return o;
 }
 
-/* Axis d of a DN_SLICE over an extent of `dim`: [*lo, *hi); -1 when empty
- * or (Gather) out of range. */
-static int slice_range(const struct dn_op *op, int d, int64_t dim, int64_t *lo, int64_t *hi)
-{
-    int64_t b = op->sl_lo[d], e = op->sl_hi[d];
-    if (d == op->sl_drop) {
-        if (b < 0) b += dim;
-        if (b < 0 || b >= dim) return -1;
-        *lo = b, *hi = b + 1;
-        return 0;
-    }
-    if (b < 0) b += dim;
-    if (e < 0) e += dim;
-    b = b < 0 ? 0 : b > dim ? dim : b;
-    e = e < 0 ? 0 : e > dim ? dim : e;
-    *lo = b, *hi = e;
-    return e > b ? 0 : -1;
-}
-
 static mlc_status infer_op(const struct dn_ctx *c, const struct dn_op *op, struct vstate *v,
                            mlc_error *err)
 {
@@ -261,7 +242,7 @@ static mlc_status infer_op(const struct dn_ctx *c, const struct dn_op *op, struc
         o->rank = 0;
         for (int d = 0; d < a->rank; d++) {
             int64_t lo, hi;
-            if (slice_range(op, d, a->dims[d], &lo, &hi)) goto bad;
+            if (dn_slice_range(op, d, a->dims[d], &lo, &hi)) goto bad;
             if (d != op->sl_drop) o->dims[o->rank++] = hi - lo;
         }
         break;
@@ -850,29 +831,14 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         goto done;
     }
     case DN_CONCAT: {
-        /* Plain sources and destination: the tokens of a ViT are plain
-         * already, and concat's "any" layouts would only move the reorders. */
-        const struct vstate *b = &s->v[op->in[1]];
+        /* Plain sources and destination: the tokens of a ViT are plain. */
         dnnl_memory_desc_t mds[2];
         md_plain(&mds[0], a->rank, a->dims, dt);
-        md_plain(&mds[1], b->rank, b->dims, dt);
-        DNCHK(value_as(s, op->in[0], &mds[0], &m_src), "concat source");
-        DNCHK(value_as(s, op->in[1], &mds[1], &m_src1), "concat source");
-        md_plain(&o->md, o->rank, o->dims, dt);
-        DNCHK(dnnl_concat_primitive_desc_create(&pd, &o->md, 2, op->axis, mds, attr, s->eng),
+        md_plain(&mds[1], a->rank, s->v[op->in[1]].dims, dt);
+        md_plain(&dst_md, o->rank, o->dims, dt);
+        DNCHK(dnnl_concat_primitive_desc_create(&pd, &dst_md, 2, op->axis, mds, attr, s->eng),
               "concat primitive");
-        o->buf = buf_get(s, dnnl_memory_desc_get_size(&o->md));
-        if (o->buf < 0) DNCHK(dnnl_out_of_memory, "destination");
-        DNCHK(mem_new(s, &o->md, o->buf, NULL, &o->mem), "destination");
-        DNCHK(dnnl_primitive_create(&prim, pd), "primitive");
-        struct step *t = step_new(s);
-        if (!t) DNCHK(dnnl_out_of_memory, "step");
-        t->prim = prim;
-        prim = NULL;
-        step_arg(t, DNNL_ARG_MULTIPLE_SRC, m_src);
-        step_arg(t, DNNL_ARG_MULTIPLE_SRC + 1, m_src1);
-        step_arg(t, DNNL_ARG_DST, o->mem);
-        goto done;
+        break;
     }
     case DN_SLICE: {
         /* A sub-view of a's bytes (any strides, any data type: the reorder
@@ -884,7 +850,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         int buf = a->buf;
         for (int k = 0; k < a->rank; k++) {
             int64_t lo = 0, hi = 0;
-            slice_range(op, k, a->dims[k], &lo, &hi); /* checked by infer_op */
+            dn_slice_range(op, k, a->dims[k], &lo, &hi); /* checked by infer_op */
             off[k] = lo, sd[k] = hi - lo;
         }
         pmd = a->md;
@@ -937,6 +903,10 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     }
     if (op->kind == DN_MATMUL && op->in[1] >= 0)
         DNCHK(value_as(s, op->in[1], qmd(pd, dnnl_query_weights_md), &m_src1), "matmul operand");
+    if (op->kind == DN_CONCAT)
+        DNCHK(
+            value_as(s, op->in[1], dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 1), &m_src1),
+            "concat operand");
     if (op->kind == DN_BINARY) {
         const dnnl_memory_desc_t *m1 = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 1);
         if (op->in[1] >= 0)
@@ -1005,8 +975,14 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     if (!t) DNCHK(dnnl_out_of_memory, "step");
     t->prim = prim;
     prim = NULL;
-    step_arg(t, DNNL_ARG_SRC, m_src);
-    if (m_src1) step_arg(t, op->kind == DN_MATMUL ? DNNL_ARG_WEIGHTS : DNNL_ARG_SRC_1, m_src1);
+    int cat = op->kind == DN_CONCAT;
+    step_arg(t, cat ? DNNL_ARG_MULTIPLE_SRC : DNNL_ARG_SRC, m_src);
+    if (m_src1)
+        step_arg(t,
+                 op->kind == DN_MATMUL ? DNNL_ARG_WEIGHTS
+                 : cat                 ? DNNL_ARG_MULTIPLE_SRC + 1
+                                       : DNNL_ARG_SRC_1,
+                 m_src1);
     if (op->kind == DN_LNORM || op->kind == DN_BNORM) {
         if (m_w) step_arg(t, DNNL_ARG_SCALE, m_w);
         if (m_b) step_arg(t, DNNL_ARG_SHIFT, m_b);
