@@ -4,8 +4,7 @@
  * builds a dn_ctx by hand, then infer/bind/run through the vtable.
  * Covers grouped/strided/padded conv with bias+relu, a residual sum post-op,
  * max pooling with ceil_mode, global average pooling, flatten, inner product
- * with sigmoid, batched matmul, softmax and layer norm, slices (Slice and
- * one-index Gather) and concat in f32 and bf16; plus failure paths
+ * with sigmoid, batched matmul, softmax and layer norm; plus failure paths
  * (wrong input rank) and a second bind with another batch (weights shared).
  */
 #include <stdint.h>

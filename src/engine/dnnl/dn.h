@@ -91,22 +91,6 @@ struct dn_value {
     int rank; /* static rank from the graph */
 };
 
-struct dn_ctx {
-    int n_in, n_out;
-    int n_vals;
-    struct dn_value *vals;
-    int *outs; /* value ids of the region outputs, in ir_add_region order */
-    struct dn_op *ops;
-    int n_ops;
-    struct dn_const *consts;
-    int n_consts;
-    int threads;
-    int bf16;
-    pthread_mutex_t lock; /* guards consts[].pk (packing at first bind) */
-    dnnl_engine_t eng;    /* for packing reorders */
-    char desc[160];
-};
-
 /* Axis d of a DN_SLICE over an extent of `dim`: [*lo, *hi); -1 when empty
  * or (Gather) out of range. */
 static inline int dn_slice_range(const struct dn_op *op, int d, int64_t dim, int64_t *lo,
@@ -123,6 +107,22 @@ static inline int dn_slice_range(const struct dn_op *op, int d, int64_t dim, int
     *hi = e = e < 0 ? 0 : e > dim ? dim : e;
     return e > b ? 0 : -1;
 }
+
+struct dn_ctx {
+    int n_in, n_out;
+    int n_vals;
+    struct dn_value *vals;
+    int *outs; /* value ids of the region outputs, in ir_add_region order */
+    struct dn_op *ops;
+    int n_ops;
+    struct dn_const *consts;
+    int n_consts;
+    int threads;
+    int bf16;
+    pthread_mutex_t lock; /* guards consts[].pk (packing at first bind) */
+    dnnl_engine_t eng;    /* for packing reorders */
+    char desc[160];
+};
 
 extern const struct eng_region_vtbl dn_region_vtbl;
 

@@ -975,14 +975,8 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     if (!t) DNCHK(dnnl_out_of_memory, "step");
     t->prim = prim;
     prim = NULL;
-    int cat = op->kind == DN_CONCAT;
-    step_arg(t, cat ? DNNL_ARG_MULTIPLE_SRC : DNNL_ARG_SRC, m_src);
-    if (m_src1)
-        step_arg(t,
-                 op->kind == DN_MATMUL ? DNNL_ARG_WEIGHTS
-                 : cat                 ? DNNL_ARG_MULTIPLE_SRC + 1
-                                       : DNNL_ARG_SRC_1,
-                 m_src1);
+    step_arg(t, DNNL_ARG_SRC, m_src);
+    if (m_src1) step_arg(t, op->kind == DN_MATMUL ? DNNL_ARG_WEIGHTS : DNNL_ARG_SRC_1, m_src1);
     if (op->kind == DN_LNORM || op->kind == DN_BNORM) {
         if (m_w) step_arg(t, DNNL_ARG_SCALE, m_w);
         if (m_b) step_arg(t, DNNL_ARG_SHIFT, m_b);
@@ -993,6 +987,8 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         if (m_b) step_arg(t, DNNL_ARG_BIAS, m_b);
     }
     step_arg(t, DNNL_ARG_DST, m_dst);
+    if (op->kind == DN_CONCAT) /* concat numbers its sources */
+        t->args[0].arg = DNNL_ARG_MULTIPLE_SRC, t->args[1].arg = DNNL_ARG_MULTIPLE_SRC + 1;
 done:
 fail:
     for (int k = 0; k < 2; k++)
