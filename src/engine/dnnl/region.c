@@ -230,19 +230,17 @@ static mlc_status infer_op(const struct dn_ctx *c, const struct dn_op *op, struc
     case DN_TRANSPOSE:
         for (int d = 0; d < a->rank; d++) o->dims[d] = a->dims[op->perm[d]];
         break;
-    case DN_CONCAT: {
-        const struct vstate *b = &v[op->in[1]];
-        if (b->rank != a->rank || op->axis < 0 || op->axis >= a->rank) goto bad;
+    case DN_CONCAT: /* the axis is checked by partition.c */
         for (int d = 0; d < a->rank; d++)
-            if (d != op->axis && a->dims[d] != b->dims[d]) goto bad;
-        o->dims[op->axis] = a->dims[op->axis] + b->dims[op->axis];
+            if (v[op->in[1]].rank != a->rank ||
+                (d != op->axis && a->dims[d] != v[op->in[1]].dims[d]))
+                goto bad;
+        o->dims[op->axis] += v[op->in[1]].dims[op->axis];
         break;
-    }
     case DN_SLICE:
         o->rank = 0;
-        for (int d = 0; d < a->rank; d++) {
-            int64_t lo, hi;
-            if (dn_slice_range(op, d, a->dims[d], &lo, &hi)) goto bad;
+        for (int64_t d = 0, lo, hi; d < a->rank; d++) {
+            if (dn_slice_range(op, (int)d, a->dims[d], &lo, &hi)) goto bad;
             if (d != op->sl_drop) o->dims[o->rank++] = hi - lo;
         }
         break;
@@ -630,11 +628,8 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     int flat = 0;          /* matmul run as 2-D on reshaped views of src/dst */
 
     DNCHK(make_attr(op, &attr), "attributes");
-    /* Layout-preserving ops take the value's layout as it is (in dt). A
-     * transposed view is read as is only by an activation x activation
-     * matmul: with constant weights a dense copy runs as one 2-D GEMM (brg),
-     * while the strided source falls to gemm:jit at about half the speed
-     * (vit_b_16's in-projection after its input transpose, measured). */
+    /* Layout-preserving ops take the value's layout as it is (in dt); a transposed
+     * view only an activation x activation matmul (constant weights: slow gemm:jit). */
     if (a->md.data_type == dt && (!a->strided || (op->kind == DN_MATMUL && op->in[1] >= 0)))
         src_md = a->md;
     else
@@ -830,8 +825,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         DNCHK(add_reorder(s, m_in, &pmd, &o->md, &o->mem, &o->buf, NULL), "transpose");
         goto done;
     }
-    case DN_CONCAT: {
-        /* Plain sources and destination: the tokens of a ViT are plain. */
+    case DN_CONCAT: { /* plain sources and destination: ViT tokens are plain */
         dnnl_memory_desc_t mds[2];
         md_plain(&mds[0], a->rank, a->dims, dt);
         md_plain(&mds[1], a->rank, s->v[op->in[1]].dims, dt);
@@ -841,38 +835,23 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         break;
     }
     case DN_SLICE: {
-        /* A sub-view of a's bytes (any strides, any data type: the reorder
-         * converts) copied to a dense value; a Gather's axis of 1 is then
-         * dropped by describing the same bytes with one dim less. */
+        /* A sub-view of a's plain bytes copied dense (in dt); a Gather's axis
+         * is then dropped by describing the same bytes with one dim less. */
         dnnl_dims_t sd, off;
-        dnnl_memory_desc_t pmd, sub, dense;
-        dnnl_memory_t m_par = a->mem, m_sub = NULL;
-        int buf = a->buf;
-        for (int k = 0; k < a->rank; k++) {
-            int64_t lo = 0, hi = 0;
-            dn_slice_range(op, k, a->dims[k], &lo, &hi); /* checked by infer_op */
-            off[k] = lo, sd[k] = hi - lo;
-        }
-        pmd = a->md;
-        if (pmd.format_kind != dnnl_blocked || pmd.format_desc.blocking.inner_nblks != 0 ||
-            buf == -1) {
-            md_plain(&pmd, a->rank, a->dims, dt);
-            DNCHK(value_as(s, op->in[0], &pmd, &m_par), "slice source");
-            buf = dnnl_memory_desc_equal(&a->md, &pmd) ? a->buf : a->alt_buf;
-            if (buf == -1) {
-                dnnl_memory_t cp = NULL;
-                DNCHK(add_reorder(s, m_par, &pmd, &pmd, &cp, &buf, NULL), "slice source copy");
-            }
-        }
+        dnnl_memory_desc_t sub, pmd;
+        dnnl_memory_t m_sub = NULL, cp = NULL;
+        for (int k = 0; k < a->rank; k++) /* checked by infer_op */
+            dn_slice_range(op, k, a->dims[k], &off[k], &sd[k]), sd[k] -= off[k];
+        md_plain(&pmd, a->rank, a->dims, dt);
+        DNCHK(value_as(s, op->in[0], &pmd, &cp), "slice source");
+        int buf = dnnl_memory_desc_equal(&a->md, &pmd) ? a->buf : a->alt_buf;
+        if (buf == -1) DNCHK(add_reorder(s, cp, &pmd, &pmd, &cp, &buf, NULL), "slice copy");
         DNCHK(dnnl_memory_desc_init_submemory(&sub, &pmd, sd, off), "slice view");
         DNCHK(mem_new(s, &sub, buf, NULL, &m_sub), "slice view");
-        md_plain(&dense, a->rank, sd, dt);
-        DNCHK(add_reorder(s, m_sub, &sub, &dense, &o->mem, &o->buf, NULL), "slice");
-        o->md = dense;
-        if (op->sl_drop >= 0) {
-            md_plain(&o->md, o->rank, o->dims, dt);
-            DNCHK(mem_new(s, &o->md, o->buf, NULL, &o->mem), "gather view");
-        }
+        md_plain(&o->md, a->rank, sd, dt);
+        DNCHK(add_reorder(s, m_sub, &sub, &o->md, &o->mem, &o->buf, NULL), "slice");
+        md_plain(&o->md, o->rank, o->dims, dt); /* the same, or one dim less (Gather) */
+        if (op->sl_drop >= 0) DNCHK(mem_new(s, &o->md, o->buf, NULL, &o->mem), "gather view");
         goto done;
     }
     }
@@ -903,11 +882,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     }
     if (op->kind == DN_MATMUL && op->in[1] >= 0)
         DNCHK(value_as(s, op->in[1], qmd(pd, dnnl_query_weights_md), &m_src1), "matmul operand");
-    if (op->kind == DN_CONCAT)
-        DNCHK(
-            value_as(s, op->in[1], dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 1), &m_src1),
-            "concat operand");
-    if (op->kind == DN_BINARY) {
+    if (op->kind == DN_BINARY || op->kind == DN_CONCAT) {
         const dnnl_memory_desc_t *m1 = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 1);
         if (op->in[1] >= 0)
             DNCHK(value_as(s, op->in[1], m1, &m_src1), "binary operand");
