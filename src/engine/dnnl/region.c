@@ -835,8 +835,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         break;
     }
     case DN_SLICE: {
-        /* A sub-view of a's plain bytes copied dense (in dt); a Gather's axis
-         * is then dropped by describing the same bytes with one dim less. */
+        /* A dense copy of a sub-view of a's plain bytes; a Gather then drops its axis. */
         dnnl_dims_t sd, off;
         dnnl_memory_desc_t sub, pmd;
         dnnl_memory_t m_sub = NULL, cp = NULL;
