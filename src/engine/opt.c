@@ -168,7 +168,6 @@ static mlc_status infer_fold(struct mlc_net *net, mlc_error *err)
         n->dead = 1;
         net->n_folded++;
     }
-    net->n_shape_rewrites = eng_symfold_rewritten(sf);
 fail:
     eng_symfold_free(sf);
     return st;

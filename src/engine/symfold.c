@@ -57,7 +57,6 @@ struct eng_symfold {
     struct sym_el (*sd)[MLC_MAX_RANK]; /* per tensor below cap: its dims */
     unsigned char *has_sd;
     int cap;
-    int n_rewritten; /* Reshape/Expand targets made constant */
 };
 
 /* A symbol stands for "dim d of tensor t" (id 1 + t * MLC_MAX_RANK + d):
@@ -97,11 +96,6 @@ void eng_symfold_free(struct eng_symfold *s)
     mlc_free(s->sd);
     mlc_free(s->has_sd);
     mlc_free(s);
-}
-
-int eng_symfold_rewritten(const struct eng_symfold *s)
-{
-    return s ? s->n_rewritten : 0;
 }
 
 /* The value of tensor t: from constant data or from the tracked elements.
@@ -825,8 +819,8 @@ mlc_status eng_symfold_eval(struct eng_symfold *s, struct ir_graph *g, int node,
 }
 
 /* Adds a constant i64 vector tensor and makes it input k of node `node`. */
-static mlc_status set_const_input(struct eng_symfold *s, struct ir_graph *g, int node, int k,
-                                  const int64_t *v, int nv, mlc_error *err)
+static mlc_status set_const_input(struct ir_graph *g, int node, int k, const int64_t *v, int nv,
+                                  mlc_error *err)
 {
     int t;
     int64_t dims[1] = {nv};
@@ -837,7 +831,6 @@ static mlc_status set_const_input(struct eng_symfold *s, struct ir_graph *g, int
     memcpy(d, v, (size_t)nv * sizeof *d);
     ir_tensor_set_data(&g->tensors[t], MLC_DTYPE_I64, 1, dims, d);
     g->nodes[node].in[k] = t;
-    s->n_rewritten++;
     return MLC_OK;
 }
 
@@ -916,7 +909,7 @@ mlc_status eng_symfold_rewrite(struct eng_symfold *s, struct ir_graph *g, int no
          * > 0 (never a copy, which could be 0 at run time). */
         for (int i = 0; free_at >= 0 && i < r; i++)
             if (i != free_at && od[i].sym != EL_CONST) return MLC_OK;
-        return set_const_input(s, g, node, 1, out, r, err);
+        return set_const_input(g, node, 1, out, r, err);
     }
     /* Expand: a constant output extent is the target; the input's own extent
      * is a 1 (broadcasting 1 against it gives it). */
@@ -930,5 +923,5 @@ mlc_status eng_symfold_rewrite(struct eng_symfold *s, struct ir_graph *g, int no
         else
             return MLC_OK;
     }
-    return set_const_input(s, g, node, 1, out, v.n, err);
+    return set_const_input(g, node, 1, out, v.n, err);
 }
