@@ -228,6 +228,56 @@ def small_dinov2():
     return DinoV2Like()
 
 
+class ShapeChains(nn.Module):
+    """A small token model whose every reshape/expand size is read from a
+    tensor's shape, as dynamic-batch exports do (the integer chains mlc folds
+    at load, src/engine/symfold.c):
+
+    patch embedding -> reshape(b, c, -1) with b read from the input (a Shape ->
+    Gather -> Unsqueeze -> Concat -> Reshape chain) -> transpose -> [cls] +
+    patches via expand(b, -1, -1) (Equal/Where/Expand) -> + position embedding
+    -> reshape(n * t, c) (a Mul of a symbolic and a static dim) -> LayerNorm,
+    Linear -> view(*y.shape[:-1], heads, -1) (Shape -> Gather -> Concat) ->
+    softmax over heads -> reshape(y.size(0), t, c) of its own input (a copy of
+    dim 0) -> residual -> a mean token expanded back with expand(m.size(0), t,
+    c) (the input's own dim 0) and expand(y.size(0), t, -1) (another tensor's
+    dim 0) -> reshape(2 * b, ...) then (2 * b) // 2 (exact Mul/Div) -> class
+    token -> Linear.
+    """
+
+    def __init__(self, image_size=SMALL_SIZE, patch=8, dim=32, heads=4,
+                 num_classes=NUM_CLASSES):
+        super().__init__()
+        self.heads = heads
+        self.embed = nn.Conv2d(3, dim, kernel_size=patch, stride=patch)
+        self.tokens = 1 + (image_size // patch) ** 2
+        self.cls_token = nn.Parameter(torch.randn(1, 1, dim) * 0.5)
+        self.pos = nn.Parameter(torch.randn(1, self.tokens, dim) * 0.1)
+        self.norm = nn.LayerNorm(dim)
+        self.mix = nn.Linear(dim, dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, x):
+        b = x.shape[0]
+        y = self.embed(x)
+        y = y.reshape(b, y.shape[1], -1).transpose(1, 2)
+        y = torch.cat([self.cls_token.expand(b, -1, -1), y], dim=1) + self.pos
+        n, t, c = y.shape
+        h = self.mix(self.norm(y.reshape(n * t, c)))
+        h = h.view(*y.shape[:-1], self.heads, -1).softmax(-2)
+        h = h.reshape(h.size(0), t, c)
+        y = y + h
+        m = y.mean(1, keepdim=True)
+        y = y + m.expand(m.size(0), t, c) * 0.5 + m.expand(y.size(0), t, -1) * 0.25
+        z = y.reshape(2 * y.size(0), t, c // 2)
+        y = z.reshape(z.size(0) // 2, t, c)
+        return self.head(y[:, 0])
+
+
+def small_shapechains():
+    return ShapeChains()
+
+
 # --------------------------------------------------------------------------
 # Randomisation of "inert" parameters
 # --------------------------------------------------------------------------
@@ -440,6 +490,9 @@ SMALL_MODELS = [
     ("dinov2", small_dinov2,
      "DINOv2-style ViT in plain torch: patch 8, dim 64, 2 blocks, 2 heads, cls + 4 registers, "
      "layer scale, head on the class token"),
+    ("shapechains", small_shapechains,
+     "reshape/expand sizes all computed from tensor shapes (dynamic-batch integer chains: "
+     "Shape, Gather, Concat, Mul, Div, Equal, Where, Expand)"),
 ]
 
 # extra variants: (name, base model name, opset, dynamic batch)
@@ -650,6 +703,11 @@ def write_readme(log):
         "  input shape (Shape, Range, Mod, ScatterND, Pad, Where, ... on int64 tensors).",
         "* `vit`, `dinov2`: the class token is broadcast to the dynamic batch size with",
         "  Shape/ConstantOfShape/Equal/Where/Expand, i.e. a small int64 shape subgraph.",
+        "* `shapechains`: every Reshape/Expand size comes from a Shape chain (batch read",
+        "  from the input, a Mul of the batch and a static dim, a view(*shape[:-1], ...), a",
+        "  reshape of a tensor's own dim 0, exact Mul/Div of the batch, expands against",
+        "  the input's own dim and another tensor's); the engine tests check that the",
+        "  load-time folding leaves none of these integer nodes (tests/engine).",
         "* Weights: after re-randomisation, BatchNorm running statistics are calibrated on",
         "  random inputs and the classifier is rescaled so that logits vary by about 2",
         "  across inputs (outputs spread over (0,1) instead of sitting at the bias).",

@@ -25,6 +25,19 @@ struct mlc_net {
  * (Conv+BN, bias/activation epilogues, LayerNorm, Gelu). */
 mlc_status eng_optimise(struct mlc_net *net, mlc_error *err);
 
+/* Shape arithmetic on symbolic dims (symfold.c), driven by opt.c's
+ * inference sweep in node order. create/free bracket one sweep; rewrite is
+ * called before node `node` is inferred (may make its Reshape/Expand target
+ * a new constant tensor, or a Shape read a graph input), eval after (tracks its small integer
+ * output, or writes it as constant data and sets *folded, after which the caller marks the node
+ * dead). Only allocation failures are errors. */
+struct eng_symfold;
+mlc_status eng_symfold_create(const struct ir_graph *g, struct eng_symfold **out, mlc_error *err);
+void eng_symfold_free(struct eng_symfold *s);
+mlc_status eng_symfold_rewrite(struct eng_symfold *s, struct ir_graph *g, int node, mlc_error *err);
+mlc_status eng_symfold_eval(struct eng_symfold *s, struct ir_graph *g, int node, int *folded,
+                            mlc_error *err);
+
 /* Fusion passes (fuse.c), run by eng_optimise. */
 mlc_status eng_fuse(struct mlc_net *net, mlc_error *err);
 /* Fusions for nodes left to the reference kernels, run after partition. */

@@ -267,6 +267,12 @@ static mlc_status infer_reshape(const struct ir_node *n, const mlc_tensor *in, m
             if (i >= in[0].rank)
                 return ERR("node '%s': shape 0 at %d beyond input rank", n->name, i);
             v = in[0].dims[i];
+            if (v < 0) {
+                /* A copied symbolic dim is unknown, not a second -1. */
+                o->dims[i] = -1;
+                unknown = 1;
+                continue;
+            }
         }
         if (v == -1) {
             if (neg >= 0) return ERR("node '%s': two -1 in shape", n->name);

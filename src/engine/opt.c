@@ -75,16 +75,25 @@ static int is_graph_output(const struct ir_graph *g, int t)
     return (g->tensors[t].flags & IR_TENSOR_OUTPUT) != 0;
 }
 
-/* Infers every node's outputs; folds nodes whose inputs are all constant. */
+/* Infers every node's outputs; folds nodes whose inputs are all constant,
+ * and (symfold.c) shape arithmetic on symbolic dims: before a node is
+ * inferred its Reshape/Expand target may be made constant, after it its
+ * small integer output may be tracked or folded. */
 static mlc_status infer_fold(struct mlc_net *net, mlc_error *err)
 {
     struct ir_graph *g = &net->g;
     mlc_tensor in[64], out[64];
+    struct eng_symfold *sf = NULL;
+    mlc_status st = eng_symfold_create(g, &sf, err);
+    if (st) return st;
     for (int i = 0; i < g->n_nodes; i++) {
         struct ir_node *n = &g->nodes[i];
         if (n->dead) continue;
-        if (n->n_in > 64 || n->n_out > 64)
-            return core_err(err, MLC_STATUS_UNSUPPORTED, "node '%s': more than 64 inputs", n->name);
+        if (n->n_in > 64 || n->n_out > 64) {
+            st = core_err(err, MLC_STATUS_UNSUPPORTED, "node '%s': more than 64 inputs", n->name);
+            goto fail;
+        }
+        if ((st = eng_symfold_rewrite(sf, g, i, err))) goto fail;
         int all_const = n->op != IR_OP_Region, rank_unknown = 0;
         for (int k = 0; k < n->n_in; k++) {
             eng_tensor_desc(g, n->in[k], &in[k]);
@@ -95,15 +104,16 @@ static mlc_status infer_fold(struct mlc_net *net, mlc_error *err)
          * input fed by the caller) is resolved per plan instead. */
         if (rank_unknown) continue;
         mlc_error e2;
-        mlc_status st = eng_infer(n, in, n->n_in, out, n->n_out, &e2);
+        st = eng_infer(n, in, n->n_in, out, n->n_out, &e2);
         if (st == MLC_STATUS_UNSUPPORTED && strstr(e2.message, "[value-dependent]")) {
             for (int k = 0; k < n->n_out; k++)
                 if (n->out[k] >= 0) g->tensors[n->out[k]].rank = -1;
+            st = MLC_OK;
             continue;
         }
         if (st) {
             if (err) *err = e2;
-            return st;
+            goto fail;
         }
         size_t bytes = 0;
         for (int k = 0; k < n->n_out; k++) {
@@ -136,10 +146,17 @@ static mlc_status infer_fold(struct mlc_net *net, mlc_error *err)
             }
         }
         if (!all_const ||
-            bytes > (FOLD_MAX_BYTES < net->max_ws / 4 ? FOLD_MAX_BYTES : net->max_ws / 4))
+            bytes > (FOLD_MAX_BYTES < net->max_ws / 4 ? FOLD_MAX_BYTES : net->max_ws / 4)) {
+            int folded;
+            if ((st = eng_symfold_eval(sf, g, i, &folded, err))) goto fail;
+            if (folded) {
+                n->dead = 1;
+                net->n_folded++;
+            }
             continue;
+        }
         st = eng_eval_node(n, in, n->n_in, out, n->n_out, err);
-        if (st) return st;
+        if (st) goto fail;
         for (int k = 0; k < n->n_out; k++) {
             if (n->out[k] < 0) {
                 mlc_free(out[k].data);
@@ -151,7 +168,9 @@ static mlc_status infer_fold(struct mlc_net *net, mlc_error *err)
         n->dead = 1;
         net->n_folded++;
     }
-    return MLC_OK;
+fail:
+    eng_symfold_free(sf);
+    return st;
 }
 
 /* Marks nodes none of whose outputs is used dead (reverse sweep). */

@@ -39,6 +39,7 @@ static struct dn_ctx *ctx_new(int n_in, int n_vals, int n_ops, int n_consts)
         struct dn_op *op = &c->ops[i];
         op->name = core_sprintf("op%d", i);
         op->in[1] = op->w = op->b = op->mean = op->var = op->sum_in = -1;
+        op->sl_drop = -1;
         op->stride[0] = op->stride[1] = op->dil[0] = op->dil[1] = op->group = 1;
     }
     return c;
@@ -350,6 +351,109 @@ static void test_views_and_eltwise(void)
     dn_ctx_free(c);
 }
 
+static void slice_op(struct dn_op *op, int in, int out, int axis, int64_t lo, int64_t hi)
+{
+    op->kind = DN_SLICE, op->in[0] = in, op->out = out;
+    for (int d = 0; d < MLC_MAX_RANK; d++) op->sl_lo[d] = 0, op->sl_hi[d] = INT64_MAX;
+    op->sl_lo[axis] = lo, op->sl_hi[axis] = hi;
+}
+
+/* DN_SLICE (Slice and one-index Gather) from a region input, from a
+ * transposed (strided) view and from a pool buffer, in f32 and bf16; an
+ * out-of-range Gather index is refused at infer. */
+static void test_slices(void)
+{
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        uint32_t seed = 21;
+        struct dn_ctx *c = ctx_new(1, 7, 6, 0);
+        int ranks[7] = {3, 3, 3, 3, 2, 3, 3};
+        for (int i = 0; i < 7; i++) c->vals[i].rank = ranks[i];
+        c->bf16 = bf16;
+        c->n_out = 4;
+        c->outs[0] = 1, c->outs[1] = 3, c->outs[2] = 4, c->outs[3] = 6;
+        struct dn_op *op = c->ops;
+        slice_op(&op[0], 0, 1, 2, 3, 7); /* x[:, :, 3:7] */
+        op[1].kind = DN_TRANSPOSE, op[1].in[0] = 0, op[1].out = 2;
+        op[1].perm[0] = 0, op[1].perm[1] = 2, op[1].perm[2] = 1;
+        slice_op(&op[2], 2, 3, 1, -4, INT64_MAX); /* x^T[:, -4:] */
+        slice_op(&op[3], 0, 4, 1, -1, 0);         /* x[:, -1] (Gather) */
+        op[3].sl_drop = 1;
+        op[4].kind = DN_ELTWISE, op[4].in[0] = 0, op[4].out = 5, op[4].alg = dnnl_eltwise_relu;
+        slice_op(&op[5], 5, 6, 0, 1, 2); /* relu(x)[1:2, :, :5] */
+        op[5].sl_lo[2] = 0, op[5].sl_hi[2] = 5;
+        mlc_tensor x = {MLC_DTYPE_F32, 3, {2, 3, 10}, NULL}, out[4] = {{0}};
+        float xs[60], w0[24], w1[24], w2[20], w3[15];
+        for (int i = 0; i < 60; i++) xs[i] = frand(&seed);
+        x.data = xs;
+        for (int n = 0; n < 2; n++)
+            for (int k = 0; k < 3; k++) {
+                for (int j = 0; j < 4; j++) w0[(n * 3 + k) * 4 + j] = xs[(n * 3 + k) * 10 + 3 + j];
+                for (int j = 0; j < 4; j++) w1[(n * 4 + j) * 3 + k] = xs[(n * 3 + k) * 10 + 6 + j];
+            }
+        for (int n = 0; n < 2; n++)
+            for (int j = 0; j < 10; j++) w2[n * 10 + j] = xs[(n * 3 + 2) * 10 + j];
+        for (int k = 0; k < 3; k++)
+            for (int j = 0; j < 5; j++) w3[k * 5 + j] = fmaxf(xs[(3 + k) * 10 + j], 0);
+        CHECK(run_region(c, &x, out));
+        CHECK(out[0].rank == 3 && out[0].dims[2] == 4);
+        CHECK(out[1].rank == 3 && out[1].dims[1] == 4 && out[1].dims[2] == 3);
+        CHECK(out[2].rank == 2 && out[2].dims[0] == 2 && out[2].dims[1] == 10);
+        CHECK(out[3].rank == 3 && out[3].dims[0] == 1 && out[3].dims[2] == 5);
+        double tol = bf16 ? 1e-2 : 0;
+        if (out[0].data) CHECK_NEAR(max_diff(out[0].data, w0, 24), 0, tol);
+        if (out[1].data) CHECK_NEAR(max_diff(out[1].data, w1, 24), 0, tol);
+        if (out[2].data) CHECK_NEAR(max_diff(out[2].data, w2, 20), 0, tol);
+        if (out[3].data) CHECK_NEAR(max_diff(out[3].data, w3, 15), 0, tol);
+        for (int i = 0; i < 4; i++) mlc_free(out[i].data);
+        /* Gather index 3 of an axis of 3: refused with the op named. */
+        op[3].sl_lo[1] = 3;
+        mlc_error err = {0};
+        CHECK(dn_region_vtbl.infer(c, &x, 1, out, 4, &err) == MLC_STATUS_INVALID_ARGUMENT);
+        CHECK(strstr(err.message, "op3") != NULL);
+        dn_ctx_free(c);
+    }
+}
+
+/* DN_CONCAT of two region inputs (a class token and patches) and of a
+ * computed value with an input, f32 and bf16; mismatched dims refused. */
+static void test_concat(void)
+{
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        uint32_t seed = 5;
+        struct dn_ctx *c = ctx_new(2, 5, 3, 0);
+        for (int i = 0; i < 5; i++) c->vals[i].rank = 3;
+        c->bf16 = bf16;
+        c->n_out = 2;
+        c->outs[0] = 2, c->outs[1] = 4;
+        struct dn_op *op = c->ops;
+        op[0].kind = DN_CONCAT, op[0].in[0] = 0, op[0].in[1] = 1, op[0].out = 2, op[0].axis = 1;
+        op[1].kind = DN_ELTWISE, op[1].in[0] = 1, op[1].out = 3, op[1].alg = dnnl_eltwise_relu;
+        op[2].kind = DN_CONCAT, op[2].in[0] = 3, op[2].in[1] = 0, op[2].out = 4, op[2].axis = 1;
+        mlc_tensor in[2] = {tensor4(2, 1, 4, 1, &seed), tensor4(2, 3, 4, 1, &seed)}, out[2] = {{0}};
+        for (int i = 0; i < 2; i++) in[i].rank = 3;
+        const float *x = in[0].data, *y = in[1].data;
+        float w0[32], w1[32];
+        for (int n = 0; n < 2; n++)
+            for (int t = 0; t < 4; t++)
+                for (int k = 0; k < 4; k++) {
+                    w0[(n * 4 + t) * 4 + k] = t == 0 ? x[n * 4 + k] : y[(n * 3 + t - 1) * 4 + k];
+                    w1[(n * 4 + t) * 4 + k] =
+                        t < 3 ? fmaxf(y[(n * 3 + t) * 4 + k], 0) : x[n * 4 + k];
+                }
+        CHECK(run_region(c, in, out));
+        CHECK(out[0].rank == 3 && out[0].dims[1] == 4 && out[1].dims[1] == 4);
+        double tol = bf16 ? 1e-2 : 0;
+        if (out[0].data) CHECK_NEAR(max_diff(out[0].data, w0, 32), 0, tol);
+        if (out[1].data) CHECK_NEAR(max_diff(out[1].data, w1, 32), 0, tol);
+        for (int i = 0; i < 2; i++) mlc_free(out[i].data);
+        mlc_error err = {0};
+        in[1].dims[2] = 2; /* [2,3,2] against [2,1,4] */
+        CHECK(dn_region_vtbl.infer(c, in, 2, out, 2, &err) == MLC_STATUS_INVALID_ARGUMENT);
+        for (int i = 0; i < 2; i++) mlc_free(in[i].data);
+        dn_ctx_free(c);
+    }
+}
+
 static void test_bad_shape(void)
 {
     uint32_t seed = 9;
@@ -516,6 +620,8 @@ int main(void)
     TEST_RUN(test_residual_head);
     TEST_RUN(test_attention_bits);
     TEST_RUN(test_views_and_eltwise);
+    TEST_RUN(test_slices);
+    TEST_RUN(test_concat);
     TEST_RUN(test_bad_shape);
     TEST_RUN(test_adapt_choice);
     TEST_RUN(test_threading_levels);

@@ -1,7 +1,8 @@
 /*
  * test_engine.c - engine behaviour on graphs built in C (mb.h): fusions keep
  * results (Conv+BN+Relu, decomposed LayerNorm and GELU, MatMul+bias),
- * dynamic-batch Shape/Gather/Concat/Reshape chains fold per plan, plans are
+ * dynamic-batch Shape/Gather/Concat/Reshape chains fold per plan (and at
+ * load where exact, not where a value could change the shape), plans are
  * reused without allocation, threads and concurrent sessions agree, and
  * errors name the culprit (bad input shape, unsupported op/attribute).
  */
@@ -208,6 +209,148 @@ static void test_dynamic_batch(void)
     }
     mlc_net_session_free(s);
     mlc_net_free(net);
+}
+
+/* ---- shape arithmetic that must stay per plan (symfold.c) ------------------ */
+
+/* x[S,4] -> Shape -> Gather 0 = S; `mk` adds the nodes from "S1" (S as a
+ * [1] vector) to the Reshape/Expand target "shp"; y = op(x, shp). */
+static mlc_net *build_chain(const char *op, void (*mk)(struct mb *), int64_t d1)
+{
+    struct mb b;
+    mlc_error err;
+    int64_t xd[3] = {-1, 1, d1}, zero = 0;
+    mb_init(&b, 13);
+    if (op[0] != 'E') xd[1] = d1;
+    mb_input(&b, "x", 1, op[0] == 'E' ? 3 : 2, xd);
+    mb_init_i64(&b, "axes0", 1, &zero);
+    b.inits[b.g.n_initializer++] = mb_tensor(&b, "i0", 7, 0, NULL, &zero, 8);
+    mb_node(&b, "Shape", "shape", "x", "sh");
+    mb_attr_i(&b, mb_node(&b, "Gather", "gather", "sh,i0", "S"), "axis", 0);
+    mb_node(&b, "Unsqueeze", "unsq", "S,axes0", "S1");
+    mk(&b);
+    mb_node(&b, op, "op", "x,shp", "y");
+    mb_output(&b, "y");
+    mlc_net *net = load(&b, 1, &err);
+    CHECK_MSG(net != NULL, "%s", err.message);
+    mb_free(&b);
+    return net;
+}
+
+static void cat(struct mb *b, const char *ins)
+{
+    mb_attr_i(b, mb_node(b, "Concat", "cat", ins, "shp"), "axis", 0);
+}
+
+/* [S / 2, -1]: not exact, and S = 1 gives [0, -1], a copy of dim 0. */
+static void mk_half(struct mb *b)
+{
+    int64_t two = 2, m1 = -1;
+    mb_init_i64(b, "two", 1, &two);
+    mb_init_i64(b, "m1", 1, &m1);
+    mb_node(b, "Div", "div", "S1,two", "h");
+    cat(b, "h,m1");
+}
+
+/* [Where(S == 2, 1, S), -1]: undecidable at load. */
+static void mk_where(struct mb *b)
+{
+    int64_t two = 2, one = 1, m1 = -1;
+    mb_init_i64(b, "two", 1, &two);
+    mb_init_i64(b, "one", 1, &one);
+    mb_init_i64(b, "m1", 1, &m1);
+    mb_node(b, "Equal", "eq", "S1,two", "c");
+    mb_node(b, "Where", "wh", "c,one,S1", "w");
+    cat(b, "w,m1");
+}
+
+/* [Where(S == -1, 1, S) * 6 / 2, -1] = [3S, -1] on x[S, 6]: decidable and
+ * exact, so the target folds to the constant [-1, 2] at load. */
+static void mk_exact(struct mb *b)
+{
+    int64_t two = 2, six = 6, one = 1, m1 = -1;
+    mb_init_i64(b, "two", 1, &two);
+    mb_init_i64(b, "six", 1, &six);
+    mb_init_i64(b, "one", 1, &one);
+    mb_init_i64(b, "m1", 1, &m1);
+    mb_node(b, "Equal", "eq", "S1,m1", "c");
+    mb_node(b, "Where", "wh", "c,one,S1", "w");
+    mb_node(b, "Mul", "mul", "w,six", "w6");
+    mb_node(b, "Div", "div", "w6,two", "w3");
+    cat(b, "w3,m1");
+}
+
+/* Expand(x[S,1,d1], [S, 3, d1]): the input's own dim 0 becomes a 1. */
+static void mk_expand(struct mb *b)
+{
+    int64_t rest[2] = {3, 6};
+    mb_init_i64(b, "rest", 2, rest);
+    cat(b, "S1,rest");
+}
+
+static void check_chain(mlc_net *net, int N, int64_t d1, int rank, const int64_t *want_dims)
+{
+    mlc_error err;
+    mlc_net_session *s = NULL;
+    float x[4 * 6];
+    fill(x, N * (int)d1);
+    mlc_tensor in = {MLC_DTYPE_F32, rank == 3 ? 3 : 2, {N, rank == 3 ? 1 : d1, d1}, x}, out;
+    CHECK_OK(mlc_net_session_create(net, &s, &err), &err);
+    if (s && !mlc_net_run(s, &in, 1, &out, 1, &err)) {
+        int ok = out.rank == rank;
+        for (int d = 0; ok && d < rank; d++) ok = out.dims[d] == want_dims[d];
+        CHECK_MSG(ok, "batch %d: rank %d [%lld, %lld, ...]", N, out.rank, (long long)out.dims[0],
+                  (long long)out.dims[1]);
+        const float *y = out.data;
+        if (ok && rank == 2)
+            for (int i = 0; i < N * d1; i++) CHECK(y[i] == x[i]);
+        if (ok && rank == 3)
+            for (int i = 0; i < N * 3 * d1; i++) CHECK(y[i] == x[(i / (3 * d1)) * d1 + i % d1]);
+    } else {
+        CHECK_MSG(0, "batch %d: %s", N, err.message);
+    }
+    mlc_net_session_free(s);
+}
+
+static void test_shape_chains(void)
+{
+    mlc_net *net = build_chain("Reshape", mk_half, 4);
+    if (net) {
+        CHECK(has(net, "Div") == 1); /* S / 2 stays a run-time (plan) value */
+        int64_t w1[2] = {1, 4}, w2[2] = {1, 8}, w3[2] = {1, 12}, w4[2] = {2, 8};
+        check_chain(net, 1, 4, 2, w1); /* [0, -1]: 0 copies dim 0 */
+        check_chain(net, 2, 4, 2, w2);
+        check_chain(net, 3, 4, 2, w3);
+        check_chain(net, 4, 4, 2, w4);
+        mlc_net_free(net);
+    }
+    net = build_chain("Reshape", mk_where, 4);
+    if (net) {
+        CHECK(has(net, "Equal") == 1);
+        int64_t w1[2] = {1, 4}, w2[2] = {1, 8}, w3[2] = {3, 4};
+        check_chain(net, 1, 4, 2, w1);
+        check_chain(net, 2, 4, 2, w2);
+        check_chain(net, 3, 4, 2, w3);
+        mlc_net_free(net);
+    }
+    net = build_chain("Reshape", mk_exact, 6);
+    if (net) {
+        CHECK(has(net, "Shape") == 0 && has(net, "Equal") == 0 && has(net, "Div") == 0);
+        int64_t w1[2] = {3, 2}, w2[2] = {6, 2}, w3[2] = {9, 2};
+        check_chain(net, 1, 6, 2, w1);
+        check_chain(net, 2, 6, 2, w2);
+        check_chain(net, 3, 6, 2, w3);
+        mlc_net_free(net);
+    }
+    net = build_chain("Expand", mk_expand, 6);
+    if (net) {
+        CHECK(has(net, "Shape") == 0 && has(net, "Concat") == 0);
+        int64_t w1[3] = {1, 3, 6}, w2[3] = {2, 3, 6}, w3[3] = {3, 3, 6};
+        check_chain(net, 1, 6, 3, w1);
+        check_chain(net, 2, 6, 3, w2);
+        check_chain(net, 3, 6, 3, w3);
+        mlc_net_free(net);
+    }
 }
 
 /* ---- concurrent sessions on one net ---------------------------------------- */
@@ -431,6 +574,7 @@ int main(void)
 {
     TEST_RUN(test_conv_bn_relu);
     TEST_RUN(test_dynamic_batch);
+    TEST_RUN(test_shape_chains);
     TEST_RUN(test_concurrent);
     TEST_RUN(test_layernorm_gelu);
     TEST_RUN(test_gelu_tanh);

@@ -31,6 +31,8 @@ enum dn_kind {
     DN_BNORM,     /* BatchNormalization (inference, global stats) */
     DN_VIEW,      /* Flatten/Reshape: same bytes, plain layout, new dims */
     DN_TRANSPOSE, /* axes permutation: one reorder */
+    DN_SLICE,     /* Slice (steps 1) / Gather of one index: a reorder of a sub-view */
+    DN_CONCAT,    /* Concat of two activations along `axis` */
 };
 
 #define DN_MAX_POST 4
@@ -79,11 +81,33 @@ struct dn_op {
     struct dn_post post[DN_MAX_POST];
     int n_post;
     int sum_in; /* value id added by a sum post-op, -1 none */
+    /* DN_SLICE: per input axis [sl_lo, sl_hi) as ONNX Slice gives them
+     * (negative from the end, clamped at bind); axis sl_drop (-1 none) is a
+     * Gather index sl_lo, removed from the output. */
+    int64_t sl_lo[MLC_MAX_RANK], sl_hi[MLC_MAX_RANK];
+    int sl_drop;
 };
 
 struct dn_value {
     int rank; /* static rank from the graph */
 };
+
+/* Axis d of a DN_SLICE over an extent of `dim`: [*lo, *hi); -1 when empty
+ * or (Gather) out of range. */
+static inline int dn_slice_range(const struct dn_op *op, int d, int64_t dim, int64_t *lo,
+                                 int64_t *hi)
+{
+    int64_t b = op->sl_lo[d], e = op->sl_hi[d];
+    if (b < 0) b += dim;
+    if (d == op->sl_drop) {
+        *lo = b, *hi = b + 1;
+        return b >= 0 && b < dim ? 0 : -1;
+    }
+    if (e < 0) e += dim;
+    *lo = b = b < 0 ? 0 : b > dim ? dim : b;
+    *hi = e = e < 0 ? 0 : e > dim ? dim : e;
+    return e > b ? 0 : -1;
+}
 
 struct dn_ctx {
     int n_in, n_out;

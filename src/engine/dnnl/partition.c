@@ -6,13 +6,18 @@
  * with constant B (inner product), MatMul (constant B, or batched with an
  * activation B of equal rank), Max/AveragePool, GlobalAverage/MaxPool,
  * unary activations, Add/Sub/Mul/Div (broadcast second operand), Softmax,
- * LayerNormalization (last axis), BatchNormalization, Flatten. Fused node
+ * LayerNormalization (last axis), BatchNormalization, Flatten, Reshape with
+ * a constant target, Transpose, Slice with constant bounds and steps 1 and
+ * Gather of one constant index (the qkv split and class token of ViTs),
+ * Concat of two activations (the class token and the patches). Fused node
  * activations (node->act) become eltwise post-ops; an Add whose one operand
  * is produced by a Conv/Gemm/MatMul used only there becomes a sum post-op of
  * that producer (the residual add).
  *
- * A region is a maximal contiguous run of taken nodes in the graph's
- * topological order, which can never create a cycle. Regions without any
+ * A region is a maximal run of taken nodes in the graph's topological order;
+ * nodes left to the reference kernels inside the run are allowed when they
+ * read nothing the run produced (they then run before the region), so a
+ * region can never be part of a cycle. Regions without any
  * compute-heavy op and with a single node are left to the reference kernels
  * (a reorder in and out would cost more than the op).
  *
@@ -168,6 +173,69 @@ static int binary_order(const struct ir_graph *g, const struct ir_node *n, int *
     return 0;
 }
 
+/* Small constant integer input k of n into v (at most MLC_MAX_RANK
+ * values); count, or -1 when absent/not constant. */
+static int const_ints(const struct ir_graph *g, const struct ir_node *n, int k, int64_t *v)
+{
+    if (k >= n->n_in || n->in[k] < 0) return -1;
+    const struct ir_tensor *t = &g->tensors[n->in[k]];
+    int64_t ne = ir_tensor_numel(t);
+    if (!t->data || ne < 0 || ne > MLC_MAX_RANK) return -1;
+    for (int64_t i = 0; i < ne; i++) {
+        if (t->dtype == MLC_DTYPE_I64)
+            v[i] = ((const int64_t *)t->data)[i];
+        else if (t->dtype == MLC_DTYPE_I32)
+            v[i] = ((const int32_t *)t->data)[i];
+        else
+            return -1;
+    }
+    return (int)ne;
+}
+
+/* Slice with constant starts/ends/axes and steps 1, or Gather of one
+ * constant index (a scalar) on an axis: the DN_SLICE parameters. Only when
+ * every sliced extent is known and non-empty (a sub-view of 0 elements is
+ * not a oneDNN memory), checked again on the bound shapes. */
+static int slice_params(const struct ir_graph *g, const struct ir_node *n, struct dn_op *op)
+{
+    const struct ir_tensor *x = &g->tensors[n->in[0]], *o = &g->tensors[n->out[0]];
+    int r = x->rank;
+    int64_t st[MLC_MAX_RANK], en[MLC_MAX_RANK], ax[MLC_MAX_RANK], sp[MLC_MAX_RANK];
+    if (r < 1 || o->rank < 1) return 0;
+    op->sl_drop = -1;
+    for (int d = 0; d < r; d++) op->sl_lo[d] = 0, op->sl_hi[d] = INT64_MAX;
+    if (n->op == IR_OP_Gather) {
+        int64_t a = ir_attr_int(n, "axis", 0);
+        if (a < 0) a += r;
+        if (a < 0 || a >= r || g->tensors[n->in[1]].rank != 0 || const_ints(g, n, 1, st) != 1 ||
+            o->rank != r - 1)
+            return 0;
+        op->sl_drop = (int)a;
+        op->sl_lo[a] = st[0];
+        return 1;
+    }
+    int ns = const_ints(g, n, 1, st);
+    if (ns < 1 || const_ints(g, n, 2, en) != ns || o->rank != r) return 0;
+    if (n->n_in > 3 && n->in[3] >= 0) {
+        if (const_ints(g, n, 3, ax) != ns) return 0;
+    } else {
+        for (int i = 0; i < ns; i++) ax[i] = i;
+    }
+    if (n->n_in > 4 && n->in[4] >= 0) {
+        if (const_ints(g, n, 4, sp) != ns) return 0;
+        for (int i = 0; i < ns; i++)
+            if (sp[i] != 1) return 0;
+    }
+    int seen[MLC_MAX_RANK] = {0};
+    for (int i = 0; i < ns; i++) {
+        int64_t a = ax[i] < 0 ? ax[i] + r : ax[i];
+        if (a < 0 || a >= r || seen[a] || o->dims[a] < 1) return 0;
+        seen[a] = 1;
+        op->sl_lo[a] = st[i], op->sl_hi[a] = en[i];
+    }
+    return 1;
+}
+
 /* Whether node n can be taken (shape/attribute checks on static info). */
 static int takeable(const struct ir_graph *g, const struct ir_node *n)
 {
@@ -258,6 +326,23 @@ static int takeable(const struct ir_graph *g, const struct ir_node *n)
             if (p[i] < 0 || p[i] >= r0) return 0;
         return 1;
     }
+    case IR_OP_Concat: {
+        int64_t ax = ir_attr_int(n, "axis", 0);
+        if (ax < 0) ax += r0;
+        if (np || n->n_in != 2 || !is_f32(g, n->in[1]) || is_const(g, n->in[1]) || r0 > 6 ||
+            ax < 0 || ax >= r0 || g->tensors[n->in[1]].rank != r0)
+            return 0;
+        for (int d = 0; d < r0; d++) {
+            int64_t x = g->tensors[n->in[0]].dims[d], y = g->tensors[n->in[1]].dims[d];
+            if (d != ax && x >= 0 && y >= 0 && x != y) return 0;
+        }
+        return 1;
+    }
+    case IR_OP_Slice:
+    case IR_OP_Gather: {
+        struct dn_op tmp_op;
+        return np == 0 && r0 >= 1 && r0 <= 6 && slice_params(g, n, &tmp_op);
+    }
     default: {
         dnnl_alg_kind_t alg;
         float a, b;
@@ -342,6 +427,7 @@ static struct dn_op *new_op(struct builder *bd, const struct ir_node *n, mlc_err
         return core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN partition: out of memory"), NULL;
     c->n_ops++;
     op->in[0] = op->in[1] = op->out = op->w = op->b = op->mean = op->var = op->sum_in = -1;
+    op->sl_drop = -1;
     op->stride[0] = op->stride[1] = op->dil[0] = op->dil[1] = op->group = 1;
     return op;
 }
@@ -478,6 +564,19 @@ static mlc_status fill_op(struct builder *bd, const struct ir_node *n, struct dn
         for (int i = 0; i < r; i++) op->perm[i] = k ? (int)p[i] : r - 1 - i;
         break;
     }
+    case IR_OP_Concat: {
+        int64_t ax = ir_attr_int(n, "axis", 0);
+        op->kind = DN_CONCAT;
+        op->in[1] = bd->val_of[n->in[1]];
+        op->axis = (int)(ax < 0 ? ax + g->tensors[n->in[0]].rank : ax);
+        break;
+    }
+    case IR_OP_Slice:
+    case IR_OP_Gather:
+        op->kind = DN_SLICE;
+        if (!slice_params(g, n, op))
+            return core_err(err, MLC_STATUS_INTERNAL, "oneDNN partition: slice parameters");
+        break;
     default:
         op->kind = DN_ELTWISE;
         unary_alg(g, n, &op->alg, &op->alpha, &op->beta);
@@ -508,9 +607,11 @@ static int total_uses(const struct ir_graph *g, int t)
     return u;
 }
 
-/* Builds one region from nodes [a, b) and adds it to the graph. */
+/* Builds one region from the member nodes of [a, b) (member[] by node index;
+ * the others are left in place, the compaction orders them before the
+ * region) and adds it to the graph. */
 static mlc_status build_region(struct ir_graph *g, const struct eng_backend_opts *o, int a, int b,
-                               int *val_of, mlc_error *err)
+                               const char *member, int *val_of, mlc_error *err)
 {
     mlc_status st = MLC_OK;
     struct builder bd = {.g = g, .val_of = val_of};
@@ -532,12 +633,14 @@ static mlc_status build_region(struct ir_graph *g, const struct eng_backend_opts
     /* Region inputs first (values 0..n_in-1). */
     for (int i = a; i < b; i++) {
         const struct ir_node *n = &g->nodes[i];
+        if (!member[i]) continue;
         for (int k = 0; k < n->n_in; k++) {
             int t = n->in[k];
             if (t < 0 || is_const(g, t) || val_of[t] >= 0) continue;
             int prod_inside = 0;
             for (int j = a; j < i && !prod_inside; j++)
-                for (int q = 0; q < g->nodes[j].n_out; q++) prod_inside |= g->nodes[j].out[q] == t;
+                for (int q = 0; member[j] && q < g->nodes[j].n_out; q++)
+                    prod_inside |= g->nodes[j].out[q] == t;
             if (prod_inside) continue;
             if (bd.c = c, new_value(&bd, t, err) < 0) {
                 st = err->status;
@@ -556,7 +659,7 @@ static mlc_status build_region(struct ir_graph *g, const struct eng_backend_opts
     bd.c = c;
     for (int i = a; i < b; i++) {
         const struct ir_node *n = &g->nodes[i];
-        if (skip[i - a]) continue;
+        if (!member[i] || skip[i - a]) continue;
         struct dn_op *op = new_op(&bd, n, err);
         if (!op) {
             st = err->status;
@@ -569,7 +672,8 @@ static mlc_status build_region(struct ir_graph *g, const struct eng_backend_opts
             total_uses(g, out_t) == 1) {
             for (int j = i + 1; j < b; j++) {
                 const struct ir_node *m = &g->nodes[j];
-                if (skip[j - a] || (m->in[0] != out_t && (m->n_in < 2 || m->in[1] != out_t)))
+                if (!member[j] || skip[j - a] ||
+                    (m->in[0] != out_t && (m->n_in < 2 || m->in[1] != out_t)))
                     continue;
                 int k = m->in[0] == out_t ? 1 : 0;
                 const struct ir_tensor *bt = m->n_in > 1 ? &g->tensors[m->in[k]] : NULL;
@@ -602,7 +706,7 @@ static mlc_status build_region(struct ir_graph *g, const struct eng_backend_opts
                 total_uses(g, out_t) == 1) {
                 for (int j = i + 1; j < b; j++) {
                     const struct ir_node *m = &g->nodes[j];
-                    if (skip[j - a] || m->in[0] != out_t) continue;
+                    if (!member[j] || skip[j - a] || m->in[0] != out_t) continue;
                     dnnl_alg_kind_t alg;
                     float al, be;
                     int extra = m->op == IR_OP_HardSigmoid ? 2 : 1;
@@ -625,7 +729,7 @@ static mlc_status build_region(struct ir_graph *g, const struct eng_backend_opts
                 continue;
             for (int j = i + 1; j < b; j++) {
                 const struct ir_node *m = &g->nodes[j];
-                if (m->op != IR_OP_Add || skip[j - a]) continue;
+                if (m->op != IR_OP_Add || !member[j] || skip[j - a]) continue;
                 int k = m->in[0] == out_t ? 1 : m->in[1] == out_t ? 0 : -1;
                 if (k < 0) continue;
                 int other = m->in[k];
@@ -663,6 +767,8 @@ static mlc_status build_region(struct ir_graph *g, const struct eng_backend_opts
         int v = val_of[t];
         if (v < c->n_in) continue; /* also -1 */
         int later = count_uses(g, t, b, g->n_nodes) + count_uses(g, t, 0, a);
+        for (int i = a; i < b; i++)
+            if (!member[i]) later += count_uses(g, t, i, i + 1);
         for (int i = 0; i < g->n_outputs; i++) later += g->outputs[i] == t;
         if (!later) continue;
         outs_t[n_outs] = t;
@@ -676,7 +782,8 @@ static mlc_status build_region(struct ir_graph *g, const struct eng_backend_opts
     if ((st = ir_add_region(g, name, bd.in_t, c->n_in, outs_t, n_outs, &dn_region_vtbl, c, err)))
         goto fail;
     c = NULL; /* owned by the graph now */
-    for (int i = a; i < b; i++) g->nodes[i].dead = 1;
+    for (int i = a; i < b; i++)
+        if (member[i]) g->nodes[i].dead = 1;
 fail:
     dn_ctx_free(c);
     mlc_free(skip);
@@ -691,23 +798,50 @@ mlc_status eng_dnnl_partition(struct ir_graph *g, const struct eng_backend_opts 
     if (o && o->backend == MLC_BACKEND_REFERENCE) return MLC_OK;
     struct eng_backend_opts dflt = {0, MLC_PRECISION_F32, MLC_BACKEND_AUTO};
     if (!o) o = &dflt;
-    int *val_of = mlc_alloc((size_t)(g->n_tensors + 1) * sizeof *val_of);
-    if (!val_of) return core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN partition: out of memory");
     int n_nodes = g->n_nodes; /* regions are appended; do not visit them */
-    int a = 0;
+    int *val_of = mlc_alloc((size_t)(g->n_tensors + 1) * sizeof *val_of);
+    int *stamp = mlc_calloc((size_t)g->n_tensors + 1, sizeof *stamp);
+    char *member = mlc_calloc((size_t)n_nodes + 1, 1);
+    if (!val_of || !stamp || !member) {
+        st = core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN partition: out of memory");
+        goto fail;
+    }
+    int a = 0, run = 0;
     while (a < n_nodes) {
         if (!takeable(g, &g->nodes[a])) {
             a++;
             continue;
         }
-        int b = a, n_heavy = 0;
-        while (b < n_nodes && takeable(g, &g->nodes[b])) n_heavy += heavy(g->nodes[b++].op);
-        if (n_heavy > 0 || b - a > 1) {
-            for (int t = 0; t < g->n_tensors; t++) val_of[t] = -1;
-            if ((st = build_region(g, o, a, b, val_of, err))) break;
+        /* Grow the run over taken nodes. A node left to the reference
+         * kernels that reads nothing the run produced does not end it: it
+         * can run before the region (the compaction after partition orders
+         * it so), e.g. a small integer chain or a broadcast feeding the
+         * region. One that does read the run ends it. */
+        int b = a, n_heavy = 0, n_taken = 0, end = a;
+        run++;
+        for (; b < n_nodes; b++) {
+            const struct ir_node *m = &g->nodes[b];
+            int take = takeable(g, m), dep = 0;
+            for (int k = 0; !take && k < m->n_in; k++)
+                dep |= m->in[k] >= 0 && stamp[m->in[k]] == run;
+            if (dep) break;
+            member[b] = (char)take;
+            if (!take) continue;
+            for (int k = 0; k < m->n_out; k++)
+                if (m->out[k] >= 0) stamp[m->out[k]] = run;
+            n_heavy += heavy(m->op);
+            n_taken++;
+            end = b + 1;
         }
-        a = b;
+        if (n_heavy > 0 || n_taken > 1) {
+            for (int t = 0; t < g->n_tensors; t++) val_of[t] = -1;
+            if ((st = build_region(g, o, a, end, member, val_of, err))) break;
+        }
+        a = end;
     }
+fail:
     mlc_free(val_of);
+    mlc_free(stamp);
+    mlc_free(member);
     return st;
 }

@@ -260,6 +260,20 @@ static mlc_status infer_op(const struct dn_ctx *c, const struct dn_op *op, struc
     case DN_TRANSPOSE:
         for (int d = 0; d < a->rank; d++) o->dims[d] = a->dims[op->perm[d]];
         break;
+    case DN_CONCAT: /* the axis is checked by partition.c */
+        for (int d = 0; d < a->rank; d++)
+            if (v[op->in[1]].rank != a->rank ||
+                (d != op->axis && a->dims[d] != v[op->in[1]].dims[d]))
+                goto bad;
+        o->dims[op->axis] += v[op->in[1]].dims[op->axis];
+        break;
+    case DN_SLICE:
+        o->rank = 0;
+        for (int64_t d = 0, lo, hi; d < a->rank; d++) {
+            if (dn_slice_range(op, (int)d, a->dims[d], &lo, &hi)) goto bad;
+            if (d != op->sl_drop) o->dims[o->rank++] = hi - lo;
+        }
+        break;
     default:
         break;
     }
@@ -682,8 +696,9 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     int flat = 0;          /* matmul run as 2-D on reshaped views of src/dst */
 
     DNCHK(make_attr(op, &attr), "attributes");
-    /* Layout-preserving ops take the value's layout as it is (in dt). */
-    if (a->md.data_type == dt && (!a->strided || op->kind == DN_MATMUL))
+    /* Layout-preserving ops take the value's layout as it is (in dt); a transposed
+     * view only an activation x activation matmul (constant weights: slow gemm:jit). */
+    if (a->md.data_type == dt && (!a->strided || (op->kind == DN_MATMUL && op->in[1] >= 0)))
         src_md = a->md;
     else
         md_plain(&src_md, a->rank, a->dims, dt);
@@ -878,6 +893,34 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         DNCHK(add_reorder(s, m_in, &pmd, &o->md, &o->mem, &o->buf, NULL), "transpose");
         goto done;
     }
+    case DN_CONCAT: { /* plain sources and destination: ViT tokens are plain */
+        dnnl_memory_desc_t mds[2];
+        md_plain(&mds[0], a->rank, a->dims, dt);
+        md_plain(&mds[1], a->rank, s->v[op->in[1]].dims, dt);
+        md_plain(&dst_md, o->rank, o->dims, dt);
+        DNCHK(dnnl_concat_primitive_desc_create(&pd, &dst_md, 2, op->axis, mds, attr, s->eng),
+              "concat primitive");
+        break;
+    }
+    case DN_SLICE: {
+        /* A dense copy of a sub-view of a's plain bytes; a Gather then drops its axis. */
+        dnnl_dims_t sd, off;
+        dnnl_memory_desc_t sub, pmd;
+        dnnl_memory_t m_sub = NULL, cp = NULL;
+        for (int k = 0; k < a->rank; k++) /* checked by infer_op */
+            dn_slice_range(op, k, a->dims[k], &off[k], &sd[k]), sd[k] -= off[k];
+        md_plain(&pmd, a->rank, a->dims, dt);
+        DNCHK(value_as(s, op->in[0], &pmd, &cp), "slice source");
+        int buf = dnnl_memory_desc_equal(&a->md, &pmd) ? a->buf : a->alt_buf;
+        if (buf == -1) DNCHK(add_reorder(s, cp, &pmd, &pmd, &cp, &buf, NULL), "slice copy");
+        DNCHK(dnnl_memory_desc_init_submemory(&sub, &pmd, sd, off), "slice view");
+        DNCHK(mem_new(s, &sub, buf, NULL, &m_sub), "slice view");
+        md_plain(&o->md, a->rank, sd, dt);
+        DNCHK(add_reorder(s, m_sub, &sub, &o->md, &o->mem, &o->buf, NULL), "slice");
+        md_plain(&o->md, o->rank, o->dims, dt); /* the same, or one dim less (Gather) */
+        if (op->sl_drop >= 0) DNCHK(mem_new(s, &o->md, o->buf, NULL, &o->mem), "gather view");
+        goto done;
+    }
     }
 
     /* Source(s). */
@@ -906,7 +949,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     }
     if (op->kind == DN_MATMUL && op->in[1] >= 0)
         DNCHK(value_as(s, op->in[1], qmd(pd, dnnl_query_weights_md), &m_src1), "matmul operand");
-    if (op->kind == DN_BINARY) {
+    if (op->kind == DN_BINARY || op->kind == DN_CONCAT) {
         const dnnl_memory_desc_t *m1 = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 1);
         if (op->in[1] >= 0)
             DNCHK(value_as(s, op->in[1], m1, &m_src1), "binary operand");
@@ -995,6 +1038,8 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         if (m_b) step_arg(t, DNNL_ARG_BIAS, m_b);
     }
     step_arg(t, DNNL_ARG_DST, m_dst);
+    if (op->kind == DN_CONCAT) /* concat numbers its sources */
+        t->args[0].arg = DNNL_ARG_MULTIPLE_SRC, t->args[1].arg = DNNL_ARG_MULTIPLE_SRC + 1;
 done:
 fail:
     for (int k = 0; k < 2; k++)
