@@ -157,6 +157,17 @@ extern const struct eng_region_vtbl dn_region_vtbl;
 /* The chooser of a bound region state (for tests and diagnostics). */
 const struct dn_adapt *dn_region_adapt(const void *state);
 
+/* pack.c: the plain tag of a rank (a, ab, ... abcdef); constant cid's
+ * logical md as op sees it at rank rank_as (grouped conv weights as goihw,
+ * Gemm's B transposed when transB is 0, broadcast operands padded with 1s);
+ * and cid's data in layout want, packed once per net (thread-safe; the
+ * pointer lives as long as ctx). */
+dnnl_format_tag_t dn_plain_tag(int rank);
+void dn_const_md(const struct dn_ctx *c, const struct dn_op *op, int cid, int rank_as,
+                 dnnl_memory_desc_t *md);
+dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
+                           const dnnl_memory_desc_t *want, void **data_out);
+
 /* Frees a context built by partition.c (also used on partition failure). */
 void dn_ctx_free(void *ctx);
 

@@ -328,18 +328,11 @@ static mlc_status dn_infer(void *mctx, const mlc_tensor *in, int n_in, mlc_tenso
 
 /* ---- bind helpers --------------------------------------------------------- */
 
-static dnnl_format_tag_t plain_tag(int rank)
-{
-    static const dnnl_format_tag_t t[] = {
-        dnnl_format_tag_undef, dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde, dnnl_abcdef};
-    return rank >= 1 && rank <= 6 ? t[rank] : dnnl_format_tag_undef;
-}
-
 static void md_plain(dnnl_memory_desc_t *md, int rank, const int64_t *dims, dnnl_data_type_t dt)
 {
     dnnl_dims_t d;
     for (int i = 0; i < rank; i++) d[i] = dims[i];
-    dnnl_memory_desc_init_by_tag(md, rank, d, dt, plain_tag(rank));
+    dnnl_memory_desc_init_by_tag(md, rank, d, dt, dn_plain_tag(rank));
 }
 
 static void md_any(dnnl_memory_desc_t *md, int rank, const int64_t *dims, dnnl_data_type_t dt)
@@ -510,115 +503,6 @@ static void value_release(struct dn_state *s, int vi)
     if (v->alt && v->alt_buf >= 0) s->bufs[v->alt_buf].busy--;
     v->buf = -1;
     v->alt = NULL;
-}
-
-/* Logical (plain) md of a constant as a primitive sees it. */
-static void const_md(const struct dn_ctx *c, const struct dn_op *op, int cid, int rank_as,
-                     dnnl_memory_desc_t *md)
-{
-    const struct dn_const *k = &c->consts[cid];
-    dnnl_dims_t d;
-    if (op->kind == DN_CONV && cid == op->w && op->group > 1) {
-        d[0] = op->group;
-        d[1] = k->dims[0] / op->group;
-        d[2] = k->dims[1];
-        d[3] = k->dims[2];
-        d[4] = k->dims[3];
-        dnnl_memory_desc_init_by_tag(md, 5, d, dnnl_f32, dnnl_goihw);
-    } else if (op->kind == DN_IP && cid == op->w && !op->trans_b) {
-        d[0] = k->dims[1];
-        d[1] = k->dims[0];
-        dnnl_memory_desc_init_by_tag(md, 2, d, dnnl_f32, dnnl_ba);
-    } else {
-        int pad = rank_as > k->rank ? rank_as - k->rank : 0;
-        for (int i = 0; i < pad; i++) d[i] = 1;
-        for (int i = 0; i < k->rank; i++) d[pad + i] = k->dims[i];
-        dnnl_memory_desc_init_by_tag(md, pad + k->rank, d, dnnl_f32, plain_tag(pad + k->rank));
-    }
-}
-
-/* Data of constant cid in layout want (packing it once per net). The
- * reorder runs outside c->lock (binds pack different constants on several
- * threads, see run_jobs); k->busy keeps one packer per constant, others wait
- * on c->cond. */
-static dnnl_status_t const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
-                               const dnnl_memory_desc_t *want, void **data_out)
-{
-    struct dn_const *k = &c->consts[cid];
-    dnnl_memory_desc_t logical;
-    dnnl_status_t r = dnnl_success;
-    void *raw = NULL;
-    const_md(c, op, cid, want->ndims, &logical);
-    pthread_mutex_lock(&c->lock);
-    while (k->busy) pthread_cond_wait(&c->cond, &c->lock);
-    if (k->data && dnnl_memory_desc_equal(&logical, want)) {
-        *data_out = k->data;
-        k->n_pk_plain_users++;
-        goto out;
-    }
-    for (int i = 0; i < k->n_pk; i++)
-        if (dnnl_memory_desc_equal(&k->pk[i].md, want)) {
-            *data_out = k->pk[i].data;
-            goto out;
-        }
-    struct dn_packed *np = mlc_realloc(k->pk, (size_t)(k->n_pk + 1) * sizeof *np);
-    if (!np) {
-        r = dnnl_out_of_memory;
-        goto out;
-    }
-    k->pk = np;
-    k->busy = 1;
-    /* Only this thread changes k now: its source stays put unlocked. */
-    const dnnl_memory_desc_t *smd = k->data ? &logical : &k->pk[0].md;
-    void *sdata = k->data ? (void *)k->data : k->pk[0].data;
-    pthread_mutex_unlock(&c->lock);
-    size_t n = dnnl_memory_desc_get_size(want);
-    raw = mlc_alloc(n + 64);
-    void *dst = raw ? (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63) : NULL;
-    if (!raw) r = dnnl_out_of_memory;
-    core_prefault(raw, n + 64);
-    dnnl_memory_t ms = NULL, md = NULL;
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t p = NULL;
-    dnnl_stream_t strm = NULL;
-    if (r == dnnl_success) r = dnnl_memory_create(&ms, smd, c->eng, sdata);
-    if (r == dnnl_success) r = dnnl_memory_create(&md, want, c->eng, dst);
-    if (r == dnnl_success)
-        r = dnnl_reorder_primitive_desc_create(&pd, smd, c->eng, want, c->eng, NULL);
-    if (r == dnnl_success) r = dnnl_primitive_create(&p, pd);
-    if (r == dnnl_success) r = dnnl_stream_create(&strm, c->eng, dnnl_stream_default_flags);
-    if (r == dnnl_success) {
-        dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, md}};
-        r = dnnl_primitive_execute(p, strm, 2, a);
-        if (r == dnnl_success) r = dnnl_stream_wait(strm);
-    }
-    if (strm) dnnl_stream_destroy(strm);
-    if (p) dnnl_primitive_destroy(p);
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    if (ms) dnnl_memory_destroy(ms);
-    if (md) dnnl_memory_destroy(md);
-    pthread_mutex_lock(&c->lock);
-    k->busy = 0;
-    pthread_cond_broadcast(&c->cond);
-    if (r != dnnl_success) goto out;
-    k->pk[k->n_pk].md = *want;
-    k->pk[k->n_pk].data = dst;
-    k->pk[k->n_pk].raw = raw;
-    k->n_pk++;
-    raw = NULL;
-    *data_out = dst;
-    /* The plain copy is no longer needed: any later layout is reordered
-     * from the first packed one. (A primitive handed the plain data
-     * directly keeps it: then k->data was returned above and n_pk may
-     * still be 0 here; we only drop it when nothing binds it.) */
-    if (k->data && !k->n_pk_plain_users) {
-        mlc_free(k->data);
-        k->data = NULL;
-    }
-out:
-    pthread_mutex_unlock(&c->lock);
-    mlc_free(raw);
-    return r;
 }
 
 /* Scratchpads are the region's (user mode): oneDNN's own (library mode) is
@@ -792,7 +676,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
             md_plain(&src_md, 2, sd, dt);
             md_any(&w_md, 2, wd2, dt);
             md_plain(&dst_md, 2, dd, dt);
-            if (op->b >= 0) const_md(c, op, op->b, 2, &b_md);
+            if (op->b >= 0) dn_const_md(c, op, op->b, 2, &b_md);
             DNCHK(dnnl_matmul_desc_init(&d.mm, &src_md, &w_md, op->b >= 0 ? &b_md : NULL, &dst_md),
                   "matmul descriptor");
             DNCHK(make_prim(&d.mm, attr, s->eng, &pd, 0), "matmul primitive");
@@ -816,7 +700,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         }
         if (!(src_md.format_kind == dnnl_blocked && src_md.format_desc.blocking.inner_nblks == 0))
             md_plain(&src_md, a->rank, a->dims, dt);
-        if (op->b >= 0) const_md(c, op, op->b, a->rank, &b_md);
+        if (op->b >= 0) dn_const_md(c, op, op->b, a->rank, &b_md);
         DNCHK(dnnl_matmul_desc_init(&d.mm, &src_md, &w_md, op->b >= 0 ? &b_md : NULL, &dst_md),
               "matmul descriptor");
         DNCHK(make_prim(&d.mm, attr, s->eng, &pd, 0), "matmul primitive");
@@ -841,7 +725,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
                 md_plain(&s1, a->rank, bd, dt);
             }
         } else {
-            const_md(c, op, op->w, a->rank, &s1);
+            dn_const_md(c, op, op->w, a->rank, &s1);
         }
         DNCHK(dnnl_binary_desc_init(&d.bin, op->alg, &src_md, &s1, &src_md), "binary descriptor");
         DNCHK(make_prim(&d.bin, attr, s->eng, &pd, 0), "binary primitive");
@@ -1174,7 +1058,7 @@ static void do_job(struct dn_ctx *c, struct dn_state *s, struct job *j)
 {
     if (j->cid >= 0) {
         void *data = NULL;
-        j->r = const_get(c, j->op, j->cid, &j->md, &data);
+        j->r = dn_const_get(c, j->op, j->cid, &j->md, &data);
         if (j->r == dnnl_success) j->r = dnnl_memory_set_data_handle(j->mem, data);
         return;
     }
