@@ -61,13 +61,14 @@ int dn_adapt_pick(struct dn_adapt *a)
     if (a->pinned >= 0) return a->cur = a->pinned;
     if (a->n_levels == 1) return a->cur = 0;
     /* Warm-up, a climb: level 0, then each next level while it beats the
-     * one below (time is unimodal in the level: if running the mid-sized
-     * ops alone did not pay, running everything alone will not either). So
-     * on an idle machine one timed run goes to level 1 and none to 2. */
+     * one below by 10% (time is unimodal in the level: if running the
+     * mid-sized ops alone did not pay, running everything alone will not
+     * either; the margin keeps one noisy sample from climbing). So on an
+     * idle machine one timed run goes to level 1 and none to 2. */
     while (!a->climbed) {
         int l = a->top;
         if (a->n[l] < 1) return a->cur = l;
-        if ((l > 0 && level_time(a, l) >= level_time(a, l - 1)) || l + 1 == a->n_levels)
+        if ((l > 0 && level_time(a, l) >= 0.9 * level_time(a, l - 1)) || l + 1 == a->n_levels)
             a->climbed = 1;
         else
             a->top = l + 1;
