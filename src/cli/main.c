@@ -42,9 +42,10 @@ static void usage(FILE *f)
  * time slice its partner needs: resnet18 batch 1 took 190 ms instead of 20 ms
  * (measured 2026-11-24). A short spin (GOMP_SPINCOUNT=3000) keeps most of
  * the benefit on an idle machine and none of the harm. libgomp reads the
- * variable when it is loaded, before main, so the process re-executes itself
- * once with it set. A user's own OMP_WAIT_POLICY / GOMP_SPINCOUNT wins;
- * MLC_NO_REEXEC=1 disables it. */
+ * variable when it is loaded, before main: `mlc` (launch.c) sets it before
+ * executing this program; run directly without it, this program re-executes
+ * itself once with it set. A user's own OMP_WAIT_POLICY / GOMP_SPINCOUNT wins;
+ * MLC_NO_REEXEC=1 disables both. */
 static void tune_openmp(char **argv)
 {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || getenv("MLC_NO_REEXEC") ||

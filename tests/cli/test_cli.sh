@@ -130,6 +130,17 @@ if [ -f "$MODEL/weights.onnx" ]; then
   expect_error bench-corrupt-image "corrupt" "$MLC" bench "$MODEL" --image "$T/corrupt.jpg" --runs 2
 fi
 
+# 4c. The launcher: libgomp in mlc-cli sees GOMP_SPINCOUNT=3000 unless the user set one.
+if OMP_DISPLAY_ENV=verbose "$MLC" --version >"$T/out" 2>"$T/err"; then
+  grep -q "GOMP_SPINCOUNT = '3000'" "$T/err" || bad "launcher: libgomp did not see GOMP_SPINCOUNT=3000: $(grep SPIN "$T/err")"
+  grep -qF "mlc " "$T/out" || bad "launcher: --version printed $(cat "$T/out")"
+  ok
+else
+  bad "launcher: --version failed"
+fi
+OMP_DISPLAY_ENV=verbose GOMP_SPINCOUNT=77 "$MLC" --version >"$T/out" 2>"$T/err"
+grep -q "GOMP_SPINCOUNT = '77'" "$T/err" && ok || bad "launcher: the user's GOMP_SPINCOUNT did not win"
+
 # 5. Usage errors exit 2.
 "$MLC" classify >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "classify without args should exit 2"
 "$MLC" frobnicate >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "unknown command should exit 2"
