@@ -17,13 +17,16 @@
  * kernels split their work by ith/nth (kernels.h) with one barrier per node.
  */
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/adapt.h"
 #include "engine/engine.h"
 #include "onnx/onnx.h"
 
@@ -241,6 +244,15 @@ struct plan {
     struct core_arena arena; /* plan-time values */
 };
 
+/* A batch run one image at a time (see run_chunked). */
+struct chunking {
+    int64_t n;             /* the batch the chooser below is for (0: none yet) */
+    struct eng_adapt pick; /* level 0 the whole batch, 1 one image at a time */
+    int checked, bad;      /* one-image results compared with the whole batch's */
+    void *buf[8];          /* the batch's outputs, gathered */
+    size_t cap[8];
+};
+
 struct mlc_net_session {
     const struct mlc_net *net;
     struct plan plans[PLAN_CACHE];
@@ -248,6 +260,7 @@ struct mlc_net_session {
     size_t last_ws;
     struct pool pool;
     struct worker_arg *wargs;
+    struct chunking ch;
 };
 
 static void plan_free(const struct mlc_net *net, struct plan *p)
@@ -314,6 +327,7 @@ void mlc_net_session_free(mlc_net_session *s)
     pthread_cond_destroy(&s->pool.cv_work);
     pthread_cond_destroy(&s->pool.cv_done);
     for (int i = 0; i < PLAN_CACHE; i++) plan_free(s->net, &s->plans[i]);
+    for (int i = 0; i < 8; i++) mlc_free(s->ch.buf[i]);
     mlc_free(s->pool.th);
     mlc_free(s->wargs);
     mlc_free(s);
@@ -635,6 +649,140 @@ static mlc_status run_kernel(struct mlc_net_session *s, const struct eng_kctx *c
     return st;
 }
 
+static mlc_status run_plan(mlc_net_session *s, const mlc_tensor *inputs, int n_in,
+                           mlc_tensor *outputs, int n_out, mlc_error *err);
+
+/* ---- a batch one image at a time ------------------------------------------
+ *
+ * Why: at batch 8 oneDNN's channels-last kernels ran efficientnet_b0 at 111
+ * images/s here against 128 at batch 1 (the activations of the early layers,
+ * 38 MB for one 112x112x96 tensor, no longer fit in cache), so for some nets
+ * and machines running the images of a batch one after the other through the
+ * batch-1 plan is faster. Whether it is, a session finds out by timing both
+ * (adapt.h: level 0 the whole batch, 1 one image at a time). It is only tried
+ * on nets whose inputs and outputs all have a dynamic leading (batch)
+ * dimension, and its first use compares its outputs with the whole batch's on
+ * the same input: a net whose images are not independent (a batch statistic)
+ * then keeps running whole. MLC_NET_CHUNK=0 never splits, =1 always does. */
+
+static double net_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int chunkable(const mlc_net_session *s, const mlc_tensor *inputs, int n_in, int n_out)
+{
+    const struct ir_graph *g = &s->net->g;
+    const char *e = getenv("MLC_NET_CHUNK");
+    if ((e && !strcmp(e, "0")) || s->ch.bad || n_in < 1 || n_in > 8 || n_out < 1 || n_out > 8 ||
+        inputs[0].rank < 1 || inputs[0].dims[0] < 2)
+        return 0;
+    for (int k = 0; k < n_in; k++) {
+        const struct ir_tensor *t = &g->tensors[g->inputs[k]];
+        if (t->rank < 1 || t->dims[0] >= 0 || t->dtype != MLC_DTYPE_F32 ||
+            inputs[k].dims[0] != inputs[0].dims[0])
+            return 0;
+    }
+    for (int k = 0; k < n_out; k++) {
+        const struct ir_tensor *t = &g->tensors[g->outputs[k]];
+        if (t->rank < 1 || t->dims[0] >= 0) return 0;
+    }
+    return 1;
+}
+
+/* The batch through the one-image plan, outputs gathered into s->ch.buf.
+ * *whole_needed: an output did not have one image's leading dimension. */
+static mlc_status run_images(mlc_net_session *s, const mlc_tensor *inputs, int n_in,
+                             mlc_tensor *outputs, int n_out, int *whole_needed, mlc_error *err)
+{
+    struct chunking *ch = &s->ch;
+    const int64_t n = inputs[0].dims[0];
+    mlc_tensor in1[8], o1[8];
+    for (int64_t i = 0; i < n; i++) {
+        for (int k = 0; k < n_in; k++) {
+            in1[k] = inputs[k];
+            in1[k].dims[0] = 1;
+            size_t per = (size_t)eng_numel(&in1[k]) * mlc_dtype_size(in1[k].dtype);
+            in1[k].data = (char *)inputs[k].data + (size_t)i * per;
+        }
+        mlc_status st = run_plan(s, in1, n_in, o1, n_out, err);
+        if (st) return st;
+        for (int k = 0; k < n_out; k++) {
+            if (o1[k].rank < 1 || o1[k].dims[0] != 1) {
+                *whole_needed = 1;
+                return MLC_OK;
+            }
+            size_t per = (size_t)eng_numel(&o1[k]) * mlc_dtype_size(o1[k].dtype);
+            if (i == 0) {
+                if (ch->cap[k] < per * (size_t)n) {
+                    void *b = mlc_realloc(ch->buf[k], per * (size_t)n);
+                    if (!b) return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
+                    ch->buf[k] = b;
+                    ch->cap[k] = per * (size_t)n;
+                }
+                outputs[k] = o1[k];
+                outputs[k].dims[0] = n;
+                outputs[k].data = ch->buf[k];
+            } else if (o1[k].dtype != outputs[k].dtype ||
+                       per * (size_t)n !=
+                           (size_t)eng_numel(&outputs[k]) * mlc_dtype_size(outputs[k].dtype)) {
+                *whole_needed = 1;
+                return MLC_OK;
+            }
+            memcpy((char *)ch->buf[k] + (size_t)i * per, o1[k].data, per);
+        }
+    }
+    return MLC_OK;
+}
+
+/* Whether one-image outputs a equal the whole batch's b (float32 within
+ * 1e-4 + 1e-3 |b|: kernels block a batch of one differently). */
+static int same_outputs(const mlc_tensor *a, const mlc_tensor *b, int n)
+{
+    for (int k = 0; k < n; k++) {
+        int64_t m = eng_numel(&b[k]);
+        if (a[k].dtype != b[k].dtype || eng_numel(&a[k]) != m) return 0;
+        if (b[k].dtype != MLC_DTYPE_F32) {
+            if (memcmp(a[k].data, b[k].data, (size_t)m * mlc_dtype_size(b[k].dtype))) return 0;
+            continue;
+        }
+        const float *x = a[k].data, *y = b[k].data;
+        for (int64_t i = 0; i < m; i++)
+            if (!(fabs((double)x[i] - y[i]) <= 1e-4 + 1e-3 * fabs((double)y[i]))) return 0;
+    }
+    return 1;
+}
+
+static mlc_status run_chunked(mlc_net_session *s, const mlc_tensor *inputs, int n_in,
+                              mlc_tensor *outputs, int n_out, mlc_error *err)
+{
+    struct chunking *ch = &s->ch;
+    const char *e = getenv("MLC_NET_CHUNK");
+    if (ch->n != inputs[0].dims[0]) {
+        ch->n = inputs[0].dims[0];
+        eng_adapt_init(&ch->pick, 2, e && !strcmp(e, "1") ? 1 : -1);
+    }
+    int level = eng_adapt_pick(&ch->pick), made = 0, whole_needed = 0;
+    double t0 = net_now();
+    mlc_status st = MLC_OK;
+    if (level == 1) {
+        made = !ch->checked;
+        st = run_images(s, inputs, n_in, outputs, n_out, &whole_needed, err);
+        if (!st && !whole_needed && !ch->checked) {
+            mlc_tensor whole[8];
+            st = run_plan(s, inputs, n_in, whole, n_out, err);
+            if (!st && !same_outputs(outputs, whole, n_out)) whole_needed = 1;
+            ch->checked = 1;
+        }
+        if (whole_needed) ch->bad = 1;
+    }
+    if (!st && (level == 0 || whole_needed)) st = run_plan(s, inputs, n_in, outputs, n_out, err);
+    if (!st) eng_adapt_record(&ch->pick, level, made || whole_needed ? -1 : net_now() - t0);
+    return st;
+}
+
 mlc_status mlc_net_run(mlc_net_session *s, const mlc_tensor *inputs, int n_in, mlc_tensor *outputs,
                        int n_out, mlc_error *err)
 {
@@ -664,6 +812,17 @@ mlc_status mlc_net_run(mlc_net_session *s, const mlc_tensor *inputs, int n_in, m
         if (ir_numel(x->rank, x->dims) < 0)
             return core_err(err, MLC_STATUS_LIMIT, "input '%s': too many elements", t->name);
     }
+    if (chunkable(s, inputs, n_in, n_out)) return run_chunked(s, inputs, n_in, outputs, n_out, err);
+    return run_plan(s, inputs, n_in, outputs, n_out, err);
+}
+
+/* Runs inputs (validated) through the plan for their shapes, built on first
+ * use (up to PLAN_CACHE kept). */
+static mlc_status run_plan(mlc_net_session *s, const mlc_tensor *inputs, int n_in,
+                           mlc_tensor *outputs, int n_out, mlc_error *err)
+{
+    const struct mlc_net *net = s->net;
+    const struct ir_graph *g = &net->g;
     struct plan *p = NULL;
     for (int i = 0; i < PLAN_CACHE && !p; i++) {
         struct plan *q = &s->plans[i];

@@ -479,12 +479,12 @@ static void test_bad_shape(void)
 
 /* 128 runs of chooser a at times t per level: how many of the last 32
  * picked level want. */
-static int adapt_settle(struct dn_adapt *a, const double *t, int want)
+static int adapt_settle(struct eng_adapt *a, const double *t, int want)
 {
     int hits = 0;
     for (int r = 0; r < 128; r++) {
-        int l = dn_adapt_pick(a);
-        dn_adapt_record(a, l, t[l]);
+        int l = eng_adapt_pick(a);
+        eng_adapt_record(a, l, t[l]);
         if (r >= 96) hits += l == want;
     }
     return hits;
@@ -493,27 +493,27 @@ static int adapt_settle(struct dn_adapt *a, const double *t, int want)
 /* The threading-level chooser (adapt.c) on made-up times. */
 static void test_adapt_choice(void)
 {
-    struct dn_adapt a;
-    dn_adapt_init(&a, 1, -1);
-    for (int r = 0; r < 40; r++) CHECK(dn_adapt_pick(&a) == 0);
-    dn_adapt_init(&a, 3, 1);
+    struct eng_adapt a;
+    eng_adapt_init(&a, 1, -1);
+    for (int r = 0; r < 40; r++) CHECK(eng_adapt_pick(&a) == 0);
+    eng_adapt_init(&a, 3, 1);
     for (int r = 0; r < 40; r++) {
-        CHECK(dn_adapt_pick(&a) == 1);
-        dn_adapt_record(&a, 1, 1.0);
+        CHECK(eng_adapt_pick(&a) == 1);
+        eng_adapt_record(&a, 1, 1.0);
     }
 
     /* Idle machine: level 0 10 ms, 1 12 ms, 2 (all on one thread) 20 ms. */
     const double idle[3] = {10e-3, 12e-3, 20e-3}, loaded[3] = {30e-3, 25e-3, 14e-3};
     int seq[6], used[3] = {0};
-    dn_adapt_init(&a, 3, -1);
+    eng_adapt_init(&a, 3, -1);
     for (int r = 0; r < 6; r++) {
-        int l = dn_adapt_pick(&a);
+        int l = eng_adapt_pick(&a);
         CHECK(l >= 0 && l < 3);
         if (l < 0 || l > 2) break;
         seq[r] = l;
         used[l]++;
         /* the first run at level 1 made primitives: not timed */
-        dn_adapt_record(&a, l, l == 1 && used[1] == 1 ? -1.0 : idle[l]);
+        eng_adapt_record(&a, l, l == 1 && used[1] == 1 ? -1.0 : idle[l]);
     }
     /* the climb: 0 cold, 0, 1 (making primitives), 1; level 1 is slower, so
      * level 2 is never tried and level 0 is used from then on */
@@ -522,9 +522,9 @@ static void test_adapt_choice(void)
               "warm-up %d %d %d %d %d %d", seq[0], seq[1], seq[2], seq[3], seq[4], seq[5]);
     int at[3] = {0};
     for (int r = 0; r < 64; r++) {
-        int l = dn_adapt_pick(&a) % 3;
+        int l = eng_adapt_pick(&a) % 3;
         at[l]++;
-        dn_adapt_record(&a, l, idle[l]);
+        eng_adapt_record(&a, l, idle[l]);
     }
     /* every 16th run explores the neighbour (level 1), never level 2 */
     CHECK_MSG(at[0] >= 59 && at[1] >= 3 && at[2] == 0, "levels %d %d %d", at[0], at[1], at[2]);
@@ -536,8 +536,8 @@ static void test_adapt_choice(void)
     CHECK_MSG(last2 >= 30, "level 2 chosen %d of the last 32 loaded runs", last2);
     CHECK_MSG(last0 >= 30, "level 0 chosen %d of the last 32 idle runs", last0);
     /* A noise spike on the best level does not move the choice. */
-    dn_adapt_record(&a, 0, 1.0);
-    (void)dn_adapt_pick(&a);
+    eng_adapt_record(&a, 0, 1.0);
+    (void)eng_adapt_pick(&a);
     CHECK(a.best == 0);
 }
 
@@ -585,7 +585,7 @@ static void test_threading_levels(void)
         CHECK_OK(vt->infer(c, &x, 1, &out, 1, &err), &err);
         out.data = mlc_calloc(128 * H * H, sizeof(float));
         CHECK_OK(vt->bind(c, &x, 1, state, &err), &err);
-        const struct dn_adapt *a = dn_region_adapt(state);
+        const struct eng_adapt *a = dn_region_adapt(state);
         /* two threads: three levels differ (one conv each) */
         CHECK_MSG(a->n_levels == 3, "%d levels", a->n_levels);
         CHECK(a->pinned == (pins[p] ? pins[p][0] - '0' : -1));

@@ -403,6 +403,82 @@ static void test_concurrent(void)
     mlc_net_free(net);
 }
 
+/* ---- a batch one image at a time (net.c, run_chunked) --------------------- */
+
+/* Forced (MLC_NET_CHUNK=1) and chosen by timing, the batch split into images
+ * gives the whole batch's results. */
+static void test_batch_chunks(void)
+{
+    mlc_error err;
+    mlc_net *net = build_dyn(2, &err);
+    mlc_net_session *ns = NULL;
+    CHECK(net != NULL);
+    if (!net || mlc_net_session_create(net, &ns, &err)) {
+        mlc_net_free(net);
+        return;
+    }
+    float x[5 * 16], want[15];
+    fill(x, 5 * 16);
+    dyn_ref(x, 5, want);
+    mlc_tensor in = {MLC_DTYPE_F32, 4, {5, 4, 2, 2}, x}, out;
+    for (int mode = 0; mode < 2; mode++) {
+        if (mode == 0)
+            setenv("MLC_NET_CHUNK", "1", 1);
+        else
+            unsetenv("MLC_NET_CHUNK");
+        for (int r = 0; r < 40; r++) {
+            memset(&out, 0, sizeof out);
+            CHECK_OK(mlc_net_run(ns, &in, 1, &out, 1, &err), &err);
+            CHECK(out.rank == 2 && out.dims[0] == 5 && out.dims[1] == 3);
+            if (out.data && out.dims[0] == 5)
+                for (int k = 0; k < 15; k++) CHECK_NEAR(((float *)out.data)[k], want[k], 1e-5);
+        }
+    }
+    mlc_net_session_free(ns);
+    mlc_net_free(net);
+}
+
+/* y = x - mean over the batch: the images are not independent, so the first
+ * split run (forced) sees its results differ from the whole batch's and the
+ * session keeps running whole: every result is the batch-wide one. */
+static void test_batch_dependent(void)
+{
+    struct mb b;
+    mlc_error err;
+    int64_t xd[2] = {-1, 4}, zero = 0;
+    mb_init(&b, 13);
+    mb_input(&b, "x", 1, 2, xd);
+    Onnx__NodeProto *r = mb_node(&b, "ReduceMean", "rm", "x", "mu");
+    mb_attr_ints(&b, r, "axes", 1, &zero);
+    mb_attr_i(&b, r, "keepdims", 1);
+    mb_node(&b, "Sub", "sub", "x,mu", "y");
+    mb_output(&b, "y");
+    mlc_net *net = load(&b, 2, &err);
+    mb_free(&b);
+    mlc_net_session *ns = NULL;
+    CHECK(net != NULL);
+    if (!net || mlc_net_session_create(net, &ns, &err)) {
+        mlc_net_free(net);
+        return;
+    }
+    float x[3 * 4], want[12];
+    fill(x, 12);
+    for (int j = 0; j < 4; j++) {
+        double m = (x[j] + x[4 + j] + x[8 + j]) / 3.0;
+        for (int n = 0; n < 3; n++) want[n * 4 + j] = (float)(x[n * 4 + j] - m);
+    }
+    setenv("MLC_NET_CHUNK", "1", 1);
+    mlc_tensor in = {MLC_DTYPE_F32, 2, {3, 4}, x}, out;
+    for (int r2 = 0; r2 < 6; r2++) {
+        CHECK_OK(mlc_net_run(ns, &in, 1, &out, 1, &err), &err);
+        if (out.data && out.dims[0] == 3)
+            for (int k = 0; k < 12; k++) CHECK_NEAR(((float *)out.data)[k], want[k], 1e-5);
+    }
+    unsetenv("MLC_NET_CHUNK");
+    mlc_net_session_free(ns);
+    mlc_net_free(net);
+}
+
 /* ---- decomposed LayerNorm + GELU ------------------------------------------- */
 
 static void test_layernorm_gelu(void)
@@ -576,6 +652,8 @@ int main(void)
     TEST_RUN(test_dynamic_batch);
     TEST_RUN(test_shape_chains);
     TEST_RUN(test_concurrent);
+    TEST_RUN(test_batch_chunks);
+    TEST_RUN(test_batch_dependent);
     TEST_RUN(test_layernorm_gelu);
     TEST_RUN(test_gelu_tanh);
     TEST_RUN(test_refusals);

@@ -16,6 +16,7 @@
 
 #include <dnnl.h>
 
+#include "engine/adapt.h"
 #include "engine/backend.h"
 
 enum dn_kind {
@@ -126,36 +127,13 @@ struct dn_ctx {
     char desc[160];
 };
 
-/* Threading level chooser (adapt.c): level 0 runs ops under `lo` work on
- * one thread, level 1 also those under `hi`, level 2 all; a session's region
- * picks one per run from the times of earlier runs. */
-#define DN_ADAPT_LEVELS 3
-#define DN_ADAPT_KEEP   3 /* recent samples kept per level */
-
-struct dn_adapt {
-    int n_levels; /* levels that differ for this region (1: nothing to choose) */
-    int pinned;   /* -1 adapt, else always this index (MLC_DNNL_LEVEL) */
-    int cur;      /* index of the last pick */
-    int best;     /* best index at the last choice */
-    int top;      /* warm-up: the highest level tried */
-    int climbed;  /* warm-up over */
-    unsigned runs;
-    int seen[DN_ADAPT_LEVELS];
-    int n[DN_ADAPT_LEVELS], pos[DN_ADAPT_LEVELS];
-    double t[DN_ADAPT_LEVELS][DN_ADAPT_KEEP];
-};
-
-void dn_adapt_init(struct dn_adapt *a, int n_levels, int pinned);
-/* The level index for the next run. */
-int dn_adapt_pick(struct dn_adapt *a);
-/* The time of a run made at index `level`; not counted when negative (the run
- * made primitives) or the first at that index. */
-void dn_adapt_record(struct dn_adapt *a, int level, double seconds);
+/* Threading levels (region.c) are chosen by engine/adapt.h's chooser. */
+#define DN_ADAPT_LEVELS ENG_ADAPT_LEVELS
 
 extern const struct eng_region_vtbl dn_region_vtbl;
 
 /* The chooser of a bound region state (for tests and diagnostics). */
-const struct dn_adapt *dn_region_adapt(const void *state);
+const struct eng_adapt *dn_region_adapt(const void *state);
 
 /* pack.c: the plain tag of a rank (a, ab, ... abcdef); constant cid's
  * logical md as op sees it at rank rank_as (grouped conv weights as goihw,

@@ -107,7 +107,7 @@ struct dn_state {
     struct job *jobs;
     int n_jobs, cap_jobs;
     int levels[DN_ADAPT_LEVELS], n_levels; /* the threading levels that differ */
-    struct dn_adapt adapt;
+    struct eng_adapt adapt;
 };
 
 const char *dn_status_str(dnnl_status_t s)
@@ -1196,7 +1196,7 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
             s->levels[s->n_levels++] = l;
         }
     if (!s->n_levels) s->levels[s->n_levels++] = 0;
-    dn_adapt_init(&s->adapt, s->n_levels, pin_idx);
+    eng_adapt_init(&s->adapt, s->n_levels, pin_idx);
     if (s->scratch_size) {
         /* One block for every step's scratchpad, in the pool, never shared
          * with activations (a step reads and writes those while it runs). */
@@ -1324,7 +1324,7 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
         DNCHK(dnnl_memory_set_data_handle(s->out_mem[i], out[i].data), "output handle");
     /* Single-thread steps run with OpenMP's count at 1 too: kernels that ask
      * for the thread count at execution then stay on this thread. */
-    int idx = dn_adapt_pick(&s->adapt), level = s->levels[idx], made = 0;
+    int idx = eng_adapt_pick(&s->adapt), level = s->levels[idx], made = 0;
     double t0 = s->adapt.n_levels > 1 ? now_s() : 0;
     for (int i = 0; i < s->n_steps; i++) {
         struct step *t = &s->steps[i];
@@ -1344,13 +1344,13 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
         DNCHK(dnnl_primitive_execute(p, s->strm, t->n_args, t->args), "execute");
     }
     DNCHK(dnnl_stream_wait(s->strm), "wait");
-    if (s->adapt.n_levels > 1) dn_adapt_record(&s->adapt, idx, made ? -1 : now_s() - t0);
+    if (s->adapt.n_levels > 1) eng_adapt_record(&s->adapt, idx, made ? -1 : now_s() - t0);
 fail:
     if (cur != nt) set_threads(nt);
     return st;
 }
 
-const struct dn_adapt *dn_region_adapt(const void *state)
+const struct eng_adapt *dn_region_adapt(const void *state)
 {
     return &((const struct dn_state *)state)->adapt;
 }

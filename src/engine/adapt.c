@@ -1,0 +1,95 @@
+/*
+ * adapt.c - picks, run by run, one of a few ordered ways of running the same
+ * work from the times of earlier runs (adapt.h): the threading level of a
+ * oneDNN region (dnnl/region.c) and whether a batch runs whole or one image
+ * at a time (net.c).
+ *
+ * Why: which way is faster depends on the machine's load, and this machine's
+ * load comes and goes. The threading levels, for instance: every oneDNN
+ * primitive run on 2 threads wakes the OpenMP worker and meets it at a
+ * barrier, a few microseconds on an idle machine and milliseconds when another
+ * process holds the worker's core; measured here (docs/PERFORMANCE.md), level
+ * 0 was 1.7x faster than level 1 on efficientnet_b0 when idle and 1.6x slower
+ * with the other core busy.
+ *
+ * The first runs climb from level 0 while the next level beats the one below
+ * by 10% (the first run at each level is not counted: it is cold, or makes
+ * primitives or plans); then the level with the lowest recent time (minimum
+ * of its last ENG_ADAPT_KEEP samples: noise only ever adds time) is used, and
+ * every ENG_ADAPT_EXPLORE-th run tries a neighbouring level, so a change of
+ * load is noticed within a few dozen runs.
+ *
+ * Pure bookkeeping: no clock (the callers time their runs), so the tests can
+ * drive it with made-up times. One per session and purpose: not thread-safe.
+ */
+#include <string.h>
+
+#include "engine/adapt.h"
+
+#define ENG_ADAPT_EXPLORE 16
+
+void eng_adapt_init(struct eng_adapt *a, int n_levels, int pinned)
+{
+    memset(a, 0, sizeof *a);
+    a->n_levels = n_levels < 1 ? 1 : n_levels > ENG_ADAPT_LEVELS ? ENG_ADAPT_LEVELS : n_levels;
+    a->pinned = pinned < 0 ? -1 : pinned >= a->n_levels ? a->n_levels - 1 : pinned;
+}
+
+static double level_time(const struct eng_adapt *a, int l)
+{
+    double m = 0;
+    int n = a->n[l] < ENG_ADAPT_KEEP ? a->n[l] : ENG_ADAPT_KEEP;
+    for (int i = 0; i < n; i++)
+        if (i == 0 || a->t[l][i] < m) m = a->t[l][i];
+    return m;
+}
+
+static int best_level(const struct eng_adapt *a)
+{
+    int l = -1;
+    for (int k = 0; k < a->n_levels; k++)
+        if (a->n[k] && (l < 0 || level_time(a, k) < level_time(a, l))) l = k;
+    return l < 0 ? 0 : l;
+}
+
+int eng_adapt_pick(struct eng_adapt *a)
+{
+    unsigned r = a->runs++;
+    if (a->pinned >= 0) return a->cur = a->pinned;
+    if (a->n_levels == 1) return a->cur = 0;
+    /* Warm-up, a climb: level 0, then each next level while it beats the
+     * one below by 10% (time is unimodal in the level: if running the
+     * mid-sized ops alone did not pay, running everything alone will not
+     * either; the margin keeps one noisy sample from climbing). So on an
+     * idle machine one timed run goes to level 1 and none to 2. */
+    while (!a->climbed) {
+        int l = a->top;
+        if (a->n[l] < 1) return a->cur = l;
+        if ((l > 0 && level_time(a, l) >= 0.9 * level_time(a, l - 1)) || l + 1 == a->n_levels)
+            a->climbed = 1;
+        else
+            a->top = l + 1;
+    }
+    int b = best_level(a);
+    a->best = b;
+    /* Then the best, and every ENG_ADAPT_EXPLORE-th run a neighbour of it
+     * (below and above in turn): load comes and goes. */
+    if (r % ENG_ADAPT_EXPLORE == 0) {
+        int up = (int)(r / ENG_ADAPT_EXPLORE % 2), nb = up ? b + 1 : b - 1;
+        if (nb < 0 || nb >= a->n_levels) nb = up ? b - 1 : b + 1;
+        if (nb >= 0 && nb < a->n_levels) b = nb;
+    }
+    return a->cur = b;
+}
+
+void eng_adapt_record(struct eng_adapt *a, int level, double seconds)
+{
+    if (level < 0 || level >= a->n_levels) return;
+    if (!a->seen[level] || seconds < 0) {
+        a->seen[level] = 1; /* cold: caches, page faults, lazily made primitives */
+        return;
+    }
+    a->t[level][a->pos[level]] = seconds;
+    a->pos[level] = (a->pos[level] + 1) % ENG_ADAPT_KEEP;
+    a->n[level]++;
+}
