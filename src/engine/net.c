@@ -663,7 +663,9 @@ static mlc_status run_plan(mlc_net_session *s, const mlc_tensor *inputs, int n_i
  * on nets whose inputs and outputs all have a dynamic leading (batch)
  * dimension, and its first use compares its outputs with the whole batch's on
  * the same input: a net whose images are not independent (a batch statistic)
- * then keeps running whole. MLC_NET_CHUNK=0 never splits, =1 always does. */
+ * then keeps running whole. Off by default: measured on this machine
+ * (docs/PERFORMANCE.md) the split was faster on some runs and slower on
+ * others, so MLC_NET_CHUNK=auto opts in to the timing, =1 always splits. */
 
 static double net_now(void)
 {
@@ -676,8 +678,8 @@ static int chunkable(const mlc_net_session *s, const mlc_tensor *inputs, int n_i
 {
     const struct ir_graph *g = &s->net->g;
     const char *e = getenv("MLC_NET_CHUNK");
-    if ((e && !strcmp(e, "0")) || s->ch.bad || n_in < 1 || n_in > 8 || n_out < 1 || n_out > 8 ||
-        inputs[0].rank < 1 || inputs[0].dims[0] < 2)
+    if (!e || (strcmp(e, "1") && strcmp(e, "auto")) || s->ch.bad || n_in < 1 || n_in > 8 ||
+        n_out < 1 || n_out > 8 || inputs[0].rank < 1 || inputs[0].dims[0] < 2)
         return 0;
     for (int k = 0; k < n_in; k++) {
         const struct ir_tensor *t = &g->tensors[g->inputs[k]];
