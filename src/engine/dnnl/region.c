@@ -1102,14 +1102,16 @@ static mlc_status run_jobs(struct dn_ctx *c, struct dn_state *s, int nt, mlc_err
     job_worker(&jr);
     if (helper) pthread_join(th, NULL);
     set_threads(nt);
+    int bad = -1;
     for (int i = 0; i < s->n_jobs; i++) {
         struct job *j = &s->jobs[i];
         if (j->pd) dnnl_primitive_desc_destroy(j->pd);
         j->pd = NULL;
-        if (j->r != dnnl_success && !st) {
-            opname = j->op->name;
-            DNCHK(j->r, j->cid >= 0 ? "weights" : "primitive");
-        }
+        if (j->r != dnnl_success && bad < 0) bad = i;
+    }
+    if (bad >= 0) {
+        opname = s->jobs[bad].op->name;
+        DNCHK(s->jobs[bad].r, s->jobs[bad].cid >= 0 ? "weights" : "primitive");
     }
 fail:
     s->n_jobs = 0;
