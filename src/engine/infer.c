@@ -425,31 +425,7 @@ mlc_status eng_infer(const struct ir_node *n, const mlc_tensor *in, int n_in, ml
     }
     switch (n->op) {
     /* float unary */
-    case IR_OP_Ceil:
-    case IR_OP_Celu:
-    case IR_OP_Cos:
-    case IR_OP_Elu:
-    case IR_OP_Erf:
-    case IR_OP_Exp:
-    case IR_OP_Floor:
-    case IR_OP_Gelu:
-    case IR_OP_HardSigmoid:
-    case IR_OP_HardSwish:
-    case IR_OP_LeakyRelu:
-    case IR_OP_Log:
-    case IR_OP_Mish:
-    case IR_OP_Reciprocal:
-    case IR_OP_Round:
-    case IR_OP_Selu:
-    case IR_OP_Sigmoid:
-    case IR_OP_Sin:
-    case IR_OP_Softplus:
-    case IR_OP_Softsign:
-    case IR_OP_Sqrt:
-    case IR_OP_Tan:
-    case IR_OP_Tanh:
-    case IR_OP_Softmax:
-    case IR_OP_LogSoftmax:
+    ENG_FLOAT_UNARY_CASES:
         if (!is_float(x->dtype)) goto bad_dtype;
         if (n->op == IR_OP_Gelu) {
             const char *ap = ir_attr_str(n, "approximate", "none");
@@ -1027,14 +1003,7 @@ mlc_status eng_infer(const struct ir_node *n, const mlc_tensor *in, int n_in, ml
         }
         return MLC_OK;
     }
-    case IR_OP_ReduceMean:
-    case IR_OP_ReduceSum:
-    case IR_OP_ReduceMax:
-    case IR_OP_ReduceMin:
-    case IR_OP_ReduceProd:
-    case IR_OP_ReduceL2:
-    case IR_OP_ReduceSumSquare:
-    case IR_OP_ArgMax:
+    ENG_REDUCE_CASES:
         if (!is_float(x->dtype) &&
             !(x->dtype == MLC_DTYPE_I64 && (n->op == IR_OP_ReduceSum || n->op == IR_OP_ReduceProd ||
                                             n->op == IR_OP_ReduceMax || n->op == IR_OP_ReduceMin)))

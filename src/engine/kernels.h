@@ -61,4 +61,46 @@ mlc_status eng_infer(const struct ir_node *n, const mlc_tensor *in, int n_in, ml
 int eng_broadcast(int ra, const int64_t *a, int rb, const int64_t *b, int64_t *out);
 int64_t eng_numel(const mlc_tensor *t);
 
+/* The case labels of the element-wise float ops whose output has the input's
+ * shape and dtype (activations, softmax), shared by shape inference and the
+ * symbolic shape folding. Use as `ENG_FLOAT_UNARY_CASES:` in a switch. */
+#define ENG_FLOAT_UNARY_CASES                                                                      \
+    case IR_OP_Ceil:                                                                               \
+    case IR_OP_Celu:                                                                               \
+    case IR_OP_Cos:                                                                                \
+    case IR_OP_Elu:                                                                                \
+    case IR_OP_Erf:                                                                                \
+    case IR_OP_Exp:                                                                                \
+    case IR_OP_Floor:                                                                              \
+    case IR_OP_Gelu:                                                                               \
+    case IR_OP_HardSigmoid:                                                                        \
+    case IR_OP_HardSwish:                                                                          \
+    case IR_OP_LeakyRelu:                                                                          \
+    case IR_OP_Log:                                                                                \
+    case IR_OP_Mish:                                                                               \
+    case IR_OP_Reciprocal:                                                                         \
+    case IR_OP_Round:                                                                              \
+    case IR_OP_Selu:                                                                               \
+    case IR_OP_Sigmoid:                                                                            \
+    case IR_OP_Sin:                                                                                \
+    case IR_OP_Softplus:                                                                           \
+    case IR_OP_Softsign:                                                                           \
+    case IR_OP_Sqrt:                                                                               \
+    case IR_OP_Tan:                                                                                \
+    case IR_OP_Tanh:                                                                               \
+    case IR_OP_Softmax:                                                                            \
+    case IR_OP_LogSoftmax
+
+/* The case labels of the reductions (keepdims/axes semantics, ArgMax
+ * included), shared by shape inference, symbolic folding and scratch sizing. */
+#define ENG_REDUCE_CASES                                                                           \
+    case IR_OP_ReduceMean:                                                                         \
+    case IR_OP_ReduceSum:                                                                          \
+    case IR_OP_ReduceMax:                                                                          \
+    case IR_OP_ReduceMin:                                                                          \
+    case IR_OP_ReduceProd:                                                                         \
+    case IR_OP_ReduceL2:                                                                           \
+    case IR_OP_ReduceSumSquare:                                                                    \
+    case IR_OP_ArgMax
+
 #endif

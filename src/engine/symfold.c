@@ -313,31 +313,7 @@ static struct sym_el el_agree(const struct sym_el *c, int n)
 static int is_unary_like(enum ir_op op)
 {
     switch (op) {
-    case IR_OP_Ceil:
-    case IR_OP_Celu:
-    case IR_OP_Cos:
-    case IR_OP_Elu:
-    case IR_OP_Erf:
-    case IR_OP_Exp:
-    case IR_OP_Floor:
-    case IR_OP_Gelu:
-    case IR_OP_HardSigmoid:
-    case IR_OP_HardSwish:
-    case IR_OP_LeakyRelu:
-    case IR_OP_Log:
-    case IR_OP_Mish:
-    case IR_OP_Reciprocal:
-    case IR_OP_Round:
-    case IR_OP_Selu:
-    case IR_OP_Sigmoid:
-    case IR_OP_Sin:
-    case IR_OP_Softplus:
-    case IR_OP_Softsign:
-    case IR_OP_Sqrt:
-    case IR_OP_Tan:
-    case IR_OP_Tanh:
-    case IR_OP_Softmax:
-    case IR_OP_LogSoftmax:
+    ENG_FLOAT_UNARY_CASES:
     case IR_OP_Abs:
     case IR_OP_Neg:
     case IR_OP_Sign:
@@ -602,14 +578,7 @@ static int out_dims(const struct eng_symfold *s, const struct ir_graph *g, const
             if (!mark[i] && od[i].sym == EL_UNKNOWN) od[i] = dim_of(s, g, n->in[0], i);
         return r;
     }
-    case IR_OP_ReduceMean:
-    case IR_OP_ReduceSum:
-    case IR_OP_ReduceMax:
-    case IR_OP_ReduceMin:
-    case IR_OP_ReduceProd:
-    case IR_OP_ReduceL2:
-    case IR_OP_ReduceSumSquare:
-    case IR_OP_ArgMax:
+    ENG_REDUCE_CASES:
         /* keepdims: a reduced axis is a static 1, the others pass. */
         if (r != xr) return -1;
         for (int i = 0; i < r; i++)

@@ -62,14 +62,7 @@ size_t eng_kscratch(const struct ir_node *n, int nth, const mlc_tensor *in, int 
         int64_t M = out[0].dims[0], N = out[0].dims[1], K = ta ? in[0].dims[0] : in[0].dims[1];
         return (size_t)nth * (size_t)((ta ? M * K : 0) + (tb ? K * N : 0)) * sizeof(float);
     }
-    case IR_OP_ReduceMean:
-    case IR_OP_ReduceSum:
-    case IR_OP_ReduceMax:
-    case IR_OP_ReduceMin:
-    case IR_OP_ReduceProd:
-    case IR_OP_ReduceL2:
-    case IR_OP_ReduceSumSquare:
-    case IR_OP_ArgMax:
+    ENG_REDUCE_CASES:
         return eng_reduce_scratch(&out[0]);
     default:
         return 0;
