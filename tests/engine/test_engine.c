@@ -405,6 +405,20 @@ static void test_concurrent(void)
 
 /* ---- a batch one image at a time (net.c, run_chunked) --------------------- */
 
+/* `runs` runs of ns on in each give the [rows, cols] output want. */
+static void runs_give(mlc_net_session *ns, const mlc_tensor *in, const float *want, int rows,
+                      int cols, int runs)
+{
+    mlc_error err;
+    for (int r = 0; r < runs; r++) {
+        mlc_tensor out = {0};
+        CHECK_OK(mlc_net_run(ns, in, 1, &out, 1, &err), &err);
+        CHECK(out.rank == 2 && out.dims[0] == rows && out.dims[1] == cols);
+        if (out.data && out.rank == 2 && out.dims[0] == rows && out.dims[1] == cols)
+            for (int k = 0; k < rows * cols; k++) CHECK_NEAR(((float *)out.data)[k], want[k], 1e-5);
+    }
+}
+
 /* Forced (MLC_NET_CHUNK=1) and chosen by timing (=auto), the batch split into
  * images gives the whole batch's results. */
 static void test_batch_chunks(void)
@@ -420,16 +434,10 @@ static void test_batch_chunks(void)
     float x[5 * 16], want[15];
     fill(x, 5 * 16);
     dyn_ref(x, 5, want);
-    mlc_tensor in = {MLC_DTYPE_F32, 4, {5, 4, 2, 2}, x}, out;
+    mlc_tensor in = {MLC_DTYPE_F32, 4, {5, 4, 2, 2}, x};
     for (int mode = 0; mode < 2; mode++) {
         setenv("MLC_NET_CHUNK", mode == 0 ? "1" : "auto", 1);
-        for (int r = 0; r < 40; r++) {
-            memset(&out, 0, sizeof out);
-            CHECK_OK(mlc_net_run(ns, &in, 1, &out, 1, &err), &err);
-            CHECK(out.rank == 2 && out.dims[0] == 5 && out.dims[1] == 3);
-            if (out.data && out.dims[0] == 5)
-                for (int k = 0; k < 15; k++) CHECK_NEAR(((float *)out.data)[k], want[k], 1e-5);
-        }
+        runs_give(ns, &in, want, 5, 3, 40);
     }
     unsetenv("MLC_NET_CHUNK");
     mlc_net_session_free(ns);
@@ -466,12 +474,8 @@ static void test_batch_dependent(void)
         for (int n = 0; n < 3; n++) want[n * 4 + j] = (float)(x[n * 4 + j] - m);
     }
     setenv("MLC_NET_CHUNK", "1", 1);
-    mlc_tensor in = {MLC_DTYPE_F32, 2, {3, 4}, x}, out;
-    for (int r2 = 0; r2 < 6; r2++) {
-        CHECK_OK(mlc_net_run(ns, &in, 1, &out, 1, &err), &err);
-        if (out.data && out.dims[0] == 3)
-            for (int k = 0; k < 12; k++) CHECK_NEAR(((float *)out.data)[k], want[k], 1e-5);
-    }
+    mlc_tensor in = {MLC_DTYPE_F32, 2, {3, 4}, x};
+    runs_give(ns, &in, want, 3, 4, 6);
     unsetenv("MLC_NET_CHUNK");
     mlc_net_session_free(ns);
     mlc_net_free(net);
