@@ -248,6 +248,7 @@ struct plan {
 struct chunking {
     int64_t n;             /* the batch the chooser below is for (0: none yet) */
     struct eng_adapt pick; /* level 0 the whole batch, 1 one image at a time */
+    int forced;            /* MLC_NET_CHUNK=1 when the chooser was set up */
     int checked, bad;      /* one-image results compared with the whole batch's */
     void *buf[8];          /* the batch's outputs, gathered */
     size_t cap[8];
@@ -762,9 +763,11 @@ static mlc_status run_chunked(mlc_net_session *s, const mlc_tensor *inputs, int 
 {
     struct chunking *ch = &s->ch;
     const char *e = getenv("MLC_NET_CHUNK");
-    if (ch->n != inputs[0].dims[0]) {
+    int forced = e && !strcmp(e, "1");
+    if (ch->n != inputs[0].dims[0] || ch->forced != forced) {
         ch->n = inputs[0].dims[0];
-        eng_adapt_init(&ch->pick, 2, e && !strcmp(e, "1") ? 1 : -1);
+        ch->forced = forced;
+        eng_adapt_init(&ch->pick, 2, forced ? 1 : -1);
     }
     int level = eng_adapt_pick(&ch->pick), made = 0, whole_needed = 0;
     double t0 = net_now();
