@@ -23,11 +23,11 @@
 
 #include "cli.h"
 
-static double now_s(void)
+double cli_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
 /* Peak resident set size in MiB. */
@@ -52,7 +52,7 @@ static double peak_rss_mb(void)
     return kb / 1024.0;
 }
 
-static int cmp_double(const void *a, const void *b)
+int cli_cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -158,12 +158,12 @@ int cli_cmd_bench(int argc, char **argv)
         return 1;
     }
 
-    double t0 = now_s();
+    double t0 = cli_now_ms();
     if (mlc_net_load(model, &opt, &net, &err) || mlc_net_session_create(net, &ns, &err)) {
         rc = cli_fail(&err);
         goto done;
     }
-    double load_ms = (now_s() - t0) * 1e3;
+    double load_ms = cli_now_ms() - t0;
     if (mlc_net_n_inputs(net) != 1 || mlc_net_n_outputs(net) < 1) {
         fprintf(stderr, "mlc bench: %s has %d inputs; bench feeds exactly one\n", model,
                 mlc_net_n_inputs(net));
@@ -200,26 +200,26 @@ int cli_cmd_bench(int argc, char **argv)
         owned_input = 1;
     }
 
-    double f0 = now_s();
+    double f0 = cli_now_ms();
     if (mlc_net_run(ns, &in, 1, &out, 1, &err)) {
         rc = cli_fail(&err);
         goto done;
     }
-    double first_ms = (now_s() - f0) * 1e3;
+    double first_ms = cli_now_ms() - f0;
     for (int w = 0; w < 2; w++)
         if (mlc_net_run(ns, &in, 1, &out, 1, &err)) {
             rc = cli_fail(&err);
             goto done;
         }
     for (int r = 0; r < runs; r++) {
-        double a = now_s();
+        double a = cli_now_ms();
         if (mlc_net_run(ns, &in, 1, &out, 1, &err)) {
             rc = cli_fail(&err);
             goto done;
         }
-        times[r] = (now_s() - a) * 1e3;
+        times[r] = cli_now_ms() - a;
     }
-    qsort(times, (size_t)runs, sizeof *times, cmp_double);
+    qsort(times, (size_t)runs, sizeof *times, cli_cmp_double);
     double med = times[runs / 2], mn = times[0];
     if (out_path && mlc_tensor_save_npy(out_path, &out, &err)) {
         rc = cli_fail(&err);

@@ -15,26 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    qsort(v, (size_t)n, sizeof *v, cli_cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
@@ -90,17 +76,17 @@ int cli_bench_pipeline(const char *pkg, const char *image, const mlc_model_optio
     mlc_model_input_size(m, &w, &h);
     int iw = 0, ih = 0;
     for (int r = -2; r < runs; r++) {
-        double a = now_ms();
+        double a = cli_now_ms();
         if (mlc_image_decode(bytes, n_bytes, 0, &opt->limits, &img, &err)) {
             fprintf(stderr, "mlc bench: '%s': %s\n", image, err.message);
             goto done;
         }
-        double b = now_ms();
+        double b = cli_now_ms();
         if (mlc_classify(s, (const mlc_image *const *)&img, 1, mlc_confidence_best(), &res, &err))
             goto fail;
-        double c = now_ms();
+        double c = cli_now_ms();
         if (mlc_result_to_json(mlc_result_at(res, 0), 0, &js, &err)) goto fail;
-        double d = now_ms();
+        double d = cli_now_ms();
         iw = mlc_image_width(img), ih = mlc_image_height(img);
         mlc_free(js), js = NULL;
         mlc_result_free(res), res = NULL;
@@ -113,9 +99,9 @@ int cli_bench_pipeline(const char *pkg, const char *image, const mlc_model_optio
     for (size_t k = 0; k < (size_t)3 * (size_t)w * (size_t)h; k++) x[k] = (float)(k % 255) / 255.f;
     in.data = x;
     for (int r = -2; r < runs; r++) {
-        double a = now_ms();
+        double a = cli_now_ms();
         if (mlc_net_run(ns, &in, 1, &out, 1, &err)) goto fail;
-        if (r >= 0) t_fwd[r] = now_ms() - a;
+        if (r >= 0) t_fwd[r] = cli_now_ms() - a;
     }
     double dec = median(t_dec, runs), cls = median(t_cls, runs), jsm = median(t_js, runs);
     double all = median(t_all, runs), fwd = median(t_fwd, runs);

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
+
 int main(int argc, char **argv)
 {
     static const char real[] = "mlc-cli";
@@ -29,9 +31,7 @@ int main(int argc, char **argv)
     path[n] = '\0';
     char *slash = strrchr(path, '/');
     memcpy(slash ? slash + 1 : path, real, sizeof real);
-    if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT") && !getenv("MLC_NO_REEXEC") &&
-        !getenv("MLC_BENCH_NO_REEXEC"))
-        (void)setenv("GOMP_SPINCOUNT", "3000", 1);
+    if (cli_tune_openmp_wanted()) (void)setenv("GOMP_SPINCOUNT", "3000", 1);
     execv(path, argv);
     fprintf(stderr, "mlc: cannot run %s: %s\n", path, strerror(errno));
     return 127;

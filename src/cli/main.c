@@ -48,9 +48,7 @@ static void usage(FILE *f)
  * MLC_NO_REEXEC=1 disables both. */
 static void tune_openmp(char **argv)
 {
-    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || getenv("MLC_NO_REEXEC") ||
-        getenv("MLC_BENCH_NO_REEXEC"))
-        return;
+    if (!cli_tune_openmp_wanted()) return;
     if (setenv("GOMP_SPINCOUNT", "3000", 1) != 0) return;
     execv("/proc/self/exe", argv);
     unsetenv("GOMP_SPINCOUNT"); /* exec failed: carry on with the defaults */

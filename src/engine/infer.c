@@ -487,20 +487,7 @@ mlc_status eng_infer(const struct ir_node *n, const mlc_tensor *in, int n_in, ml
         same(x, o);
         return MLC_OK;
     }
-    case IR_OP_Mod:
-    case IR_OP_Add:
-    case IR_OP_Sub:
-    case IR_OP_Mul:
-    case IR_OP_Div:
-    case IR_OP_Pow:
-    case IR_OP_And:
-    case IR_OP_Or:
-    case IR_OP_Equal:
-    case IR_OP_Greater:
-    case IR_OP_Less:
-    case IR_OP_GreaterOrEqual:
-    case IR_OP_LessOrEqual:
-    case IR_OP_PRelu: {
+    ENG_BINARY_CASES : {
         int logical = n->op == IR_OP_And || n->op == IR_OP_Or;
         if (logical) {
             if (x->dtype != MLC_DTYPE_BOOL || in[1].dtype != MLC_DTYPE_BOOL) goto bad_dtype;

@@ -103,4 +103,23 @@ int64_t eng_numel(const mlc_tensor *t);
     case IR_OP_ReduceSumSquare:                                                                    \
     case IR_OP_ArgMax
 
+/* The case labels of the two-input element-wise ops that broadcast
+ * (arithmetic, comparisons, logic, PRelu), shared by shape inference and the
+ * symbolic folding. */
+#define ENG_BINARY_CASES                                                                           \
+    case IR_OP_Add:                                                                                \
+    case IR_OP_Sub:                                                                                \
+    case IR_OP_Mul:                                                                                \
+    case IR_OP_Div:                                                                                \
+    case IR_OP_Pow:                                                                                \
+    case IR_OP_Mod:                                                                                \
+    case IR_OP_And:                                                                                \
+    case IR_OP_Or:                                                                                 \
+    case IR_OP_Equal:                                                                              \
+    case IR_OP_Greater:                                                                            \
+    case IR_OP_Less:                                                                               \
+    case IR_OP_GreaterOrEqual:                                                                     \
+    case IR_OP_LessOrEqual:                                                                        \
+    case IR_OP_PRelu
+
 #endif

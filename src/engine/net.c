@@ -21,7 +21,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -668,13 +667,6 @@ static mlc_status run_plan(mlc_net_session *s, const mlc_tensor *inputs, int n_i
  * (docs/PERFORMANCE.md) the split was faster on some runs and slower on
  * others, so MLC_NET_CHUNK=auto opts in to the timing, =1 always splits. */
 
-static double net_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static int chunkable(const mlc_net_session *s, const mlc_tensor *inputs, int n_in, int n_out)
 {
     const struct ir_graph *g = &s->net->g;
@@ -770,21 +762,26 @@ static mlc_status run_chunked(mlc_net_session *s, const mlc_tensor *inputs, int 
         eng_adapt_init(&ch->pick, 2, forced ? 1 : -1);
     }
     int level = eng_adapt_pick(&ch->pick), made = 0, whole_needed = 0;
-    double t0 = net_now();
+    double t0 = core_now();
     mlc_status st = MLC_OK;
     if (level == 1) {
         made = !ch->checked;
         st = run_images(s, inputs, n_in, outputs, n_out, &whole_needed, err);
         if (!st && !whole_needed && !ch->checked) {
             mlc_tensor whole[8];
-            st = run_plan(s, inputs, n_in, whole, n_out, err);
-            if (!st && !same_outputs(outputs, whole, n_out)) whole_needed = 1;
             ch->checked = 1;
+            st = run_plan(s, inputs, n_in, whole, n_out, err);
+            if (!st && !same_outputs(outputs, whole, n_out)) {
+                /* The whole batch's result (in its plan's workspace) is the answer. */
+                ch->bad = 1;
+                memcpy(outputs, whole, (size_t)n_out * sizeof *outputs);
+                return MLC_OK;
+            }
         }
         if (whole_needed) ch->bad = 1;
     }
     if (!st && (level == 0 || whole_needed)) st = run_plan(s, inputs, n_in, outputs, n_out, err);
-    if (!st) eng_adapt_record(&ch->pick, level, made || whole_needed ? -1 : net_now() - t0);
+    if (!st) eng_adapt_record(&ch->pick, level, made || whole_needed ? -1 : core_now() - t0);
     return st;
 }
 

@@ -336,20 +336,7 @@ static int is_unary_like(enum ir_op op)
 static int is_bcast(enum ir_op op)
 {
     switch (op) {
-    case IR_OP_Add:
-    case IR_OP_Sub:
-    case IR_OP_Mul:
-    case IR_OP_Div:
-    case IR_OP_Pow:
-    case IR_OP_Mod:
-    case IR_OP_And:
-    case IR_OP_Or:
-    case IR_OP_Equal:
-    case IR_OP_Greater:
-    case IR_OP_Less:
-    case IR_OP_GreaterOrEqual:
-    case IR_OP_LessOrEqual:
-    case IR_OP_PRelu:
+    ENG_BINARY_CASES:
     case IR_OP_Where:
     case IR_OP_Max:
     case IR_OP_Min:

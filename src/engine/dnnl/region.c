@@ -25,7 +25,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/dnnl/dn.h"
 
@@ -411,13 +410,26 @@ static void step_arg(struct step *t, int arg, dnnl_memory_t m)
 }
 
 /* Step t's primitive needs a scratchpad of n bytes: one block of the largest
- * size serves every step (they run one after the other); bind gives the
- * steps that need it the memory once all are made (scratch_bind). */
+ * size serves every step (they run one after the other); dn_bind gives the
+ * steps that need it the memory once all are made. */
 static void scratch_need(struct dn_state *s, struct step *t, size_t n)
 {
     if (!n) return;
     t->scratch = 1;
     if (n > s->scratch_size) s->scratch_size = n;
+}
+
+/* The attributes every region primitive starts from. Scratchpads are the
+ * region's (user mode): oneDNN's own (library mode) is a per-thread buffer
+ * sized when a primitive is made, so a primitive made on one thread (bind's
+ * job helper; a server session bound by one request thread) and run on
+ * another would write through the other thread's buffer, or through NULL. */
+static dnnl_status_t region_attr(dnnl_primitive_attr_t *attr)
+{
+    dnnl_status_t r = dnnl_primitive_attr_create(attr);
+    if (r == dnnl_success)
+        r = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
+    return r;
 }
 
 static dnnl_status_t make_prim(const_dnnl_op_desc_t d, const_dnnl_primitive_attr_t attr,
@@ -443,9 +455,7 @@ static dnnl_status_t add_reorder(struct dn_state *s, dnnl_memory_t src,
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
     dnnl_primitive_attr_t attr = NULL;
-    dnnl_status_t r = dnnl_primitive_attr_create(&attr);
-    if (r == dnnl_success)
-        r = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    dnnl_status_t r = region_attr(&attr);
     if (r == dnnl_success)
         r = dnnl_reorder_primitive_desc_create(&pd, smd, s->eng, md, s->eng, attr);
     if (attr) dnnl_primitive_attr_destroy(attr);
@@ -505,16 +515,9 @@ static void value_release(struct dn_state *s, int vi)
     v->alt = NULL;
 }
 
-/* Scratchpads are the region's (user mode): oneDNN's own (library mode) is
- * a per-thread buffer sized when a primitive is made, so a primitive made
- * on one thread (bind's job helper; a server session bound by one request
- * thread) and run on another would write through the other thread's
- * buffer, or through NULL. */
 static dnnl_status_t make_attr(const struct dn_op *op, dnnl_primitive_attr_t *attr)
 {
-    dnnl_status_t r = dnnl_primitive_attr_create(attr);
-    if (r == dnnl_success)
-        r = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
+    dnnl_status_t r = region_attr(attr);
     if (r != dnnl_success || !op->n_post) return r;
     dnnl_post_ops_t po = NULL;
     r = dnnl_post_ops_create(&po);
@@ -528,10 +531,9 @@ static dnnl_status_t make_attr(const struct dn_op *op, dnnl_primitive_attr_t *at
 }
 
 /* Wraps constant cid, packed as pd's md for `what`, in a session memory. */
-static dnnl_status_t const_mem(struct dn_ctx *c, struct dn_state *s, const struct dn_op *op,
-                               int cid, const dnnl_memory_desc_t *md, dnnl_memory_t *out)
+static dnnl_status_t const_mem(struct dn_state *s, const struct dn_op *op, int cid,
+                               const dnnl_memory_desc_t *md, dnnl_memory_t *out)
 {
-    (void)c;
     dnnl_status_t r = mem_new(s, md, -1, NULL, out);
     if (r != dnnl_success) return r;
     struct job *j = job_new(s);
@@ -838,25 +840,25 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         if (op->in[1] >= 0)
             DNCHK(value_as(s, op->in[1], m1, &m_src1), "binary operand");
         else
-            DNCHK(const_mem(c, s, op, op->w, m1, &m_src1), "binary constant");
+            DNCHK(const_mem(s, op, op->w, m1, &m_src1), "binary constant");
     }
     if (op->kind == DN_CONV || op->kind == DN_IP || (op->kind == DN_MATMUL && op->in[1] < 0))
-        DNCHK(const_mem(c, s, op, op->w, qmd(pd, dnnl_query_weights_md), &m_w), "weights");
+        DNCHK(const_mem(s, op, op->w, qmd(pd, dnnl_query_weights_md), &m_w), "weights");
     if ((op->kind == DN_CONV || op->kind == DN_IP || op->kind == DN_MATMUL) && op->b >= 0)
-        DNCHK(const_mem(c, s, op, op->b, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1),
+        DNCHK(const_mem(s, op, op->b, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1),
                         &m_b),
               "bias");
     if (op->kind == DN_LNORM || op->kind == DN_BNORM) {
         const dnnl_memory_desc_t *sm =
             dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_SCALE);
-        if (op->w >= 0) DNCHK(const_mem(c, s, op, op->w, sm, &m_w), "scale");
+        if (op->w >= 0) DNCHK(const_mem(s, op, op->w, sm, &m_w), "scale");
         sm = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_SHIFT);
-        if (op->b >= 0) DNCHK(const_mem(c, s, op, op->b, sm, &m_b), "shift");
+        if (op->b >= 0) DNCHK(const_mem(s, op, op->b, sm, &m_b), "shift");
         sm = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_MEAN);
         if (op->kind == DN_BNORM) {
-            DNCHK(const_mem(c, s, op, op->mean, sm, &m_mean), "mean");
+            DNCHK(const_mem(s, op, op->mean, sm, &m_mean), "mean");
             sm = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_VARIANCE);
-            DNCHK(const_mem(c, s, op, op->var, sm, &m_var), "variance");
+            DNCHK(const_mem(s, op, op->var, sm, &m_var), "variance");
         } else if (sm && sm->ndims > 0) {
             tmp[0] = buf_get(s, dnnl_memory_desc_get_size(sm));
             if (tmp[0] < 0) DNCHK(dnnl_out_of_memory, "stats");
@@ -1051,7 +1053,6 @@ struct job_run {
     struct dn_ctx *c;
     struct dn_state *s;
     atomic_int next; /* primitive jobs taken */
-    int nt;
 };
 
 static void do_job(struct dn_ctx *c, struct dn_state *s, struct job *j)
@@ -1083,14 +1084,14 @@ static void *job_worker(void *arg)
     return NULL;
 }
 
-/* Runs the deferred jobs on this thread and, when the session has more than
- * one, a helper thread (a failed pthread_create just leaves them all here).
- * Workers take jobs from the end: the big weights of the last layers first. */
+/* Runs the deferred jobs: the packing on this thread, the primitives on this
+ * thread and, when the session has more than one, a helper thread (a failed
+ * pthread_create just leaves them all here). */
 static mlc_status run_jobs(struct dn_ctx *c, struct dn_state *s, int nt, mlc_error *err)
 {
     const char *opname = "region";
     mlc_status st = MLC_OK;
-    struct job_run jr = {c, s, 0, nt};
+    struct job_run jr = {c, s, 0};
     pthread_t th;
     int helper = nt > 1 && s->n_jobs > 1 && pthread_create(&th, NULL, job_worker, &jr) == 0;
     /* Packing here, with the session's OpenMP threads (each reorder is
@@ -1253,13 +1254,6 @@ fail:
     return st;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Makes step t's primitive again for `threads` threads (t->alt), from its
  * kept primitive desc, with exactly the memory layouts of the first (the
  * buffers around it are planned for those). Returns 1 when it tried: that
@@ -1327,7 +1321,7 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
     /* Single-thread steps run with OpenMP's count at 1 too: kernels that ask
      * for the thread count at execution then stay on this thread. */
     int idx = eng_adapt_pick(&s->adapt), level = s->levels[idx], made = 0;
-    double t0 = s->adapt.n_levels > 1 ? now_s() : 0;
+    double t0 = s->adapt.n_levels > 1 ? core_now() : 0;
     for (int i = 0; i < s->n_steps; i++) {
         struct step *t = &s->steps[i];
         dnnl_primitive_t p = t->prim;
@@ -1346,7 +1340,7 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
         DNCHK(dnnl_primitive_execute(p, s->strm, t->n_args, t->args), "execute");
     }
     DNCHK(dnnl_stream_wait(s->strm), "wait");
-    if (s->adapt.n_levels > 1) eng_adapt_record(&s->adapt, idx, made ? -1 : now_s() - t0);
+    if (s->adapt.n_levels > 1) eng_adapt_record(&s->adapt, idx, made ? -1 : core_now() - t0);
 fail:
     if (cur != nt) set_threads(nt);
     return st;
