@@ -77,7 +77,8 @@ int cli_bench_pipeline(const char *pkg, const char *image, const mlc_model_optio
     int iw = 0, ih = 0;
     for (int r = -2; r < runs; r++) {
         double a = cli_now_ms();
-        if (mlc_image_decode(bytes, n_bytes, 0, &opt->limits, &img, &err)) {
+        if (mlc_image_decode(bytes, n_bytes, opt->threads != 1 ? MLC_IMAGE_TWO_THREADS : 0,
+                             &opt->limits, &img, &err)) {
             fprintf(stderr, "mlc bench: '%s': %s\n", image, err.message);
             goto done;
         }

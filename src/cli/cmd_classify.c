@@ -186,7 +186,8 @@ int cli_cmd_classify(int argc, char **argv)
         goto done;
     }
     for (size_t i = 0; i < n_files; i++) {
-        if (mlc_image_load(MLC_INPUT_PATH, files[i], 0, NULL, &imgs[i], &err)) {
+        if (mlc_image_load(MLC_INPUT_PATH, files[i], opt.threads != 1 ? MLC_IMAGE_TWO_THREADS : 0,
+                           NULL, &imgs[i], &err)) {
             rc = cli_fail(&err);
             goto done;
         }

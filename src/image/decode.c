@@ -5,6 +5,8 @@
  *   JPEG  libjpeg-turbo via TurboJPEG, accurate integer IDCT and fancy
  *         upsampling (libjpeg's defaults, which OpenCV keeps); CMYK/YCCK
  *         converted with OpenCV's formula; EXIF from the first APP1 marker.
+ *         With MLC_IMAGE_TWO_THREADS, large baseline files on two threads
+ *         (jpeg_split.c), the same pixels.
  *         Recoverable libjpeg warnings are accepted as OpenCV accepts them,
  *         except a premature end of data, which is an error here (OpenCV
  *         would return the image padded with grey).
@@ -60,6 +62,9 @@ static int jpeg_orientation(const uint8_t *p, size_t n)
     return 1;
 }
 
+/* Below this a second thread costs more than it saves (MLC_IMAGE_TWO_THREADS). */
+#define SPLIT_MIN_PIXELS (512u * 1024u)
+
 static mlc_status jpeg_decode(struct img_dec *d, const uint8_t *p, size_t n, mlc_image **out,
                               mlc_error *err)
 {
@@ -85,6 +90,9 @@ static mlc_status jpeg_decode(struct img_dec *d, const uint8_t *p, size_t n, mlc
             goto fail;
         }
         rc = tjDecompress2(tj, p, (unsigned long)n, cmyk, w, w * 4, h, TJPF_CMYK, 0);
+    } else if ((d->flags & MLC_IMAGE_TWO_THREADS) && sub != TJSAMP_GRAY &&
+               (uint64_t)w * (uint64_t)h >= SPLIT_MIN_PIXELS && img_jpeg_split(p, n, im) == 0) {
+        rc = 0;
     } else {
         rc = tjDecompress2(tj, p, (unsigned long)n, im->px, w, (int)im->stride, h, TJPF_BGR, 0);
     }

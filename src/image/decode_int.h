@@ -18,6 +18,7 @@ struct img_dec {
     const char *format; /* "JPEG", "PNG", ... for messages */
     mlc_limits limits;  /* every field filled */
     int orientation;    /* out: EXIF orientation, 1 when none */
+    unsigned flags;     /* the caller's MLC_IMAGE_* flags */
 };
 
 struct img_decoder {
@@ -29,6 +30,11 @@ struct img_decoder {
 
 extern const struct img_decoder img_decoder_jpeg, img_decoder_png, img_decoder_bmp,
     img_decoder_webp, img_decoder_gif, img_decoder_tiff;
+
+/* Decodes a baseline YCbCr JPEG of im's size into im on two threads
+ * (jpeg_split.c): 0 when it did, -1 when the one-thread decode must (any
+ * other kind of file, any error or warning, no thread). */
+int img_jpeg_split(const uint8_t *p, size_t n, mlc_image *im);
 
 /* BAD_IMAGE for an empty size, LIMIT beyond d->limits.max_image_pixels. */
 mlc_status img_check_dims(const struct img_dec *d, uint64_t w, uint64_t h, mlc_error *err);

@@ -280,6 +280,7 @@ mlc_status img_decode_named(const void *bytes, size_t n, unsigned flags, const m
     }
     d.format = dec->name;
     d.orientation = 1;
+    d.flags = flags;
     st = dec->decode(&d, p, n, &im, err);
     if (st) {
         prefix(err, st, name);

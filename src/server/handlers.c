@@ -197,6 +197,8 @@ static void classify(struct mlc_server *s, struct srv_conn *c, const struct srv_
         mlc_input_kind kind = ir->type == SRV_IMAGE_URL ? MLC_INPUT_URL : MLC_INPUT_BASE64;
         unsigned flags = rq->image_flags;
         if (!s->opt.allow_private_urls) flags |= IMG_FLAG_PUBLIC_URLS_ONLY;
+        /* Sessions of one thread: the cores are taken by the other workers. */
+        if (s->model_opt.threads > 1) flags |= MLC_IMAGE_TWO_THREADS;
         if (mlc_image_load(kind, ir->value, flags, &s->limits, &imgs[i], &e)) {
             if (rq->n_images > 1)
                 srv_respond_message(c, e.status == MLC_STATUS_NO_MEMORY ? 503 : 400,

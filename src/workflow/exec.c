@@ -280,7 +280,9 @@ static mlc_status load_image(struct wf_exec *x, const struct wf_input *in, json_
                        "input '%s': loading images from URLs is disabled", in->name);
     mlc_image *im = NULL;
     mlc_error err = {0};
-    mlc_status st = mlc_image_load(kind, text, 0, &x->wf->limits, &im, &err);
+    /* A workflow computing on several threads wants latency: so does its decode. */
+    unsigned flags = x->wf->has_mopt && x->wf->mopt.threads == 1 ? 0 : MLC_IMAGE_TWO_THREADS;
+    mlc_status st = mlc_image_load(kind, text, flags, &x->wf->limits, &im, &err);
     if (st)
         return wf_fail(we, st, 400, "InputImageLoadError", WF_CTX_INPUT,
                        "Could not load input image. Cause: input '%s'%s: %s", in->name,
