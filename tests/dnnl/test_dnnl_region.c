@@ -7,7 +7,8 @@
  * with sigmoid, batched matmul, softmax and layer norm; plus failure paths
  * (wrong input rank) and a second bind with another batch (weights shared);
  * the threading-level chooser (adapt.c) on made-up times, and a region whose
- * ops fall in each level run adaptively and pinned.
+ * ops fall in each level run adaptively and pinned; the buffer plan (in-place
+ * ops, buffers placed by lifetime) on a chain of changing sizes.
  */
 #include <stdint.h>
 
@@ -614,6 +615,74 @@ static void test_threading_levels(void)
     dn_ctx_free(c);
 }
 
+/* The buffer plan (plan_pool) on a chain whose values change size: softmax,
+ * a linear eltwise and a residual add run in place when their source dies
+ * there, buffers alive at the same time never share bytes (the result
+ * matches naive loops), and the pool needs little more than the largest set
+ * of values alive at once (v1 + v4 + v5 at the second matmul). Without the
+ * in-place softmax the peak is v1 + v2 + v3; whole-buffer reuse made the
+ * pool that size too. */
+static void test_pool_plan(void)
+{
+    enum { R = 64, K = 512, H = 2048 };
+    uint32_t seed = 5;
+    struct dn_ctx *c = ctx_new(1, 7, 6, 2);
+    for (int i = 0; i < 7; i++) c->vals[i].rank = 2;
+    c->n_out = 1;
+    c->outs[0] = 6;
+    int64_t w1d[2] = {K, H}, w2d[2] = {H, K};
+    float *w1 = const_new(c, 0, 2, w1d, &seed), *w2 = const_new(c, 1, 2, w2d, &seed);
+    float *w1c = mlc_alloc(sizeof(float) * K * H), *w2c = mlc_alloc(sizeof(float) * K * H);
+    memcpy(w1c, w1, sizeof(float) * K * H), memcpy(w2c, w2, sizeof(float) * K * H);
+    struct dn_op *op = c->ops;
+    op[0].kind = DN_ELTWISE, op[0].in[0] = 0, op[0].out = 1, op[0].alg = dnnl_eltwise_relu;
+    op[1].kind = DN_MATMUL, op[1].in[0] = 1, op[1].out = 2, op[1].w = 0;
+    op[2].kind = DN_SOFTMAX, op[2].in[0] = 2, op[2].out = 3, op[2].axis = 1;
+    op[3].kind = DN_ELTWISE, op[3].in[0] = 3, op[3].out = 4, op[3].alg = dnnl_eltwise_linear;
+    op[3].alpha = 2, op[3].beta = 0;
+    op[4].kind = DN_MATMUL, op[4].in[0] = 4, op[4].out = 5, op[4].w = 1;
+    op[5].kind = DN_BINARY, op[5].in[0] = 5, op[5].in[1] = 1, op[5].out = 6;
+    op[5].alg = dnnl_binary_add;
+    mlc_tensor x = tensor4(1, 1, R, K, &seed), out = {0};
+    x.rank = 2, x.dims[0] = R, x.dims[1] = K;
+    const struct eng_region_vtbl *vt = &dn_region_vtbl;
+    void *state = mlc_calloc(1, vt->session_size(c));
+    mlc_error err = {0};
+    CHECK_OK(vt->infer(c, &x, 1, &out, 1, &err), &err);
+    out.data = mlc_calloc(R * K, sizeof(float));
+    CHECK_OK(vt->bind(c, &x, 1, state, &err), &err);
+    CHECK_OK(vt->run(c, state, &x, 1, &out, 1, &err), &err);
+    size_t peak = sizeof(float) * R * (K + H + K), pool = vt->pool_size(c, state);
+    printf("pool %zu bytes for a peak of %zu alive\n", pool, peak);
+    CHECK_MSG(pool >= peak && pool <= peak + peak / 16, "pool %zu, peak %zu", pool, peak);
+    float *t = mlc_alloc(sizeof(float) * R * K), *v = mlc_alloc(sizeof(float) * H);
+    float *ref = mlc_alloc(sizeof(float) * R * K);
+    const float *xs = x.data;
+    for (int r = 0; r < R; r++) {
+        double mx = -1e30, sum = 0;
+        for (int k = 0; k < K; k++) t[r * K + k] = fmaxf(xs[r * K + k], 0);
+        for (int h = 0; h < H; h++) {
+            double a = 0;
+            for (int k = 0; k < K; k++) a += (double)t[r * K + k] * w1c[k * H + h];
+            v[h] = (float)a;
+            mx = fmax(mx, a);
+        }
+        for (int h = 0; h < H; h++) sum += exp(v[h] - mx);
+        for (int h = 0; h < H; h++) v[h] = (float)(2 * exp(v[h] - mx) / sum);
+        for (int k = 0; k < K; k++) {
+            double a = t[r * K + k];
+            for (int h = 0; h < H; h++) a += (double)v[h] * w2c[h * K + k];
+            ref[r * K + k] = (float)a;
+        }
+    }
+    if (out.data) CHECK_NEAR(max_diff(out.data, ref, R * K), 0, 1e-4);
+    vt->unbind(c, state);
+    mlc_free(state);
+    mlc_free(v), mlc_free(ref), mlc_free(t), mlc_free(w1c), mlc_free(w2c);
+    mlc_free(x.data), mlc_free(out.data);
+    dn_ctx_free(c);
+}
+
 int main(void)
 {
     TEST_RUN(test_conv_grouped);
@@ -625,5 +694,6 @@ int main(void)
     TEST_RUN(test_bad_shape);
     TEST_RUN(test_adapt_choice);
     TEST_RUN(test_threading_levels);
+    TEST_RUN(test_pool_plan);
     TEST_DONE();
 }
