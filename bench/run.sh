@@ -4,7 +4,8 @@
 # docs/PERFORMANCE.md (between the bench:begin/bench:end markers).
 #
 #   bench/run.sh [--models "resnet18 resnet50 ..."] [--runs N] [--batches "1 8"]
-#                [--bf16 "resnet50 vit_b_16"] [--threads 2] [--no-doc] [--timeout SEC]
+#                [--bf16 "resnet50 vit_b_16"] [--threads 2] [--rounds 3] [--no-doc]
+#                [--timeout SEC]
 #
 # Models: build/bench-models/<name>.onnx (made once by tools/export_families.py
 # --full when it exists, else bench/export_models.py; never committed).
@@ -13,7 +14,10 @@
 # Every engine run is capped by --timeout (default 240 s) so that the whole
 # script stays bounded; a capped or failed run shows as "fail" in the table.
 # Peak RSS of both engines is measured the same way: /usr/bin/time's maximum
-# resident set size of the whole process.
+# resident set size of the whole process. Each model and batch is measured in
+# --rounds rounds, the engines taking turns to go first, and the table gives
+# the median of the rounds: this machine's load drifts between minutes, and a
+# ratio of two runs a minute apart measured the drift as much as the engines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -22,6 +26,7 @@ MODELS="resnet18 resnet50 mobilenet_v3_large efficientnet_b0 convnext_tiny vit_b
 BATCHES="1 8"
 BF16="resnet50 vit_b_16"
 RUNS=10
+ROUNDS=3
 THREADS=2
 DOC=1
 TIMEOUT=240
@@ -32,9 +37,10 @@ while [ $# -gt 0 ]; do
     --bf16) BF16=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
     --no-doc) DOC=0; shift ;;
-    -h|--help) sed -n 2,17p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,21p "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -94,15 +100,19 @@ cut -d' ' -f1-3 /proc/loadavg >"$OUT/loadavg.txt"
 for m in $MODELS; do
   for b in $BATCHES; do
     in=$MD/input.in$b.npy
-    echo "$m batch $b" >&2
-    run "ort $m $b f32" node "$PEER_JS" "$MD/$m.onnx" --threads "$THREADS" --runs "$RUNS" \
-      --input "$in" --output "$OUT/$m.$b.ort.npy"
-    run "mlc $m $b f32" build-release/mlc bench "$MD/$m.onnx" --threads "$THREADS" --runs "$RUNS" \
-      --input "$in" --output "$OUT/$m.$b.mlc.npy" --json
-    case " $BF16 " in
-      *" $m "*) run "mlc $m $b bf16" build-release/mlc bench "$MD/$m.onnx" --threads "$THREADS" \
-                  --runs "$RUNS" --precision bf16 --input "$in" --output "$OUT/$m.$b.bf16.npy" --json ;;
-    esac
+    for r in $(seq 1 "$ROUNDS"); do
+      echo "$m batch $b round $r" >&2
+      [ $((r % 2)) = 0 ] || run "ort $m $b f32" node "$PEER_JS" "$MD/$m.onnx" --threads "$THREADS" \
+        --runs "$RUNS" --input "$in" --output "$OUT/$m.$b.ort.npy"
+      run "mlc $m $b f32" build-release/mlc bench "$MD/$m.onnx" --threads "$THREADS" --runs "$RUNS" \
+        --input "$in" --output "$OUT/$m.$b.mlc.npy" --json
+      case " $BF16 " in
+        *" $m "*) run "mlc $m $b bf16" build-release/mlc bench "$MD/$m.onnx" --threads "$THREADS" \
+                    --runs "$RUNS" --precision bf16 --input "$in" --output "$OUT/$m.$b.bf16.npy" --json ;;
+      esac
+      [ $((r % 2)) = 1 ] || run "ort $m $b f32" node "$PEER_JS" "$MD/$m.onnx" --threads "$THREADS" \
+        --runs "$RUNS" --input "$in" --output "$OUT/$m.$b.ort.npy"
+    done
   done
 done
 # Time to first result as the issue counts it for mlc: process start to the
@@ -133,5 +143,5 @@ echo "total $(( $(date +%s) - start )) s" >&2
 cut -d' ' -f1-3 /proc/loadavg >>"$OUT/loadavg.txt"
 
 [ "$DOC" = 1 ] || exit 0
-node bench/table.js "$RES" "$OUT" "$ROOT/docs/PERFORMANCE.md" "$THREADS" "$RUNS"
+node bench/table.js "$RES" "$OUT" "$ROOT/docs/PERFORMANCE.md" "$THREADS" "$RUNS" "$ROUNDS"
 echo "wrote docs/PERFORMANCE.md" >&2

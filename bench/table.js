@@ -1,12 +1,15 @@
 // bench/table.js - turns bench/run.sh's results.jsonl into the markdown table
 // of docs/PERFORMANCE.md (replacing the text between the bench markers), and
 // compares each mlc output .npy with the ORT peer's output of the same run.
-//   node bench/table.js results.jsonl OUTDIR docs/PERFORMANCE.md THREADS RUNS
+//   node bench/table.js results.jsonl OUTDIR docs/PERFORMANCE.md THREADS RUNS [ROUNDS]
+// A label measured in several rounds shows the median of its rounds (min ms:
+// the least), a round that failed only when all did.
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { execSync } = require('child_process');
-const [res, outDir, doc, threads, runs] = process.argv.slice(2);
+const [res, outDir, doc, threads, runs, roundsArg] = process.argv.slice(2);
+const rounds = Number(roundsArg || 1);
 
 function readNpy(path) {
   const buf = fs.readFileSync(path);
@@ -37,8 +40,18 @@ function diff(a, b) {
 }
 
 const rows = fs.readFileSync(res, 'utf8').split('\n').filter(Boolean).map(l => JSON.parse(l));
+const med = v => { const s = [...v].sort((a, b) => a - b), n = s.length; return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2; };
+const groups = {};
+for (const r of rows) (groups[r.label] = groups[r.label] || []).push(r);
 const by = {};
-for (const r of rows) by[r.label] = r;
+for (const [label, g] of Object.entries(groups)) {
+  const ok = g.filter(r => !r.failed);
+  if (!ok.length) { by[label] = g[0]; continue; }
+  const r = { ...ok[0] };
+  for (const k of ['median_ms', 'img_per_s', 'load_ms', 'first_ms', 'peak_rss_kb']) r[k] = med(ok.map(x => x[k]));
+  r.min_ms = Math.min(...ok.map(x => x.min_ms));
+  by[label] = r;
+}
 const f = (v, d = 1) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(d));
 const cpu = execSync("lscpu | sed -n 's/^Model name: *//p'").toString().trim();
 const date = new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
@@ -49,13 +62,16 @@ try {
   loadNote = `Load average (1/5/15 min) at the start: ${l[0]}` + (l[1] ? `; at the end: ${l[1]}` : '') + '.\n';
 } catch (e) { /* older runs: no note */ }
 let t = `Measured ${date} on ${cpu}, ${os.cpus().length} cores, ${threads} threads per engine, ` +
-  `median and min of ${runs} runs after 2 warm-ups; same input .npy for both engines.\n` +
+  `median and min of ${runs} runs after 2 warm-ups` +
+  (rounds > 1 ? `, each the median of ${rounds} rounds with the engines taking turns to go first` : '') +
+  `; same input .npy for both engines.\n` +
   `Ratios are mlc / ORT (below 1.00 = mlc better). Peak RSS is the whole process (/usr/bin/time).\n` +
   `"to first" = load (session create) + first run. "max |d|" and "top1" compare mlc's output ` +
   `with ORT's on the same input.\n` + loadNote + '\n' +
   '| model | batch | engine | median ms | min ms | median ratio | img/s | load ms | first run ms | to-first ratio | peak RSS MiB | RSS ratio | max \\|d\\| vs ORT | top1 = ORT |\n' +
   '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n';
 const labels = [...new Set(rows.map(r => r.label.split(' ').slice(1, 3).join(' ')))];
+// by[] holds each label's median over the rounds (above).
 for (const mb of labels) {
   const [m, b] = mb.split(' ');
   const ort = by[`ort ${mb} f32`];
