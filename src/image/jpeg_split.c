@@ -17,7 +17,7 @@
  * IDCT, fancy upsampling) and write BGR rows straight into the image.
  *
  * Not here: anything the single-call path does differently (CMYK, grey,
- * progressive and multi-scan files, warnings). Those, and any error or
+ * progressive and other multi-scan files, warnings). Those, and any error or
  * warning met here, send the caller back to the one-thread decode, whose
  * messages it reports; a file that decodes cleanly on one thread decodes
  * cleanly here.
@@ -63,10 +63,13 @@ static void half_run(struct half *h)
     c->err = jpeg_std_error(&h->jerr);
     h->jerr.error_exit = on_error;
     h->jerr.emit_message = on_message;
-    jpeg_create_decompress(c);
+    /* Before create: it reports a failed allocation through on_error. */
     if (setjmp(h->jb)) goto done;
+    jpeg_create_decompress(c);
     jpeg_mem_src(c, h->p, (unsigned long)h->n);
-    if (jpeg_read_header(c, TRUE) != JPEG_HEADER_OK || c->progressive_mode ||
+    /* One scan only: several would make each decoder buffer the whole
+     * image's coefficients before its first row. */
+    if (jpeg_read_header(c, TRUE) != JPEG_HEADER_OK || jpeg_has_multiple_scans(c) ||
         c->jpeg_color_space != JCS_YCbCr || c->num_components != 3 ||
         (int)c->image_width != h->im->w || (int)c->image_height != h->im->h)
         goto done;

@@ -3,7 +3,7 @@
  * the one-thread decode's pixels, byte for byte, on photo-like JPEGs made
  * here with libjpeg (every chroma subsampling, odd sizes, restart markers);
  * it really splits the files it should and declines the others (grey,
- * progressive, small); and damaged files give the same status and message
+ * progressive, several scans); and damaged files give the same status and message
  * on both paths.
  */
 #include <stdio.h>
@@ -39,7 +39,7 @@ struct enc {
     int w, h;
     int hs, vs;      /* luma sampling factors (chroma 1x1); 0: grey */
     int restart;     /* restart interval in MCUs, 0 none */
-    int progressive; /* jpeg_simple_progression */
+    int progressive; /* 1: jpeg_simple_progression; 2: sequential, a scan per component */
 };
 
 /* The picture as a JPEG in memory (caller frees with free()). */
@@ -66,7 +66,10 @@ static unsigned char *encode(const struct enc *e, unsigned long *n)
         jpeg_set_colorspace(&c, JCS_GRAYSCALE);
     }
     c.restart_interval = (unsigned)e->restart;
-    if (e->progressive) jpeg_simple_progression(&c);
+    static jpeg_scan_info per_comp[3] = {
+        {1, {0}, 0, 63, 0, 0}, {1, {1}, 0, 63, 0, 0}, {1, {2}, 0, 63, 0, 0}};
+    if (e->progressive == 1) jpeg_simple_progression(&c);
+    if (e->progressive == 2) c.scan_info = per_comp, c.num_scans = 3;
     jpeg_start_compress(&c, TRUE);
     while (c.next_scanline < c.image_height) {
         JSAMPROW row = px + (size_t)c.next_scanline * (size_t)e->w * 3;
@@ -103,6 +106,7 @@ static void test_same_pixels(void)
         {1280, 720, 2, 2, 5, 0},  /* restart markers */
         {1280, 720, 0, 0, 0, 0},  /* grey: declined */
         {1280, 720, 2, 2, 0, 1},  /* progressive: declined */
+        {1280, 720, 2, 2, 0, 2},  /* sequential, one scan per component: declined */
         {640, 480, 2, 2, 0, 0},   /* below the size the split is for */
         {4000, 3000, 2, 2, 0, 0}, /* 12 MP */
     };

@@ -8,9 +8,11 @@
  * kernel), so blocked layouts flow from one primitive to the next; reorders
  * are only inserted where a consumer cannot take the producer's layout (region
  * inputs, outputs, Flatten-like views, rare mismatches). Buffers are planned
- * with liveness (a value's buffer returns to a pool after its last use; a
- * residual add fused as a sum post-op takes over its operand's buffer when
- * that operand dies there). Weights are reordered into the primitive's
+ * by lifetime: each lives from the op that makes it to its value's last use,
+ * and plan_pool places them in one block so that no two alive at the same
+ * time overlap; a residual add fused as a sum post-op, and softmax, eltwise
+ * and binary ops, take over their source's buffer when it dies there (in
+ * place). Weights are reordered into the primitive's
  * preferred layout once per net (ctx->consts[].pk, under ctx->lock) and shared
  * read-only by all sessions.
  *
