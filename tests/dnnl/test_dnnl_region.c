@@ -8,8 +8,10 @@
  * (wrong input rank) and a second bind with another batch (weights shared);
  * the threading-level chooser (adapt.c) on made-up times, and a region whose
  * ops fall in each level run adaptively and pinned; the buffer plan (in-place
- * ops, buffers placed by lifetime) on a chain of changing sizes.
+ * ops, buffers placed by lifetime) on a chain of changing sizes; our SiLU
+ * (silu.c) alone and after a conv.
  */
+#include <omp.h>
 #include <stdint.h>
 
 #include "engine/dnnl/dn.h"
@@ -683,6 +685,67 @@ static void test_pool_plan(void)
     dn_ctx_free(c);
 }
 
+/* silu.c against double precision: every tail length, the parallel split,
+ * huge, tiny and signed-zero inputs; then a conv whose SiLU post-op runs as
+ * our step and as oneDNN's (MLC_DNNL_SILU=0), both against naive loops. */
+static void test_silu(void)
+{
+    enum { N = 300000 };
+    float *x = mlc_alloc(sizeof(float) * N), *y = mlc_alloc(sizeof(float) * N);
+    for (int i = 0; i < N; i++) x[i] = -100.0f + 200.0f * (float)i / N;
+    x[0] = 0.0f, x[1] = -0.0f, x[2] = 1e-30f, x[3] = -1e30f, x[4] = 1e30f, x[5] = 88.5f;
+    double worst = 0;
+    for (int n = 1; n <= 40; n++) { /* tails, one thread (small) */
+        memcpy(y, x + 1000 * n, sizeof(float) * (size_t)n);
+        dn_silu_f32(y, (size_t)n);
+        for (int i = 0; i < n; i++) {
+            double v = x[1000 * n + i], r = v / (1 + exp(-v));
+            worst = fmax(worst, fabs(y[i] - r) / (fabs(r) + 1e-30));
+        }
+    }
+    memcpy(y, x, sizeof(float) * N);
+    omp_set_num_threads(2);
+    dn_silu_f32(y, N);
+    for (int i = 0; i < N; i++) {
+        double v = x[i], r = v / (1 + exp(-v)), d = fabs(y[i] - r);
+        CHECK_MSG(d <= 4e-7 * fabs(r) + 1e-35, "silu(%g) = %g, want %g", v, y[i], r);
+        if (fabs(r) > 1e-30) worst = fmax(worst, d / fabs(r));
+    }
+    printf("silu: max relative error %.3g\n", worst);
+    CHECK(worst <= 1e-6);
+    CHECK(y[0] == 0 && y[3] == 0 && y[4] == 1e30f);
+    mlc_free(x), mlc_free(y);
+
+    uint32_t seed = 9;
+    for (int own = 0; own < 2; own++) {
+        setenv("MLC_DNNL_SILU", own ? "1" : "0", 1);
+        struct dn_ctx *c = ctx_new(1, 2, 1, 2);
+        c->vals[0].rank = c->vals[1].rank = 4;
+        c->n_out = 1;
+        c->outs[0] = 1;
+        int64_t wd[4] = {48, 16, 1, 1}, bd[1] = {48};
+        float *w = const_new(c, 0, 4, wd, &seed), *b = const_new(c, 1, 1, bd, &seed);
+        struct dn_op *op = &c->ops[0];
+        op->kind = DN_CONV;
+        op->in[0] = 0, op->out = 1, op->w = 0, op->b = 1;
+        op->kernel[0] = op->kernel[1] = 1;
+        op->post[0] = (struct dn_post){0, dnnl_eltwise_swish, 1, 0};
+        op->n_post = 1;
+        float *wc = mlc_alloc(sizeof(float) * 48 * 16), bc[48];
+        memcpy(wc, w, sizeof(float) * 48 * 16), memcpy(bc, b, sizeof bc);
+        mlc_tensor in = tensor4(2, 16, 40, 40, &seed), out = {0};
+        CHECK(run_region(c, &in, &out));
+        float *ref = mlc_alloc(sizeof(float) * 2 * 48 * 1600);
+        conv_ref(in.data, 2, 16, 40, 40, wc, bc, 48, 1, 1, 1, 1, 0, 1, ref, 40, 40);
+        for (int i = 0; i < 2 * 48 * 1600; i++)
+            ref[i] = (float)(ref[i] / (1 + exp(-(double)ref[i])));
+        if (out.data) CHECK_MSG(max_diff(out.data, ref, 2 * 48 * 1600) <= 1e-4, "own %d", own);
+        mlc_free(in.data), mlc_free(out.data), mlc_free(ref), mlc_free(wc);
+        dn_ctx_free(c);
+    }
+    unsetenv("MLC_DNNL_SILU");
+}
+
 int main(void)
 {
     TEST_RUN(test_conv_grouped);
@@ -695,5 +758,6 @@ int main(void)
     TEST_RUN(test_adapt_choice);
     TEST_RUN(test_threading_levels);
     TEST_RUN(test_pool_plan);
+    TEST_RUN(test_silu);
     TEST_DONE();
 }

@@ -146,6 +146,10 @@ void dn_const_md(const struct dn_ctx *c, const struct dn_op *op, int cid, int ra
 dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
                            const dnnl_memory_desc_t *want, void **data_out);
 
+/* silu.c: x[i] * sigmoid(x[i]) in place, on the OpenMP threads the
+ * calling thread is set to. */
+void dn_silu_f32(float *x, size_t n);
+
 /* Frees a context built by partition.c (also used on partition failure). */
 void dn_ctx_free(void *ctx);
 
