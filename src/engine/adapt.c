@@ -15,9 +15,9 @@
  * The first runs climb from level 0 while the next level beats the one below
  * by 10% (the first run at each level is not counted: it is cold, or makes
  * primitives or plans); then the level with the lowest recent time (minimum
- * of its last ENG_ADAPT_KEEP samples: noise only ever adds time) is used, and
- * every ENG_ADAPT_EXPLORE-th run tries a neighbouring level, so a change of
- * load is noticed within a few dozen runs.
+ * of its last ENG_ADAPT_KEEP samples: noise only ever adds time) is used, a
+ * level timed only once is tried once more, and every ENG_ADAPT_EXPLORE-th run tries a
+ * neighbouring level, so a change of load is noticed within a few dozen runs.
  *
  * Pure bookkeeping: no clock (the callers time their runs), so the tests can
  * drive it with made-up times. One per session and purpose: not thread-safe.
@@ -72,6 +72,14 @@ int eng_adapt_pick(struct eng_adapt *a)
     }
     int b = best_level(a);
     a->best = b;
+    /* A level timed only once may have lost on a noisy sample: a slow
+     * second run at level 0 sent the climb to level 2, and exploring only
+     * the best's neighbours never came back to 0 (efficientnet_b0 stayed
+     * 1.6x slower in about half the processes). The next 4th run tries
+     * such a level once more. */
+    if (r % 4 == 0)
+        for (int k = 0; k < a->n_levels; k++)
+            if (k != b && a->seen[k] && a->n[k] < 2) return a->cur = k;
     /* Then the best, and every ENG_ADAPT_EXPLORE-th run a neighbour of it
      * (below and above in turn): load comes and goes. */
     if (r % ENG_ADAPT_EXPLORE == 0) {

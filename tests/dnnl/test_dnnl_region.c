@@ -519,8 +519,8 @@ static void test_adapt_choice(void)
         eng_adapt_record(&a, l, l == 1 && used[1] == 1 ? -1.0 : idle[l]);
     }
     /* the climb: 0 cold, 0, 1 (making primitives), 1; level 1 is slower, so
-     * level 2 is never tried and level 0 is used from then on */
-    CHECK_MSG(seq[0] == 0 && seq[1] == 0 && seq[2] == 1 && seq[3] == 1 && seq[4] == 0 &&
+     * level 2 is never tried; level 1, timed once, once more; then level 0 */
+    CHECK_MSG(seq[0] == 0 && seq[1] == 0 && seq[2] == 1 && seq[3] == 1 && seq[4] == 1 &&
                   seq[5] == 0,
               "warm-up %d %d %d %d %d %d", seq[0], seq[1], seq[2], seq[3], seq[4], seq[5]);
     int at[3] = {0};
@@ -542,6 +542,38 @@ static void test_adapt_choice(void)
     eng_adapt_record(&a, 0, 1.0);
     (void)eng_adapt_pick(&a);
     CHECK(a.best == 0);
+
+    /* A spike on level 0's only timed run of the climb (30 ms for 10) sends
+     * it up; level 0 is tried again within 4 runs and wins from then on. */
+    eng_adapt_init(&a, 3, -1);
+    int spiked = 0, late0 = 0;
+    for (int r = 0; r < 40; r++) {
+        int l = eng_adapt_pick(&a);
+        if (l < 0 || l > 2) break;
+        double t = idle[l];
+        if (l == 0 && a.seen[0] && !spiked) t = 30e-3, spiked = 1;
+        eng_adapt_record(&a, l, t);
+        if (r >= 16) late0 += l == 0;
+    }
+    CHECK(spiked);
+    CHECK_MSG(a.best == 0 && late0 >= 22, "best %d, level 0 in %d of the last 24 runs", a.best,
+              late0);
+
+    /* The same spike with level 2 beating level 1: the climb ends at 2, whose
+     * neighbour is 1, and level 0 still comes back. */
+    const double far[3] = {10e-3, 20e-3, 13e-3};
+    eng_adapt_init(&a, 3, -1);
+    spiked = late0 = 0;
+    for (int r = 0; r < 40; r++) {
+        int l = eng_adapt_pick(&a);
+        if (l < 0 || l > 2) break;
+        double t = far[l];
+        if (l == 0 && a.seen[0] && !spiked) t = 30e-3, spiked = 1;
+        eng_adapt_record(&a, l, t);
+        if (r >= 16) late0 += l == 0;
+    }
+    CHECK_MSG(a.best == 0 && late0 >= 22, "far: best %d, level 0 in %d of the last 24 runs", a.best,
+              late0);
 }
 
 /* Three convs, one per threading level (small < 1 M multiply-adds, mid,
