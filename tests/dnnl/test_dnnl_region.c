@@ -128,21 +128,33 @@ static void conv_ref(const float *x, int64_t N, int64_t C, int64_t H, int64_t W,
                 }
 }
 
+/* A region of one convolution with weights wd (OIHW) and a bias, both
+ * random (*w, *b: the region's copies, freed with it). */
+static struct dn_ctx *conv_region(const int64_t *wd, uint32_t *seed, float **w, float **b)
+{
+    struct dn_ctx *c = ctx_new(1, 2, 1, 2);
+    c->vals[0].rank = c->vals[1].rank = 4;
+    c->n_out = 1;
+    c->outs[0] = 1;
+    *w = const_new(c, 0, 4, wd, seed);
+    *b = const_new(c, 1, 1, wd, seed);
+    struct dn_op *op = &c->ops[0];
+    op->kind = DN_CONV;
+    op->in[0] = 0, op->out = 1, op->w = 0, op->b = 1;
+    op->kernel[0] = wd[2], op->kernel[1] = wd[3];
+    return c;
+}
+
 static void test_conv_grouped(void)
 {
     uint32_t seed = 1;
     for (int bf = 0; bf < 2; bf++) {
-        struct dn_ctx *c = ctx_new(1, 2, 1, 2);
+        int64_t wd[4] = {6, 2, 3, 3};
+        float *w, *b;
+        struct dn_ctx *c = conv_region(wd, &seed, &w, &b);
         c->bf16 = bf;
-        c->vals[0].rank = c->vals[1].rank = 4;
-        c->n_out = 1;
-        c->outs[0] = 1;
-        int64_t wd[4] = {6, 2, 3, 3}, bd[1] = {6};
-        float *w = const_new(c, 0, 4, wd, &seed), *b = const_new(c, 1, 1, bd, &seed);
         struct dn_op *op = &c->ops[0];
-        op->kind = DN_CONV;
-        op->in[0] = 0, op->out = 1, op->w = 0, op->b = 1, op->group = 2;
-        op->kernel[0] = op->kernel[1] = 3;
+        op->group = 2;
         op->stride[0] = op->stride[1] = 2;
         op->dil[0] = op->dil[1] = 2;
         op->pad_l[0] = op->pad_l[1] = op->pad_r[0] = op->pad_r[1] = 2;
@@ -493,6 +505,25 @@ static int adapt_settle(struct eng_adapt *a, const double *t, int want)
     return hits;
 }
 
+/* 40 runs on times t, but level 0's first timed run takes 30 ms: how many
+ * of the last 24 ran at level 0, and the best level at the end. */
+static int adapt_spiked(const double *t, int *best)
+{
+    struct eng_adapt a;
+    int spiked = 0, late0 = 0;
+    eng_adapt_init(&a, 3, -1);
+    for (int r = 0; r < 40; r++) {
+        int l = eng_adapt_pick(&a);
+        if (l < 0 || l > 2) break;
+        double x = t[l];
+        if (l == 0 && a.seen[0] && !spiked) x = 30e-3, spiked = 1;
+        eng_adapt_record(&a, l, x);
+        if (r >= 16) late0 += l == 0;
+    }
+    *best = spiked ? a.best : -1;
+    return late0;
+}
+
 /* The threading-level chooser (adapt.c) on made-up times. */
 static void test_adapt_choice(void)
 {
@@ -544,35 +575,14 @@ static void test_adapt_choice(void)
     CHECK(a.best == 0);
 
     /* A spike on level 0's only timed run of the climb (30 ms for 10) sends
-     * it up; level 0 is tried again within 4 runs and wins from then on. */
-    eng_adapt_init(&a, 3, -1);
-    int spiked = 0, late0 = 0;
-    for (int r = 0; r < 40; r++) {
-        int l = eng_adapt_pick(&a);
-        if (l < 0 || l > 2) break;
-        double t = idle[l];
-        if (l == 0 && a.seen[0] && !spiked) t = 30e-3, spiked = 1;
-        eng_adapt_record(&a, l, t);
-        if (r >= 16) late0 += l == 0;
-    }
-    CHECK(spiked);
-    CHECK_MSG(a.best == 0 && late0 >= 22, "best %d, level 0 in %d of the last 24 runs", a.best,
-              late0);
-
-    /* The same spike with level 2 beating level 1: the climb ends at 2, whose
+     * it up; level 0 is tried again within 4 runs and wins from then on.
+     * Also with level 2 beating level 1: the climb ends at 2, whose
      * neighbour is 1, and level 0 still comes back. */
     const double far[3] = {10e-3, 20e-3, 13e-3};
-    eng_adapt_init(&a, 3, -1);
-    spiked = late0 = 0;
-    for (int r = 0; r < 40; r++) {
-        int l = eng_adapt_pick(&a);
-        if (l < 0 || l > 2) break;
-        double t = far[l];
-        if (l == 0 && a.seen[0] && !spiked) t = 30e-3, spiked = 1;
-        eng_adapt_record(&a, l, t);
-        if (r >= 16) late0 += l == 0;
-    }
-    CHECK_MSG(a.best == 0 && late0 >= 22, "far: best %d, level 0 in %d of the last 24 runs", a.best,
+    int best = -1, late0 = adapt_spiked(idle, &best);
+    CHECK_MSG(best == 0 && late0 >= 22, "best %d, level 0 in %d of the last 24 runs", best, late0);
+    late0 = adapt_spiked(far, &best);
+    CHECK_MSG(best == 0 && late0 >= 22, "far: best %d, level 0 in %d of the last 24 runs", best,
               late0);
 }
 
@@ -751,16 +761,10 @@ static void test_silu(void)
     uint32_t seed = 9;
     for (int own = 0; own < 2; own++) {
         setenv("MLC_DNNL_SILU", own ? "1" : "0", 1);
-        struct dn_ctx *c = ctx_new(1, 2, 1, 2);
-        c->vals[0].rank = c->vals[1].rank = 4;
-        c->n_out = 1;
-        c->outs[0] = 1;
-        int64_t wd[4] = {48, 16, 1, 1}, bd[1] = {48};
-        float *w = const_new(c, 0, 4, wd, &seed), *b = const_new(c, 1, 1, bd, &seed);
+        int64_t wd[4] = {48, 16, 1, 1};
+        float *w, *b;
+        struct dn_ctx *c = conv_region(wd, &seed, &w, &b);
         struct dn_op *op = &c->ops[0];
-        op->kind = DN_CONV;
-        op->in[0] = 0, op->out = 1, op->w = 0, op->b = 1;
-        op->kernel[0] = op->kernel[1] = 1;
         op->post[0] = (struct dn_post){0, dnnl_eltwise_swish, 1, 0};
         op->n_post = 1;
         float *wc = mlc_alloc(sizeof(float) * 48 * 16), bc[48];
