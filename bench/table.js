@@ -65,11 +65,11 @@ let t = `Measured ${date} on ${cpu}, ${os.cpus().length} cores, ${threads} threa
   `median and min of ${runs} runs after 2 warm-ups` +
   (rounds > 1 ? `, each the median of ${rounds} rounds with the engines taking turns to go first` : '') +
   `; same input .npy for both engines.\n` +
-  `Ratios are mlc / ORT (below 1.00 = mlc better). Peak RSS is the whole process (/usr/bin/time).\n` +
+  `Ratios are mlc / ORT (below 1.00 = mlc better); "min ratio" compares the fastest runs, which the host's noise moves least. Peak RSS is the whole process (/usr/bin/time).\n` +
   `"to first" = load (session create) + first run. "max |d|" and "top1" compare mlc's output ` +
   `with ORT's on the same input.\n` + loadNote + '\n' +
-  '| model | batch | engine | median ms | min ms | median ratio | img/s | load ms | first run ms | to-first ratio | peak RSS MiB | RSS ratio | max \\|d\\| vs ORT | top1 = ORT |\n' +
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n';
+  '| model | batch | engine | median ms | min ms | median ratio | min ratio | img/s | load ms | first run ms | to-first ratio | peak RSS MiB | RSS ratio | max \\|d\\| vs ORT | top1 = ORT |\n' +
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n';
 const labels = [...new Set(rows.map(r => r.label.split(' ').slice(1, 3).join(' ')))];
 // by[] holds each label's median over the rounds (above).
 for (const mb of labels) {
@@ -79,13 +79,13 @@ for (const mb of labels) {
     const key = eng === 'ort' ? `ort ${mb} f32` : `mlc ${mb} ${eng.split(' ')[1]}`;
     const r = by[key];
     if (!r) continue;
-    if (r.failed) { t += `| ${m} | ${b} | ${eng} | fail: ${String(r.why).replace(/[|\n]/g, ' ').slice(0, 120)} |||||||||||\n`; continue; }
+    if (r.failed) { t += `| ${m} | ${b} | ${eng} | fail: ${String(r.why).replace(/[|\n]/g, ' ').slice(0, 120)} ||||||||||||\n`; continue; }
     const rss = r.peak_rss_kb / 1024, mine = eng !== 'ort' && ort && !ort.failed;
     const tf = r.load_ms + r.first_ms;
     let d = { max: NaN, agree: NaN };
     if (eng !== 'ort') d = diff(`${outDir}/${m}.${b}.ort.npy`, `${outDir}/${m}.${b}.${eng === 'mlc f32' ? 'mlc' : 'bf16'}.npy`);
     t += `| ${m} | ${b} | ${eng} | ${f(r.median_ms, 2)} | ${f(r.min_ms, 2)} | ` +
-      `${mine ? f(r.median_ms / ort.median_ms, 2) : ''} | ${f(r.img_per_s)} | ${f(r.load_ms)} | ` +
+      `${mine ? f(r.median_ms / ort.median_ms, 2) : ''} | ${mine ? f(r.min_ms / ort.min_ms, 2) : ''} | ${f(r.img_per_s)} | ${f(r.load_ms)} | ` +
       `${f(r.first_ms)} | ${mine ? f(tf / (ort.load_ms + ort.first_ms), 2) : ''} | ${f(rss, 0)} | ` +
       `${mine ? f(rss / (ort.peak_rss_kb / 1024), 2) : ''} | ${eng === 'ort' ? '' : (Number.isNaN(d.max) ? '-' : d.max.toExponential(1))} | ` +
       `${eng === 'ort' ? '' : (Number.isNaN(d.agree) ? '-' : (100 * d.agree).toFixed(0) + '%')} |\n`;
