@@ -97,6 +97,7 @@ run() {
 start=$(date +%s)
 # Load average (1, 5, 15 min) at the start and the end: the table notes it.
 cut -d' ' -f1-3 /proc/loadavg >"$OUT/loadavg.txt"
+date -u '+%Y-%m-%d %H:%M UTC' >"$OUT/when.txt"
 for m in $MODELS; do
   for b in $BATCHES; do
     in=$MD/input.in$b.npy

@@ -54,7 +54,9 @@ for (const [label, g] of Object.entries(groups)) {
 }
 const f = (v, d = 1) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(d));
 const cpu = execSync("lscpu | sed -n 's/^Model name: *//p'").toString().trim();
-const date = new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+// When the run started (run.sh writes it); a re-render keeps that time.
+let date = new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+try { date = fs.readFileSync(path.join(outDir, 'when.txt'), 'utf8').trim() || date; } catch (e) { /* older runs */ }
 
 let loadNote = '';
 try {
