@@ -27,6 +27,7 @@
 
 #include "engine/adapt.h"
 #include "engine/engine.h"
+#include "engine/fit.h"
 #include "onnx/onnx.h"
 
 #define PLAN_CACHE    4
@@ -349,25 +350,16 @@ static int is_view(enum ir_op op)
            op == IR_OP_Unsqueeze || op == IR_OP_Identity;
 }
 
-struct block {
-    size_t off, size;
-    int last; /* step of last use */
-};
-
-/* First-fit placement among live blocks (sorted by offset). */
-static size_t place(struct block *live, int *n_live, size_t size, int last, size_t *peak)
+/* First-fit placement among live blocks (sorted by offset; tag: the step
+ * of last use), inserted there. */
+static size_t place(struct eng_span *live, int *n_live, size_t size, int last, size_t *peak)
 {
-    size_t off = 0;
-    int pos = 0;
-    for (; pos < *n_live; pos++) {
-        if (live[pos].off >= off + size) break;
-        size_t end = live[pos].off + live[pos].size;
-        if (end > off) off = (end + ALIGN - 1) / ALIGN * ALIGN;
-    }
+    int pos;
+    size_t off = eng_first_fit(live, *n_live, size, ALIGN, &pos);
     memmove(&live[pos + 1], &live[pos], (size_t)(*n_live - pos) * sizeof *live);
     live[pos].off = off;
     live[pos].size = size;
-    live[pos].last = last;
+    live[pos].tag = last;
     (*n_live)++;
     if (off + size > *peak) *peak = off + size;
     return off;
@@ -382,7 +374,7 @@ static mlc_status plan_build(struct mlc_net_session *s, struct plan *p, const ml
     int nt = g->n_tensors, nn = g->n_nodes;
     int *known = NULL, *root = NULL, *def = NULL, *last = NULL, *scr_last = NULL;
     size_t *off = NULL, *bytes = NULL, *scr_size = NULL;
-    struct block *live = NULL;
+    struct eng_span *live = NULL;
     int n_live = 0;
     mlc_tensor in[64], out[64];
     memset(p, 0, sizeof *p);
@@ -534,7 +526,7 @@ static mlc_status plan_build(struct mlc_net_session *s, struct plan *p, const ml
         /* Free blocks whose last use is before this step. */
         int w = 0;
         for (int b = 0; b < n_live; b++)
-            if (live[b].last >= sidx) live[w++] = live[b];
+            if (live[b].tag >= sidx) live[w++] = live[b];
         n_live = w;
         const struct ir_node *n = &g->nodes[p->steps[sidx]];
         for (int k = 0; k < n->n_out; k++) {

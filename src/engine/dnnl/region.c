@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "engine/dnnl/dn.h"
+#include "engine/fit.h"
 
 #define MAX_ARGS 10
 
@@ -385,12 +386,12 @@ static int by_size_desc(const void *x, const void *y)
  * at batch 8 54 MB for a peak of about 35 MB alive. */
 static int plan_pool(struct dn_state *s)
 {
-    int n = s->n_bufs, nh;
+    int n = s->n_bufs;
     struct bsize *ord = mlc_alloc((size_t)(n ? n : 1) * sizeof *ord);
-    int *hit = mlc_alloc((size_t)(n ? n : 1) * sizeof *hit);
-    if (!ord || !hit) {
+    struct eng_span *live = mlc_alloc((size_t)(n ? n : 1) * sizeof *live);
+    if (!ord || !live) {
         mlc_free(ord);
-        mlc_free(hit);
+        mlc_free(live);
         return -1;
     }
     for (int i = 0; i < n; i++) ord[i].size = s->bufs[i].size, ord[i].i = i;
@@ -398,26 +399,20 @@ static int plan_pool(struct dn_state *s)
     s->pool_size = 0;
     for (int k = 0; k < n; k++) {
         struct pbuf *b = &s->bufs[ord[k].i];
-        size_t need = (b->size + 63) & ~(size_t)63, off = 0;
-        nh = 0;
-        for (int j = 0; j < k; j++) { /* placed, alive at the same time; by offset */
+        int nl = 0, pos;
+        for (int j = 0; j < k; j++) { /* placed and alive at the same time, by offset */
             const struct pbuf *c = &s->bufs[ord[j].i];
             if (c->t0 > b->t1 || b->t0 > c->t1) continue;
-            int h = nh++;
-            while (h > 0 && s->bufs[hit[h - 1]].off > c->off) hit[h] = hit[h - 1], h--;
-            hit[h] = ord[j].i;
+            int h = nl++;
+            while (h > 0 && live[h - 1].off > c->off) live[h] = live[h - 1], h--;
+            live[h] = (struct eng_span){c->off, c->size, ord[j].i};
         }
-        for (int h = 0; h < nh; h++) {
-            const struct pbuf *c = &s->bufs[hit[h]];
-            if (off + need <= c->off) break;
-            size_t end = c->off + ((c->size + 63) & ~(size_t)63);
-            if (end > off) off = end;
-        }
-        b->off = off;
-        if (off + need > s->pool_size) s->pool_size = off + need;
+        b->off = eng_first_fit(live, nl, b->size, 64, &pos);
+        if (b->off + b->size > s->pool_size) s->pool_size = b->off + b->size;
     }
+    s->pool_size = (s->pool_size + 63) & ~(size_t)63;
     mlc_free(ord);
-    mlc_free(hit);
+    mlc_free(live);
     return 0;
 }
 
