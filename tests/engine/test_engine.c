@@ -314,41 +314,38 @@ static void check_chain(mlc_net *net, int N, int64_t d1, int rank, const int64_t
 
 static void test_shape_chains(void)
 {
-    mlc_net *net = build_chain("Reshape", mk_half, 4);
-    if (net) {
-        CHECK(has(net, "Div") == 1); /* S / 2 stays a run-time (plan) value */
-        int64_t w1[2] = {1, 4}, w2[2] = {1, 8}, w3[2] = {1, 12}, w4[2] = {2, 8};
-        check_chain(net, 1, 4, 2, w1); /* [0, -1]: 0 copies dim 0 */
-        check_chain(net, 2, 4, 2, w2);
-        check_chain(net, 3, 4, 2, w3);
-        check_chain(net, 4, 4, 2, w4);
-        mlc_net_free(net);
-    }
-    net = build_chain("Reshape", mk_where, 4);
-    if (net) {
-        CHECK(has(net, "Equal") == 1);
-        int64_t w1[2] = {1, 4}, w2[2] = {1, 8}, w3[2] = {3, 4};
-        check_chain(net, 1, 4, 2, w1);
-        check_chain(net, 2, 4, 2, w2);
-        check_chain(net, 3, 4, 2, w3);
-        mlc_net_free(net);
-    }
-    net = build_chain("Reshape", mk_exact, 6);
-    if (net) {
-        CHECK(has(net, "Shape") == 0 && has(net, "Equal") == 0 && has(net, "Div") == 0);
-        int64_t w1[2] = {3, 2}, w2[2] = {6, 2}, w3[2] = {9, 2};
-        check_chain(net, 1, 6, 2, w1);
-        check_chain(net, 2, 6, 2, w2);
-        check_chain(net, 3, 6, 2, w3);
-        mlc_net_free(net);
-    }
-    net = build_chain("Expand", mk_expand, 6);
-    if (net) {
-        CHECK(has(net, "Shape") == 0 && has(net, "Concat") == 0);
-        int64_t w1[3] = {1, 3, 6}, w2[3] = {2, 3, 6}, w3[3] = {3, 3, 6};
-        check_chain(net, 1, 6, 3, w1);
-        check_chain(net, 2, 6, 3, w2);
-        check_chain(net, 3, 6, 3, w3);
+    /* Per chain: which op stays (a run-time, plan value) or which all go
+     * (folded at load), and the output dims at batch 1, 2, 3 (and 4). */
+    static const struct {
+        const char *op;
+        void (*mk)(struct mb *);
+        int64_t d1;
+        int rank;
+        const char *kept, *gone[3];
+        int n;
+        int64_t want[4][3];
+    } cases[] = {
+        /* [0, -1]: 0 copies dim 0; S / 2 stays */
+        {"Reshape", mk_half, 4, 2, "Div", {NULL}, 4, {{1, 4}, {1, 8}, {1, 12}, {2, 8}}},
+        {"Reshape", mk_where, 4, 2, "Equal", {NULL}, 3, {{1, 4}, {1, 8}, {3, 4}}},
+        {"Reshape", mk_exact, 6, 2, NULL, {"Shape", "Equal", "Div"}, 3, {{3, 2}, {6, 2}, {9, 2}}},
+        {"Expand",
+         mk_expand,
+         6,
+         3,
+         NULL,
+         {"Shape", "Concat"},
+         3,
+         {{1, 3, 6}, {2, 3, 6}, {3, 3, 6}}},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        mlc_net *net = build_chain(cases[k].op, cases[k].mk, cases[k].d1);
+        if (!net) continue;
+        if (cases[k].kept) CHECK_MSG(has(net, cases[k].kept) == 1, "case %zu", k);
+        for (int g = 0; g < 3 && cases[k].gone[g]; g++)
+            CHECK_MSG(has(net, cases[k].gone[g]) == 0, "case %zu: %s", k, cases[k].gone[g]);
+        for (int n = 0; n < cases[k].n; n++)
+            check_chain(net, n + 1, cases[k].d1, cases[k].rank, cases[k].want[n]);
         mlc_net_free(net);
     }
 }
