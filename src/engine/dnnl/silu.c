@@ -12,7 +12,7 @@
  * x * sigmoid(x) relative, 0 below x = -88 where it is under 1e-36
  * (tests/dnnl/test_dnnl_region.c); 0.34 ns per element on one core over a
  * 1.2 M buffer here (the buffer's memory traffic, mostly), against oneDNN's
- * 0.66-0.8. Portable C without AVX-512.
+ * 0.66-0.8. Without AVX-512, the reference kernel's SiLU (ops/eltwise.c).
  *
  * Threads: OpenMP (the engine layer is compiled with -fopenmp; oneDNN
  * already runs on libgomp), with the count the region set on the calling
@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "engine/dnnl/dn.h"
+#include "engine/ops/ops.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -38,8 +39,7 @@ __attribute__((target("avx512f"))) static void silu_avx512(float *x, size_t n)
     const __m512 c2 = _mm512_set1_ps(1.0f / 2), c3 = _mm512_set1_ps(1.0f / 6);
     const __m512 c4 = _mm512_set1_ps(1.0f / 24), c5 = _mm512_set1_ps(1.0f / 120);
     const __m512 c6 = _mm512_set1_ps(1.0f / 720);
-    size_t i = 0;
-    for (; i < n; i += 16) {
+    for (size_t i = 0; i < n; i += 16) {
         __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
         __m512 v = _mm512_maskz_loadu_ps(m, x + i);
         /* e = exp(-v), -v clamped so that e stays finite and normal */
@@ -65,11 +65,6 @@ __attribute__((target("avx512f"))) static void silu_avx512(float *x, size_t n)
 }
 #endif
 
-static void silu_c(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
-}
-
 /* Below this, one thread: a parallel region costs more than it saves. */
 #define SILU_SERIAL 32768
 
@@ -93,7 +88,7 @@ void dn_silu_f32(float *x, size_t n)
             continue;
         }
 #endif
-        silu_c(x + a, m);
+        eng_apply_act(IR_ACT_SILU, 0, 0, x + a, (int64_t)m); /* the reference kernel's */
     }
     (void)fast;
 }
