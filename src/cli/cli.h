@@ -36,5 +36,8 @@ int cli_cmd_serve(int argc, char **argv);
 
 /* Prints "mlc: <message>" for a failed status and returns exit code 1. */
 int cli_fail(const mlc_error *err);
+/* A whole file, NUL-terminated (not counted in *n_out); NULL when it cannot
+ * be read or is larger than about max bytes. Caller frees with mlc_free. */
+char *cli_read_file(const char *path, size_t max, size_t *n_out);
 
 #endif

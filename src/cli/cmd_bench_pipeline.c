@@ -24,25 +24,6 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* The file's bytes (caller frees with mlc_free); NULL with a message. */
-static void *read_all(const char *path, size_t *n_out)
-{
-    FILE *f = fopen(path, "rb");
-    void *buf = NULL;
-    long n = -1;
-    if (f && fseek(f, 0, SEEK_END) == 0) n = ftell(f);
-    if (n > 0 && n < (1L << 30) && fseek(f, 0, SEEK_SET) == 0 && (buf = mlc_alloc((size_t)n)) &&
-        fread(buf, 1, (size_t)n, f) == (size_t)n) {
-        *n_out = (size_t)n;
-    } else {
-        fprintf(stderr, "mlc bench: cannot read '%s'\n", path);
-        mlc_free(buf);
-        buf = NULL;
-    }
-    if (f) fclose(f);
-    return buf;
-}
-
 int cli_bench_pipeline(const char *pkg, const char *image, const mlc_model_options *opt, int runs,
                        int json)
 {
@@ -62,7 +43,8 @@ int cli_bench_pipeline(const char *pkg, const char *image, const mlc_model_optio
     double *t_js = mlc_calloc((size_t)runs, sizeof(double));
     double *t_all = mlc_calloc((size_t)runs, sizeof(double));
     double *t_fwd = mlc_calloc((size_t)runs, sizeof(double));
-    void *bytes = read_all(image, &n_bytes);
+    char *bytes = cli_read_file(image, (size_t)1 << 30, &n_bytes);
+    if (!bytes) fprintf(stderr, "mlc bench: cannot read '%s'\n", image);
     if (!bytes || !t_dec || !t_cls || !t_js || !t_all || !t_fwd) goto done;
     if (snprintf(onnx, sizeof onnx, "%s/weights.onnx", pkg) >= (int)sizeof onnx) {
         fprintf(stderr, "mlc bench: package path too long\n");

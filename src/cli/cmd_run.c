@@ -31,38 +31,6 @@ static void usage(FILE *f)
                "downloaded) or a model package directory (\"models/demo\").\n");
 }
 
-static char *read_text(const char *path, size_t *n_out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = mlc_alloc(cap + 1);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (n < cap) break;
-        if (cap >= ((size_t)64 << 20)) { /* a definition is never this large */
-            mlc_free(buf);
-            buf = NULL;
-            break;
-        }
-        char *nb = mlc_realloc(buf, cap * 2 + 1);
-        if (!nb) {
-            mlc_free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    fclose(f);
-    if (buf) {
-        buf[n] = '\0';
-        *n_out = n;
-    }
-    return buf;
-}
-
 /* 1 if `name` is declared as an image input in the definition. */
 static int is_image_input(json_t *def, const char *name)
 {
@@ -176,7 +144,8 @@ int cli_cmd_run(int argc, char **argv)
         goto done;
     }
     rc = 1;
-    if (!(text = read_text(path, &n))) {
+    if (!(text =
+              cli_read_file(path, (size_t)64 << 20, &n))) { /* a definition is never this large */
         fprintf(stderr, "mlc run: cannot read '%s'\n", path);
         goto done;
     }

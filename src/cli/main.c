@@ -29,6 +29,38 @@ int cli_fail(const mlc_error *err)
     return 1;
 }
 
+char *cli_read_file(const char *path, size_t max, size_t *n_out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = mlc_alloc(cap + 1);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap) break;
+        if (cap >= max) {
+            mlc_free(buf);
+            buf = NULL;
+            break;
+        }
+        char *nb = mlc_realloc(buf, cap * 2 + 1);
+        if (!nb) {
+            mlc_free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    fclose(f);
+    if (buf) {
+        buf[n] = '\0';
+        *n_out = n;
+    }
+    return buf;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mlc <command> [options]\n\ncommands:\n");
