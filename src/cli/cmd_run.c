@@ -144,8 +144,8 @@ int cli_cmd_run(int argc, char **argv)
         goto done;
     }
     rc = 1;
-    if (!(text =
-              cli_read_file(path, (size_t)64 << 20, &n))) { /* a definition is never this large */
+    /* A definition is never larger than 64 MiB. */
+    if (!(text = cli_read_file(path, (size_t)64 << 20, &n))) {
         fprintf(stderr, "mlc run: cannot read '%s'\n", path);
         goto done;
     }
