@@ -360,7 +360,8 @@ MLC_API void mlc_net_session_free(mlc_net_session *ns);
  * dtype mismatch, named), LIMIT, NO_MEMORY. */
 MLC_API mlc_status mlc_net_run(mlc_net_session *ns, const mlc_tensor *inputs, int n_in,
                                mlc_tensor *outputs, int n_out, mlc_error *err);
-/* Peak bytes of the planned activations for the last run's shapes. */
+/* Peak bytes of the planned activations for the last run's shapes: the
+ * engine's workspace plus the pool its oneDNN regions share. */
 MLC_API size_t mlc_net_session_workspace(const mlc_net_session *ns);
 
 /* ---------------------------------------------------------------------------

@@ -240,7 +240,8 @@ struct plan {
     char *ws_raw;
     char *ws;
     size_t ws_size;
-    char *rpool_raw;         /* scratch shared by the plan's regions */
+    char *rpool_raw; /* scratch shared by the plan's regions */
+    size_t rpool_size;
     struct core_arena arena; /* plan-time values */
 };
 
@@ -589,6 +590,7 @@ static mlc_status plan_build(struct mlc_net_session *s, struct plan *p, const ml
             goto fail;
         }
         core_prefault(p->rpool_raw, rpool + ALIGN);
+        p->rpool_size = rpool;
         char *rp = (char *)(((uintptr_t)p->rpool_raw + ALIGN - 1) / ALIGN * ALIGN);
         for (int sidx = 0; sidx < p->n_steps; sidx++) {
             const struct ir_node *n = &g->nodes[p->steps[sidx]];
@@ -847,7 +849,7 @@ static mlc_status run_plan(mlc_net_session *s, const mlc_tensor *inputs, int n_i
         p = victim;
     }
     p->used = ++s->tick;
-    s->last_ws = p->ws_size;
+    s->last_ws = p->ws_size + p->rpool_size;
     for (int i = 0; i < n_in; i++)
         if (!value_keyed(&inputs[i])) p->t[g->inputs[i]].data = inputs[i].data;
     mlc_tensor in[64], out[64];
@@ -943,8 +945,10 @@ mlc_status mlc_net_describe(const mlc_net *net, char **text_out, mlc_error *err)
             struct plan pl;
             if (plan_build(s, &pl, ins, &e2) == MLC_OK) {
                 st = core_buf_printf(
-                    &b, "plan (symbolic dims = 1): %d steps, peak workspace %zu bytes\n",
-                    pl.n_steps, pl.ws_size);
+                    &b,
+                    "plan (symbolic dims = 1): %d steps, peak workspace %zu bytes, oneDNN "
+                    "region pool %zu bytes\n",
+                    pl.n_steps, pl.ws_size, pl.rpool_size);
                 plan_free(net, &pl);
             } else {
                 st = core_buf_printf(&b, "plan (symbolic dims = 1): %s\n", e2.message);
