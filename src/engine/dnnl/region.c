@@ -568,7 +568,7 @@ static void value_release(struct dn_state *s, int vi)
 }
 
 /* Whether op's last post-op, a SiLU, runs as a step of ours after the
- * primitive (silu.c: 2-4x faster than oneDNN's swish here); f32 only.
+ * primitive (silu.c: about twice as fast as oneDNN's swish here, bench/micro); f32 only.
  * MLC_DNNL_SILU=0 keeps oneDNN's. */
 static int own_silu(const struct dn_ctx *c, const struct dn_op *op)
 {

@@ -1,0 +1,369 @@
+/*
+ * dnnl_ops.c - the oneDNN measurements behind docs/PERFORMANCE.md's "SiLU as
+ * our own step" and "Tried and dropped" sections, rerunnable:
+ *   1. eltwise primitives' cost per element (1.2 M floats in place, one
+ *      thread) against our SiLU (src/engine/dnnl/silu.c) on one and two;
+ *   2. efficientnet_b0's 16->96 1x1 convolution at 112x112, batch 1, one
+ *      thread, bare and with the swish post-op;
+ *   3. a 1x1 convolution with oneDNN's fused depthwise post-op against the
+ *      two convolutions run separately, each with its SiLU (batch 8, two
+ *      threads), channels-last and nChw16c: time, and the largest difference
+ *      of the results; plus the reorders into and out of nChw16c that a
+ *      channels-last net would need around the blocked pair.
+ * Medians of 50 runs after 5 warm-ups. Not a test: it asserts nothing.
+ *   build-release/bench/micro/mlc_micro_dnnl
+ */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/dnnl/dn.h"
+
+#define CK(x)                                                                                      \
+    do {                                                                                           \
+        dnnl_status_t r_ = (x);                                                                    \
+        if (r_) {                                                                                  \
+            fprintf(stderr, "%s: %s\n", #x, dn_status_str(r_));                                    \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+static dnnl_engine_t eng;
+static dnnl_stream_t strm;
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median ms of 50 runs of fn(arg) after 5 warm-ups. */
+static double median_ms(void (*fn)(void *), void *arg)
+{
+    double t[50];
+    for (int i = 0; i < 55; i++) {
+        double a = now_ms();
+        fn(arg);
+        if (i >= 5) t[i - 5] = now_ms() - a;
+    }
+    qsort(t, 50, sizeof *t, cmp);
+    return 0.5 * (t[24] + t[25]);
+}
+
+static dnnl_memory_t mem(const dnnl_memory_desc_t *md)
+{
+    dnnl_memory_t m;
+    CK(dnnl_memory_create(&m, md, eng, DNNL_MEMORY_ALLOCATE));
+    return m;
+}
+
+static void fill(dnnl_memory_t m, unsigned seed)
+{
+    const dnnl_memory_desc_t *md;
+    float *p;
+    CK(dnnl_memory_get_memory_desc(m, &md));
+    CK(dnnl_memory_get_data_handle(m, (void **)&p));
+    size_t n = dnnl_memory_desc_get_size(md) / sizeof(float);
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        p[i] = (float)(seed >> 8) / 16777216.0f - 0.5f;
+    }
+}
+
+static void run_prim(void *arg);
+
+/* m filled with the values fill() gives a plain (a, ab, ..., abcde) layout,
+ * reordered into m's: the same logical tensor whatever m's layout. */
+static void fill_logical(dnnl_memory_t m, unsigned seed)
+{
+    static const dnnl_format_tag_t plain_tag[6] = {
+        dnnl_format_tag_undef, dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde};
+    const dnnl_memory_desc_t *md;
+    dnnl_memory_desc_t p;
+    CK(dnnl_memory_get_memory_desc(m, &md));
+    CK(dnnl_memory_desc_init_by_tag(&p, md->ndims, md->dims, dnnl_f32, plain_tag[md->ndims]));
+    dnnl_memory_t src = mem(&p);
+    fill(src, seed);
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t r;
+    CK(dnnl_reorder_primitive_desc_create(&pd, &p, eng, md, eng, NULL));
+    CK(dnnl_primitive_create(&r, pd));
+    dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, m}};
+    CK(dnnl_primitive_execute(r, strm, 2, a));
+    CK(dnnl_stream_wait(strm));
+    dnnl_primitive_destroy(r);
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_memory_destroy(src);
+}
+
+struct prim {
+    dnnl_primitive_t p;
+    int n;
+    dnnl_exec_arg_t a[8];
+};
+
+static void run_prim(void *arg)
+{
+    struct prim *x = arg;
+    CK(dnnl_primitive_execute(x->p, strm, x->n, x->a));
+    CK(dnnl_stream_wait(strm));
+}
+
+struct two {
+    struct prim *a, *b;
+};
+
+static void run_two(void *arg)
+{
+    struct two *t = arg;
+    run_prim(t->a);
+    run_prim(t->b);
+}
+
+struct silu_arg {
+    float *x;
+    size_t n;
+};
+
+static void run_silu(void *arg)
+{
+    struct silu_arg *s = arg;
+    dn_silu_f32(s->x, s->n);
+}
+
+static const char *impl(const_dnnl_primitive_desc_t pd)
+{
+    const char *s = "?";
+    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s);
+    return s;
+}
+
+static void eltwise_costs(void)
+{
+    enum { N = 1204224 };
+    static const struct {
+        dnnl_alg_kind_t alg;
+        float alpha;
+        const char *name;
+    } algs[] = {{dnnl_eltwise_swish, 1, "swish"},       {dnnl_eltwise_logistic, 0, "logistic"},
+                {dnnl_eltwise_tanh, 0, "tanh"},         {dnnl_eltwise_exp, 0, "exp"},
+                {dnnl_eltwise_relu, 0, "relu"},         {dnnl_eltwise_hardswish, 0, "hardswish"},
+                {dnnl_eltwise_gelu_erf, 0, "gelu_erf"}, {dnnl_eltwise_gelu_tanh, 0, "gelu_tanh"}};
+    dnnl_memory_desc_t md;
+    dnnl_dims_t d = {N};
+    CK(dnnl_memory_desc_init_by_tag(&md, 1, d, dnnl_f32, dnnl_a));
+    dnnl_memory_t m = mem(&md);
+    omp_set_num_threads(1);
+    printf("1. eltwise over %d floats in place, ns per element (one thread unless said)\n", N);
+    for (size_t k = 0; k < sizeof algs / sizeof algs[0]; k++) {
+        dnnl_eltwise_desc_t ed;
+        dnnl_primitive_desc_t pd;
+        struct prim x = {NULL, 2, {{DNNL_ARG_SRC, m}, {DNNL_ARG_DST, m}}};
+        CK(dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, algs[k].alg, &md,
+                                          algs[k].alpha, 0));
+        CK(dnnl_primitive_desc_create(&pd, &ed, NULL, eng, NULL));
+        CK(dnnl_primitive_create(&x.p, pd));
+        fill(m, 1);
+        printf("   oneDNN %-10s %.3f  (%s)\n", algs[k].name, median_ms(run_prim, &x) * 1e6 / N,
+               impl(pd));
+        dnnl_primitive_destroy(x.p);
+        dnnl_primitive_desc_destroy(pd);
+    }
+    struct silu_arg s = {NULL, N};
+    CK(dnnl_memory_get_data_handle(m, (void **)&s.x));
+    for (int nt = 1; nt <= 2; nt++) {
+        omp_set_num_threads(nt);
+        fill(m, 1);
+        printf("   mlc silu.c        %.3f  (%d thread%s)\n", median_ms(run_silu, &s) * 1e6 / N, nt,
+               nt > 1 ? "s" : "");
+    }
+    dnnl_memory_destroy(m);
+}
+
+/* A convolution primitive with its memories: weights and bias from seed
+ * (and seed + 1), a fused depthwise conv's from 4 and 5 (as a separate one
+ * made with seed 4). */
+static void conv(struct prim *x, dnnl_memory_t src, const dnnl_memory_desc_t *dst_md, int oc, int k,
+                 int stride, int groups, dnnl_post_ops_t po, unsigned seed, dnnl_memory_t *dst)
+{
+    const dnnl_memory_desc_t *smd;
+    CK(dnnl_memory_get_memory_desc(src, &smd));
+    dnnl_memory_desc_t wmd, bmd;
+    int ic = (int)smd->dims[1], pad = k / 2;
+    dnnl_dims_t wd = {groups, oc / groups, ic / groups, k, k}, bd = {oc};
+    dnnl_dims_t st = {stride, stride}, pl = {pad, pad};
+    CK(dnnl_memory_desc_init_by_tag(&wmd, groups > 1 ? 5 : 4, groups > 1 ? wd : wd + 1, dnnl_f32,
+                                    dnnl_format_tag_any));
+    CK(dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_a));
+    dnnl_convolution_desc_t cd;
+    CK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, smd,
+                                          &wmd, &bmd, dst_md, st, pl, pl));
+    dnnl_primitive_attr_t attr;
+    CK(dnnl_primitive_attr_create(&attr));
+    if (po) CK(dnnl_primitive_attr_set_post_ops(attr, po));
+    dnnl_primitive_desc_t pd;
+    CK(dnnl_primitive_desc_create(&pd, &cd, attr, eng, NULL));
+    CK(dnnl_primitive_create(&x->p, pd));
+    dnnl_memory_t w = mem(dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0));
+    dnnl_memory_t b = mem(&bmd);
+    fill_logical(w, seed), fill_logical(b, seed + 1);
+    *dst = mem(dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0));
+    x->n = 0;
+    x->a[x->n++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, src};
+    x->a[x->n++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, w};
+    x->a[x->n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, b};
+    x->a[x->n++] = (dnnl_exec_arg_t){DNNL_ARG_DST, *dst};
+    const dnnl_memory_desc_t *dw = dnnl_primitive_desc_query_md(
+        pd, dnnl_query_exec_arg_md, DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS);
+    if (dw && dw->ndims) { /* the fused depthwise conv's weights and bias */
+        dnnl_memory_t m = mem(dw), mb = mem(&bmd);
+        fill_logical(m, 4), fill_logical(mb, 5);
+        x->a[x->n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS, m};
+        x->a[x->n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_BIAS, mb};
+    }
+    printf("   %s", impl(pd));
+    dnnl_primitive_attr_destroy(attr);
+    dnnl_primitive_desc_destroy(pd);
+}
+
+static dnnl_memory_t act(int n, int c, int h, dnnl_format_tag_t tag, unsigned seed)
+{
+    dnnl_memory_desc_t md;
+    dnnl_dims_t d = {n, c, h, h};
+    CK(dnnl_memory_desc_init_by_tag(&md, 4, d, dnnl_f32, tag));
+    dnnl_memory_t m = mem(&md);
+    fill_logical(m, seed);
+    return m;
+}
+
+static void any_md(dnnl_memory_desc_t *md, int n, int c, int h, dnnl_format_tag_t tag)
+{
+    dnnl_dims_t d = {n, c, h, h};
+    CK(dnnl_memory_desc_init_by_tag(md, 4, d, dnnl_f32, tag));
+}
+
+/* Median ms of a reorder of m into (to 1) or out of (to 0) channels-last. */
+static double reorder_ms(dnnl_memory_t m, int to)
+{
+    const dnnl_memory_desc_t *md;
+    dnnl_memory_desc_t nhwc;
+    CK(dnnl_memory_get_memory_desc(m, &md));
+    CK(dnnl_memory_desc_init_by_tag(&nhwc, 4, md->dims, dnnl_f32, dnnl_nhwc));
+    dnnl_memory_t o = mem(&nhwc);
+    dnnl_primitive_desc_t pd;
+    struct prim x = {NULL, 2, {{DNNL_ARG_FROM, to ? o : m}, {DNNL_ARG_TO, to ? m : o}}};
+    CK(dnnl_reorder_primitive_desc_create(&pd, to ? &nhwc : md, eng, to ? md : &nhwc, eng, NULL));
+    CK(dnnl_primitive_create(&x.p, pd));
+    double t = median_ms(run_prim, &x);
+    dnnl_primitive_destroy(x.p);
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_memory_destroy(o);
+    return t;
+}
+
+/* Plain NCHW floats of m (reordered). */
+static float *plain(dnnl_memory_t m)
+{
+    const dnnl_memory_desc_t *md;
+    CK(dnnl_memory_get_memory_desc(m, &md));
+    dnnl_memory_desc_t p;
+    CK(dnnl_memory_desc_init_by_tag(&p, 4, md->dims, dnnl_f32, dnnl_nchw));
+    dnnl_memory_t o = mem(&p);
+    dnnl_primitive_desc_t pd;
+    struct prim x = {NULL, 2, {{DNNL_ARG_FROM, m}, {DNNL_ARG_TO, o}}};
+    CK(dnnl_reorder_primitive_desc_create(&pd, md, eng, &p, eng, NULL));
+    CK(dnnl_primitive_create(&x.p, pd));
+    run_prim(&x);
+    size_t n = dnnl_memory_desc_get_size(&p);
+    float *f = malloc(n), *h;
+    CK(dnnl_memory_get_data_handle(o, (void **)&h));
+    memcpy(f, h, n);
+    dnnl_primitive_destroy(x.p);
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_memory_destroy(o);
+    return f;
+}
+
+static void swish_post(void)
+{
+    omp_set_num_threads(1);
+    printf("2. 1x1 conv 16->96 at 112x112, batch 1, one thread, median ms\n");
+    for (int sw = 0; sw < 2; sw++) {
+        dnnl_post_ops_t po = NULL;
+        if (sw) {
+            CK(dnnl_post_ops_create(&po));
+            CK(dnnl_post_ops_append_eltwise(po, 1, dnnl_eltwise_swish, 1, 0));
+        }
+        dnnl_memory_t x = act(1, 16, 112, dnnl_nhwc, 6), y;
+        dnnl_memory_desc_t ymd;
+        any_md(&ymd, 1, 96, 112, dnnl_nhwc);
+        struct prim c;
+        conv(&c, x, &ymd, 96, 1, 1, 1, po, 2, &y);
+        printf(" %s: %.3f\n", sw ? "with swish" : "bare", median_ms(run_prim, &c));
+        if (po) dnnl_post_ops_destroy(po);
+    }
+}
+
+static void dw_fusion(int ic, int oc, int h, int stride)
+{
+    const int n = 8, oh = (h + 2 - 3) / stride + 1;
+    omp_set_num_threads(2);
+    printf("3. 1x1 %d->%d at %dx%d + SiLU + 3x3 depthwise stride %d + SiLU, batch 8, two threads\n",
+           ic, oc, h, h, stride);
+    static const dnnl_format_tag_t tags[2] = {dnnl_nhwc, dnnl_nChw16c};
+    for (int t = 0; t < 2; t++) {
+        dnnl_memory_t x = act(n, ic, h, tags[t], 7), mid, y1, y2;
+        dnnl_memory_desc_t mmd, ymd;
+        any_md(&mmd, n, oc, h, tags[t]);
+        any_md(&ymd, n, oc, oh, tags[t]);
+        struct prim a, b, f;
+        /* Each conv followed by SiLU, as in efficientnet_b0's blocks. */
+        dnnl_post_ops_t sw, po;
+        CK(dnnl_post_ops_create(&sw));
+        CK(dnnl_post_ops_append_eltwise(sw, 1, dnnl_eltwise_swish, 1, 0));
+        conv(&a, x, &mmd, oc, 1, 1, 1, sw, 2, &mid);
+        conv(&b, mid, &ymd, oc, 3, stride, oc, sw, 4, &y1);
+        CK(dnnl_post_ops_create(&po));
+        CK(dnnl_post_ops_append_eltwise(po, 1, dnnl_eltwise_swish, 1, 0));
+        CK(dnnl_post_ops_append_dw(po, dnnl_f32, dnnl_f32, dnnl_f32, 3, stride, 1, 0, 0, NULL));
+        CK(dnnl_post_ops_append_eltwise(po, 1, dnnl_eltwise_swish, 1, 0));
+        conv(&f, x, &mmd, oc, 1, 1, 1, po, 2, &y2);
+        dnnl_post_ops_destroy(sw);
+        dnnl_post_ops_destroy(po);
+        struct two sep = {&a, &b};
+        double ts = median_ms(run_two, &sep), tf = median_ms(run_prim, &f);
+        float *p1 = plain(y1), *p2 = plain(y2);
+        double d = 0;
+        for (size_t i = 0; i < (size_t)n * oc * oh * oh; i++) {
+            double e = fabs((double)p1[i] - p2[i]);
+            if (!(e <= d)) d = e; /* NaN counts */
+        }
+        printf("\n   %s: separate %.3f ms, fused %.3f ms, max |fused - separate| %g\n",
+               t ? "nChw16c" : "channels-last", ts, tf, d);
+        if (t)
+            printf("   reorders around it from channels-last: in %.3f ms, out %.3f ms\n",
+                   reorder_ms(x, 1), reorder_ms(y2, 0));
+        free(p1), free(p2);
+    }
+}
+
+int main(void)
+{
+    CK(dnnl_engine_create(&eng, dnnl_cpu, 0));
+    CK(dnnl_stream_create(&strm, eng, dnnl_stream_default_flags));
+    eltwise_costs();
+    swish_post();
+    dw_fusion(16, 96, 112, 2);
+    dw_fusion(24, 144, 56, 1);
+    return 0;
+}
