@@ -18,9 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/dnnl/dn.h"
+#include "micro.h"
 
 #define CK(x)                                                                                      \
     do {                                                                                           \
@@ -33,19 +33,6 @@
 
 static dnnl_engine_t eng;
 static dnnl_stream_t strm;
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* Median ms of 50 runs of fn(arg) after 5 warm-ups. */
 static double median_ms(void (*fn)(void *), void *arg)

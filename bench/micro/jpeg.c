@@ -12,25 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jpeglib.h>
 #include <turbojpeg.h>
 
 #include "image/decode_int.h"
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "micro.h"
 
 /* Rows [from, h) of the file into px with libjpeg (BGR). */
 static void rows_from(const unsigned char *p, size_t n, unsigned char *px, int w, int from)
