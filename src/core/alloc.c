@@ -44,6 +44,13 @@ void mlc_set_allocator(const mlc_allocator *a)
         g_alloc = (mlc_allocator){NULL, libc_alloc, libc_realloc, libc_free};
 }
 
+size_t core_alloc_size(const void *p)
+{
+    size_t n;
+    memcpy(&n, (const unsigned char *)p - HDR, sizeof n);
+    return n;
+}
+
 size_t core_alloc_live_bytes(void)
 {
     return atomic_load(&g_live);

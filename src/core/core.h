@@ -33,6 +33,8 @@ mlc_status core_err_prefix(mlc_error *err, const char *fmt, ...) CORE_PRINTF(2, 
     } while (0)
 void core_assert_fail(const char *expr, const char *file, int line);
 
+/* The size a block from mlc_alloc/mlc_realloc was asked for (p not NULL). */
+size_t core_alloc_size(const void *p);
 /* Allocation accounting (for tests): bytes live and a "fail the Nth
  * allocation" hook. n <= 0 disables it. */
 size_t core_alloc_live_bytes(void);

@@ -34,7 +34,9 @@ static _Thread_local size_t pb_src_len, pb_done, pb_dropped;
 static void *pb_alloc(void *ctx, size_t n)
 {
     (void)ctx;
-    void *p = mlc_alloc(n ? n : 1);
+    /* Large buffers get 64 bytes of room at the end: the oneDNN backend packs
+     * weights back into their own buffer, 64-byte aligned (engine/dnnl/pack.c). */
+    void *p = mlc_alloc(n >= ((size_t)256 << 10) ? n + 64 : n ? n : 1);
     if (!p) pb_oom = 1;
     /* Large buffers are weights (raw_data) about to be filled: populate their
      * pages in one call instead of taking a page fault per 4 KiB page, which

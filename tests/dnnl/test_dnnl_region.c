@@ -9,10 +9,13 @@
  * the threading-level chooser (adapt.c) on made-up times, and a region whose
  * ops fall in each level run adaptively and pinned; the buffer plan (in-place
  * ops, buffers placed by lifetime) on a chain of changing sizes; our SiLU
- * (silu.c) alone and after a conv.
+ * (silu.c) alone and after a conv; packing into the weights' own buffers
+ * (pack.c).
  */
 #include <omp.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "engine/dnnl/dn.h"
 #include "test.h"
@@ -54,7 +57,8 @@ static float *const_new(struct dn_ctx *c, int id, int rank, const int64_t *dims,
     k->rank = rank;
     int64_t n = 1;
     for (int i = 0; i < rank; i++) n *= (k->dims[i] = dims[i]);
-    k->data = mlc_alloc((size_t)n * sizeof(float));
+    k->data =
+        mlc_alloc((size_t)n * sizeof(float) + 64); /* room to pack in place, as the loader's */
     for (int64_t i = 0; i < n; i++) k->data[i] = frand(seed);
     return k->data;
 }
@@ -727,6 +731,101 @@ static void test_pool_plan(void)
     dn_ctx_free(c);
 }
 
+/* Counts the bytes of fresh blocks of at least 64 KiB handed out (a realloc
+ * that moves counts as fresh; one that stays put does not). */
+static atomic_size_t fresh_bytes;
+static void *count_alloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    if (n >= ((size_t)64 << 10)) atomic_fetch_add(&fresh_bytes, n);
+    return malloc(n); /* checksrc: ok (the test's allocator) */
+}
+static void *count_realloc(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    void *q = realloc(p, n); /* checksrc: ok (the test's allocator) */
+    if (q && q != p && n >= ((size_t)64 << 10)) atomic_fetch_add(&fresh_bytes, n);
+    return q;
+}
+static void count_free(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p); /* checksrc: ok (the test's allocator) */
+}
+
+/* Packing (pack.c) reuses each weight's own buffer: binding a chain of four
+ * convs allocates one scratch's worth of fresh memory for their packed
+ * weights, not four weights' worth, and the results match naive loops. The
+ * last conv has 40 output channels, which blocked layouts pad: its packed
+ * copy is larger than the plain one and gets a buffer of its own. Then a
+ * second session binds the same packed weights (nothing to pack). */
+static void test_pack_in_place(void)
+{
+    enum { C = 96, O4 = 40, H = 14 };
+    uint32_t seed = 17;
+    struct dn_ctx *c = ctx_new(1, 5, 4, 4);
+    /* One thread: no helper, which packs into fresh buffers when it takes a
+     * share of the packing (region.c, take_packs). */
+    c->threads = 1;
+    for (int i = 0; i < 5; i++) c->vals[i].rank = 4;
+    c->n_out = 1;
+    c->outs[0] = 4;
+    float *wcopy[4];
+    size_t wbytes = sizeof(float) * C * C * 9;
+    for (int k = 0; k < 4; k++) {
+        int64_t wd[4] = {k == 3 ? O4 : C, C, 3, 3};
+        float *w = const_new(c, k, 4, wd, &seed);
+        size_t n = sizeof(float) * (size_t)(wd[0] * C * 9);
+        wcopy[k] = mlc_alloc(n);
+        memcpy(wcopy[k], w, n);
+        struct dn_op *op = &c->ops[k];
+        op->kind = DN_CONV, op->in[0] = k, op->out = k + 1, op->w = k;
+        op->kernel[0] = op->kernel[1] = 3;
+        op->pad_l[0] = op->pad_l[1] = op->pad_r[0] = op->pad_r[1] = 1;
+    }
+    mlc_tensor x = tensor4(1, C, H, H, &seed);
+    float *t[2] = {mlc_alloc(sizeof(float) * C * H * H), mlc_alloc(sizeof(float) * C * H * H)};
+    float *ref = mlc_alloc(sizeof(float) * O4 * H * H);
+    conv_ref(x.data, 1, C, H, H, wcopy[0], NULL, C, 3, 3, 1, 1, 1, 1, t[0], H, H);
+    conv_ref(t[0], 1, C, H, H, wcopy[1], NULL, C, 3, 3, 1, 1, 1, 1, t[1], H, H);
+    conv_ref(t[1], 1, C, H, H, wcopy[2], NULL, C, 3, 3, 1, 1, 1, 1, t[0], H, H);
+    conv_ref(t[0], 1, C, H, H, wcopy[3], NULL, O4, 3, 3, 1, 1, 1, 1, ref, H, H);
+
+    const struct eng_region_vtbl *vt = &dn_region_vtbl;
+    mlc_error err = {0};
+    for (int sess = 0; sess < 2; sess++) {
+        void *state = mlc_calloc(1, vt->session_size(c));
+        mlc_tensor out = {0};
+        CHECK_OK(vt->infer(c, &x, 1, &out, 1, &err), &err);
+        out.data = mlc_calloc(O4 * H * H, sizeof(float));
+        mlc_allocator counting = {NULL, count_alloc, count_realloc, count_free};
+        atomic_store(&fresh_bytes, 0);
+        mlc_set_allocator(&counting);
+        mlc_status st = vt->bind(c, &x, 1, state, &err);
+        mlc_set_allocator(NULL);
+        CHECK_OK(st, &err);
+        size_t fresh = atomic_load(&fresh_bytes);
+        printf("session %d: bind took %zu fresh bytes (weights %zu each)\n", sess, fresh, wbytes);
+        /* The scratch (one weight) and the padded last conv's copy: 1.5
+         * weights, against 3.5 packing into fresh buffers. */
+        if (sess == 0)
+            CHECK_MSG(fresh >= wbytes && fresh <= wbytes + wbytes / 2 + 1024,
+                      "%zu fresh bytes for 4 weights of %zu", fresh, wbytes);
+        else
+            CHECK_MSG(fresh < wbytes / 2, "%zu fresh bytes with everything packed", fresh);
+        CHECK_OK(vt->run(c, state, &x, 1, &out, 1, &err), &err);
+        double d = max_diff(out.data, ref, O4 * H * H), big = 0;
+        for (int i = 0; i < O4 * H * H; i++) big = fmax(big, fabs(ref[i]));
+        CHECK_MSG(d <= 1e-5 * big, "session %d: diff %g of %g", sess, d, big);
+        vt->unbind(c, state);
+        mlc_free(state);
+        mlc_free(out.data);
+    }
+    for (int k = 0; k < 4; k++) mlc_free(wcopy[k]);
+    mlc_free(t[0]), mlc_free(t[1]), mlc_free(ref), mlc_free(x.data);
+    dn_ctx_free(c);
+}
+
 /* silu.c against double precision: every tail length, the parallel split,
  * huge, tiny and signed-zero inputs; then a conv whose SiLU post-op runs as
  * our step and as oneDNN's (MLC_DNNL_SILU=0), both against naive loops. */
@@ -795,5 +894,6 @@ int main(void)
     TEST_RUN(test_threading_levels);
     TEST_RUN(test_pool_plan);
     TEST_RUN(test_silu);
+    TEST_RUN(test_pack_in_place);
     TEST_DONE();
 }

@@ -139,12 +139,23 @@ const struct eng_adapt *dn_region_adapt(const void *state);
  * logical md as op sees it at rank rank_as (grouped conv weights as goihw,
  * Gemm's B transposed when transB is 0, broadcast operands padded with 1s);
  * and cid's data in layout want, packed once per net (thread-safe; the
- * pointer lives as long as ctx). */
+ * pointer lives as long as ctx; sc may be NULL, then the packed copy is a
+ * fresh buffer). */
 dnnl_format_tag_t dn_plain_tag(int rank);
 void dn_const_md(const struct dn_ctx *c, const struct dn_op *op, int cid, int rank_as,
                  dnnl_memory_desc_t *md);
+/* A packer's reusable destination: a constant packed for the first time is
+ * reordered into it and copied back into the constant's own (already
+ * resident) buffer, so packing touches no fresh memory but this one block
+ * (page faults cost more than the copy in this VM; docs/PERFORMANCE.md).
+ * Zeroed = empty; dn_scratch_free releases it. */
+struct dn_scratch {
+    void *raw;
+    size_t cap;
+};
+void dn_scratch_free(struct dn_scratch *sc);
 dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
-                           const dnnl_memory_desc_t *want, void **data_out);
+                           const dnnl_memory_desc_t *want, struct dn_scratch *sc, void **data_out);
 
 /* silu.c: x[i] * sigmoid(x[i]) in place, on the OpenMP threads the
  * calling thread is set to. */

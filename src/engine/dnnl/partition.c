@@ -389,7 +389,7 @@ static int add_const(struct builder *bd, int t, mlc_error *err)
         w->flags &= ~IR_TENSOR_OWNED;
         return c->n_consts++;
     }
-    k->data = mlc_alloc(n ? n : 4);
+    k->data = mlc_alloc(n + 64); /* room to pack in place, aligned (pack.c) */
     if (!k->data) return core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN partition: out of memory"), -1;
     memcpy(k->data, it->data, n);
     return c->n_consts++;

@@ -1115,14 +1115,17 @@ static int pinned_level(void)
 struct job_run {
     struct dn_ctx *c;
     struct dn_state *s;
-    atomic_int next; /* primitive jobs taken */
+    int nt;               /* the session's threads */
+    atomic_int next;      /* primitive jobs taken (from the end) */
+    atomic_int next_pack; /* packing jobs taken (from the start) */
+    atomic_int both_pack; /* the helper packs too: one OpenMP thread each */
 };
 
-static void do_job(struct dn_ctx *c, struct dn_state *s, struct job *j)
+static void do_job(struct dn_ctx *c, struct dn_state *s, struct job *j, struct dn_scratch *sc)
 {
     if (j->cid >= 0) {
         void *data = NULL;
-        j->r = dn_const_get(c, j->op, j->cid, &j->md, &data);
+        j->r = dn_const_get(c, j->op, j->cid, &j->md, sc, &data);
         if (j->r == dnnl_success) j->r = dnnl_memory_set_data_handle(j->mem, data);
         return;
     }
@@ -1135,35 +1138,56 @@ static void do_job(struct dn_ctx *c, struct dn_state *s, struct job *j)
     }
 }
 
-/* Primitive jobs, shared by both threads (from the end: the big kernels of
- * the last layers first). */
-static void *job_worker(void *arg)
+/* Primitive jobs (from the end: the big kernels of the last layers first). */
+static void take_prims(struct job_run *jr)
 {
-    struct job_run *jr = arg;
     for (int i; (i = atomic_fetch_add(&jr->next, 1)) < jr->s->n_jobs;) {
         struct job *j = &jr->s->jobs[jr->s->n_jobs - 1 - i];
-        if (j->cid < 0) do_job(jr->c, jr->s, j);
+        if (j->cid < 0) do_job(jr->c, jr->s, j, NULL);
     }
+}
+
+/* Packing jobs, each reorder on the session's OpenMP threads while one
+ * thread packs and on one thread each once both do. Only one packer uses a
+ * scratch (pack.c): packing keeps the weights plus one weight's worth of
+ * fresh memory at its peak, as it did with fresh buffers (each plain copy
+ * freed after its packing), where a second scratch would add another. */
+static void take_packs(struct job_run *jr, struct dn_scratch *sc)
+{
+    for (int i; (i = atomic_fetch_add(&jr->next_pack, 1)) < jr->s->n_jobs;) {
+        struct job *j = &jr->s->jobs[i];
+        if (j->cid < 0) continue;
+        set_threads(atomic_load(&jr->both_pack) ? 1 : jr->nt);
+        do_job(jr->c, jr->s, j, sc);
+    }
+}
+
+/* The helper: kernels first, then whatever packing is left. */
+static void *job_helper(void *arg)
+{
+    struct job_run *jr = arg;
+    take_prims(jr);
+    atomic_store(&jr->both_pack, 1);
+    take_packs(jr, NULL);
     return NULL;
 }
 
-/* Runs the deferred jobs: the packing on this thread, the primitives on this
- * thread and, when the session has more than one, a helper thread (a failed
- * pthread_create just leaves them all here). */
+/* Runs the deferred jobs: the packing on this thread and the primitives on a
+ * helper thread when the session has more than one, each taking the other's
+ * jobs when its own are done (a failed pthread_create just leaves them all
+ * here). Packing is the longer part (reorders are bound by memory traffic),
+ * so the helper ends up packing beside this thread. */
 static mlc_status run_jobs(struct dn_ctx *c, struct dn_state *s, int nt, mlc_error *err)
 {
     const char *opname = "region";
     mlc_status st = MLC_OK;
-    struct job_run jr = {c, s, 0};
+    struct job_run jr = {c, s, nt, 0, 0, 0};
     pthread_t th;
-    int helper = nt > 1 && s->n_jobs > 1 && pthread_create(&th, NULL, job_worker, &jr) == 0;
-    /* Packing here, with the session's OpenMP threads (each reorder is
-     * parallel; a second thread of reorders only competed for memory
-     * bandwidth and page faults), while the helper compiles kernels. */
-    set_threads(nt);
-    for (int i = 0; i < s->n_jobs; i++)
-        if (s->jobs[i].cid >= 0) do_job(c, s, &s->jobs[i]);
-    job_worker(&jr);
+    int helper = nt > 1 && s->n_jobs > 1 && pthread_create(&th, NULL, job_helper, &jr) == 0;
+    struct dn_scratch sc = {0};
+    take_packs(&jr, &sc);
+    dn_scratch_free(&sc);
+    take_prims(&jr);
     if (helper) pthread_join(th, NULL);
     set_threads(nt);
     int bad = -1;
