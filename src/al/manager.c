@@ -31,7 +31,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "al/al.h"
@@ -697,7 +696,6 @@ mlc_status al_manager_create(const struct al_options *opt, struct al_manager **m
     pthread_mutex_init(&m->mu, NULL);
     pthread_mutex_init(&m->wmu, NULL);
     pthread_cond_init(&m->wcv, NULL);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     m->fixed_time = opt->fixed_time;
     m->http_timeout_ms = opt->http_timeout_ms > 0 ? opt->http_timeout_ms : 10000;
     m->retry_initial_ms = opt->retry_initial_ms > 0 ? opt->retry_initial_ms : 500;
@@ -815,6 +813,5 @@ void al_manager_free(struct al_manager *m, int timeout_ms)
     pthread_mutex_destroy(&m->mu);
     pthread_mutex_destroy(&m->wmu);
     pthread_cond_destroy(&m->wcv);
-    curl_global_cleanup();
     mlc_free(m);
 }

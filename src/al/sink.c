@@ -24,11 +24,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "al/al.h"
 #include "core/core.h"
+#include "core/curl_lib.h"
 
 /* ------------------------------------------------------------------ local */
 
@@ -111,13 +111,14 @@ static const char *api_url(const struct al_http *h)
 }
 
 /* Appends "&name=<escaped value>" (or "?name=" for the first parameter). */
-static mlc_status add_param(CURL *c, struct core_buf *url, const char *name, const char *value)
+static mlc_status add_param(const struct core_curl *cu, CURL *c, struct core_buf *url,
+                            const char *name, const char *value)
 {
-    char *e = curl_easy_escape(c, value ? value : "", 0);
+    char *e = cu->easy_escape(c, value ? value : "", 0);
     if (!e) return MLC_STATUS_NO_MEMORY;
     mlc_status st = core_buf_printf(url, "%c%s=%s",
                                     strchr(url->data ? url->data : "", '?') ? '&' : '?', name, e);
-    curl_free(e);
+    cu->free(e);
     return st;
 }
 
@@ -127,43 +128,45 @@ static mlc_status perform(const struct al_http *h, const char *url, const char *
                           curl_mime *mime, const char *idem_key, long *code_out, struct resp *r,
                           mlc_error *err)
 {
-    mlc_status st = MLC_OK;
+    const struct core_curl *cu = NULL;
     struct curl_slist *hdr = NULL;
     char errbuf[CURL_ERROR_SIZE] = "";
-    CURL *c = curl_easy_init();
     *code_out = 0;
+    mlc_status st = core_curl(&cu, err);
+    if (st) return st;
+    CURL *c = cu->easy_init();
     if (!c) return core_err(err, MLC_STATUS_NO_MEMORY, "cannot create an HTTP handle");
     int to = h->timeout_ms > 0 ? h->timeout_ms : 10000;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)to);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(to < 5000 ? to : 5000));
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "mlc/" MLC_VERSION);
+    cu->easy_setopt(c, CURLOPT_URL, url);
+    cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)to);
+    cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(to < 5000 ? to : 5000));
+    cu->easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    cu->easy_setopt(c, CURLOPT_WRITEDATA, r);
+    cu->easy_setopt(c, CURLOPT_USERAGENT, "mlc/" MLC_VERSION);
     if (idem_key) {
         char line[80];
         snprintf(line, sizeof line, "Idempotency-Key: %s", idem_key);
-        hdr = curl_slist_append(hdr, line);
+        hdr = cu->slist_append(hdr, line);
     }
     if (body) {
-        hdr = curl_slist_append(hdr, "Content-Type: application/json");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+        hdr = cu->slist_append(hdr, "Content-Type: application/json");
+        cu->easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        cu->easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     } else if (mime) {
-        curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
+        cu->easy_setopt(c, CURLOPT_MIMEPOST, mime);
     }
-    if (hdr) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-    CURLcode rc = curl_easy_perform(c);
+    if (hdr) cu->easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    CURLcode rc = cu->easy_perform(c);
     if (rc != CURLE_OK) {
         st = core_err(err, MLC_STATUS_NETWORK, "Roboflow API request to %s failed: %s", api_url(h),
-                      errbuf[0] ? errbuf : curl_easy_strerror(rc));
+                      errbuf[0] ? errbuf : cu->easy_strerror(rc));
     } else {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code_out);
+        cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, code_out);
     }
-    curl_slist_free_all(hdr);
-    curl_easy_cleanup(c);
+    cu->slist_free_all(hdr);
+    cu->easy_cleanup(c);
     return st;
 }
 
@@ -189,18 +192,20 @@ static mlc_status http_status(long code, const char *what, mlc_error *err, int u
 mlc_status al_sink_roboflow_send(const struct al_http *h, const struct al_datapoint *dp,
                                  char **image_id_out, mlc_error *err)
 {
+    const struct core_curl *cu = NULL;
     mlc_status st = MLC_OK;
     struct core_buf url;
     struct resp r;
     char *image_id = NULL, *fname = NULL;
     json_t *j = NULL;
     curl_mime *mime = NULL;
-    CURL *esc = curl_easy_init(); /* only for escaping */
+    CURL *esc = NULL; /* only for escaping */
     long code = 0;
     core_buf_init(&url, 1u << 16);
     core_buf_init(&r.body, 1u << 20);
     *image_id_out = NULL;
-    if (!esc) goto nomem;
+    if ((st = core_curl(&cu, err))) goto fail;
+    if (!(esc = cu->easy_init())) goto nomem;
     char *ds = safe_component(dp->target_dataset);
     if (!ds) goto nomem;
     st = core_buf_printf(&url, "%s/dataset/%s/upload", api_url(h), ds);
@@ -211,17 +216,18 @@ mlc_status al_sink_roboflow_send(const struct al_http *h, const struct al_datapo
         if (!image_id) goto nomem;
     } else {
         if (!(fname = core_sprintf("%s.jpg", dp->key))) goto nomem;
-        if (add_param(esc, &url, "api_key", h->api_key) ||
-            add_param(esc, &url, "batch", dp->batch) || add_param(esc, &url, "name", fname))
+        if (add_param(cu, esc, &url, "api_key", h->api_key) ||
+            add_param(cu, esc, &url, "batch", dp->batch) || add_param(cu, esc, &url, "name", fname))
             goto nomem;
-        if (dp->inference_id && add_param(esc, &url, "inference_id", dp->inference_id)) goto nomem;
+        if (dp->inference_id && add_param(cu, esc, &url, "inference_id", dp->inference_id))
+            goto nomem;
         for (size_t i = 0; i < dp->n_tags; i++)
-            if (add_param(esc, &url, "tag", dp->tags[i])) goto nomem;
-        if (!(mime = curl_mime_init(esc))) goto nomem;
-        curl_mimepart *part = curl_mime_addpart(mime);
-        if (!part || curl_mime_name(part, "file") || curl_mime_filename(part, fname) ||
-            curl_mime_type(part, "image/jpeg") ||
-            curl_mime_data(part, (const char *)dp->jpeg, dp->jpeg_n))
+            if (add_param(cu, esc, &url, "tag", dp->tags[i])) goto nomem;
+        if (!(mime = cu->mime_init(esc))) goto nomem;
+        curl_mimepart *part = cu->mime_addpart(mime);
+        if (!part || cu->mime_name(part, "file") || cu->mime_filename(part, fname) ||
+            cu->mime_type(part, "image/jpeg") ||
+            cu->mime_data(part, (const char *)dp->jpeg, dp->jpeg_n))
             goto nomem;
         if ((st = perform(h, url.data, NULL, mime, dp->key, &code, &r, err))) goto fail;
         if ((st = http_status(code, "active learning image upload", err, 1))) goto fail;
@@ -240,17 +246,17 @@ mlc_status al_sink_roboflow_send(const struct al_http *h, const struct al_datapo
         /* Attach the multi-label prediction as an annotation. */
         url.len = 0;
         char *eds = safe_component(dp->target_dataset);
-        char *eid = curl_easy_escape(esc, image_id, 0);
+        char *eid = cu->easy_escape(esc, image_id, 0);
         char *aname = core_sprintf("%s.json", dp->key);
         st = (eds && eid && aname)
                  ? core_buf_printf(&url, "%s/dataset/%s/annotate/%s", api_url(h), eds, eid)
                  : MLC_STATUS_NO_MEMORY;
-        if (!st &&
-            (add_param(esc, &url, "api_key", h->api_key) || add_param(esc, &url, "name", aname) ||
-             add_param(esc, &url, "prediction", "true")))
+        if (!st && (add_param(cu, esc, &url, "api_key", h->api_key) ||
+                    add_param(cu, esc, &url, "name", aname) ||
+                    add_param(cu, esc, &url, "prediction", "true")))
             st = MLC_STATUS_NO_MEMORY;
         mlc_free(eds);
-        curl_free(eid);
+        cu->free(eid);
         mlc_free(aname);
         if (st) goto nomem;
         r.body.len = 0;
@@ -270,8 +276,8 @@ nomem:
     st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory uploading a datapoint");
 fail:
 done:
-    if (mime) curl_mime_free(mime);
-    if (esc) curl_easy_cleanup(esc);
+    if (mime) cu->mime_free(mime);
+    if (esc) cu->easy_cleanup(esc);
     json_decref(j);
     core_buf_free(&url);
     core_buf_free(&r.body);
@@ -285,16 +291,18 @@ done:
 static mlc_status get_json(const struct al_http *h, const char *path, int nocache, long *code_out,
                            json_t **out, mlc_error *err)
 {
+    const struct core_curl *cu = NULL;
     mlc_status st = MLC_OK;
     struct core_buf url;
     struct resp r;
-    CURL *esc = curl_easy_init();
+    CURL *esc = NULL;
     core_buf_init(&url, 1u << 16);
     core_buf_init(&r.body, 4u << 20);
     *out = NULL;
-    if (!esc || core_buf_printf(&url, "%s%s", api_url(h), path) ||
-        add_param(esc, &url, "api_key", h->api_key) ||
-        (nocache && add_param(esc, &url, "nocache", "true"))) {
+    if ((st = core_curl(&cu, err))) goto done;
+    if (!(esc = cu->easy_init()) || core_buf_printf(&url, "%s%s", api_url(h), path) ||
+        add_param(cu, esc, &url, "api_key", h->api_key) ||
+        (nocache && add_param(cu, esc, &url, "nocache", "true"))) {
         st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
         goto done;
     }
@@ -308,7 +316,7 @@ static mlc_status get_json(const struct al_http *h, const char *path, int nocach
         st = core_err(err, MLC_STATUS_BAD_JSON, "Roboflow API %s: malformed JSON response", path);
     }
 done:
-    if (esc) curl_easy_cleanup(esc);
+    if (esc) cu->easy_cleanup(esc);
     core_buf_free(&url);
     core_buf_free(&r.body);
     return st;

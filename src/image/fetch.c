@@ -9,22 +9,16 @@
  * redirects and DNS answers that point inwards.
  *
  * It does not decode, cache or retry. Thread-safe: one easy handle per
- * call, no signals (CURLOPT_NOSIGNAL), global init done once.
+ * call, no signals (CURLOPT_NOSIGNAL); libcurl is loaded and initialised
+ * once, on the first fetch (core/curl_lib.h).
  */
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/curl_lib.h"
 #include "image/image.h"
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 struct fetch {
     struct core_buf body;
@@ -119,39 +113,40 @@ mlc_status img_fetch_url(const char *url, const mlc_limits *limits, int public_o
     if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
         return core_err(err, MLC_STATUS_INVALID_ARGUMENT,
                         "only http:// and https:// URLs are fetched");
-    pthread_once(&curl_once, curl_init_once);
+    const struct core_curl *cu = NULL;
+    mlc_status st = core_curl(&cu, err);
+    if (st) return st;
     struct fetch f;
     memset(&f, 0, sizeof f);
     core_buf_init(&f.body, max + 1);
     f.max = max;
-    mlc_status st = MLC_OK;
     char cerr[CURL_ERROR_SIZE] = "";
-    CURL *c = curl_easy_init();
+    CURL *c = cu->easy_init();
     if (!c) {
         st = core_err(err, MLC_STATUS_NO_MEMORY, "cannot start a URL transfer");
         goto fail;
     }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "mlc/" MLC_VERSION);
-    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    cu->easy_setopt(c, CURLOPT_URL, url);
+    cu->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    cu->easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    cu->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    cu->easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+    cu->easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout);
+    cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout);
+    cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
+    cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    cu->easy_setopt(c, CURLOPT_WRITEDATA, &f);
+    cu->easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+    cu->easy_setopt(c, CURLOPT_USERAGENT, "mlc/" MLC_VERSION);
+    cu->easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
     if (public_only) {
-        curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_public_socket);
-        curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &f);
+        cu->easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_public_socket);
+        cu->easy_setopt(c, CURLOPT_OPENSOCKETDATA, &f);
     }
-    CURLcode rc = curl_easy_perform(c);
+    CURLcode rc = cu->easy_perform(c);
     long code = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     if (f.refused) {
         st = core_err(
             err, MLC_STATUS_INVALID_ARGUMENT,
@@ -170,7 +165,7 @@ mlc_status img_fetch_url(const char *url, const mlc_limits *limits, int public_o
     }
     if (rc != CURLE_OK) {
         st = core_err(err, MLC_STATUS_NETWORK, "cannot fetch URL: %s",
-                      cerr[0] ? cerr : curl_easy_strerror(rc));
+                      cerr[0] ? cerr : cu->easy_strerror(rc));
         goto fail;
     }
     if (code < 200 || code >= 300) {
@@ -178,7 +173,7 @@ mlc_status img_fetch_url(const char *url, const mlc_limits *limits, int public_o
                       "URL answered HTTP %ld", code);
         goto fail;
     }
-    curl_easy_cleanup(c);
+    cu->easy_cleanup(c);
     *n_out = f.body.len;
     if (!f.body.data) {
         *data_out = mlc_alloc(1);
@@ -188,7 +183,7 @@ mlc_status img_fetch_url(const char *url, const mlc_limits *limits, int public_o
     *data_out = (uint8_t *)core_buf_take(&f.body);
     return MLC_OK;
 fail:
-    if (c) curl_easy_cleanup(c);
+    if (c) cu->easy_cleanup(c);
     core_buf_free(&f.body);
     return st;
 }

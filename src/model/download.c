@@ -33,9 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
+#include "core/curl_lib.h"
 #include "model/fetch.h"
 
 #define MAX_PAGES 10
@@ -98,43 +98,45 @@ char *mdl_url_for_message(const char *url)
 mlc_status mdl_http_get(const char *url, const char *const *headers, int timeout_ms,
                         struct mdl_sink *s, long *code_out, mlc_error *err)
 {
-    mlc_status st = MLC_OK;
+    const struct core_curl *cu = NULL;
     struct curl_slist *hdrs = NULL;
     char *shown = NULL;
     *code_out = 0;
-    CURL *c = curl_easy_init();
+    mlc_status st = core_curl(&cu, err);
+    if (st) return st;
+    CURL *c = cu->easy_init();
     if (!c) return core_err(err, MLC_STATUS_NO_MEMORY, "cannot start an HTTP transfer");
     char ebuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, s);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+    cu->easy_setopt(c, CURLOPT_URL, url);
+    cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    cu->easy_setopt(c, CURLOPT_WRITEDATA, s);
+    cu->easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    cu->easy_setopt(c, CURLOPT_HEADERDATA, s);
+    cu->easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+    cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    cu->easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
     /* file://, ftp:// etc. from an API answer must not read local files */
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
+    cu->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    cu->easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
     /* a stalled transfer (no byte for timeout_ms) fails; a slow but moving
      * large download does not */
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)((timeout_ms + 999) / 1000));
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "mlc/" MLC_VERSION);
+    cu->easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    cu->easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)((timeout_ms + 999) / 1000));
+    cu->easy_setopt(c, CURLOPT_USERAGENT, "mlc/" MLC_VERSION);
     for (size_t i = 0; headers && headers[i]; i++) {
-        struct curl_slist *h = curl_slist_append(hdrs, headers[i]);
+        struct curl_slist *h = cu->slist_append(hdrs, headers[i]);
         if (!h) {
             st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
             goto fail;
         }
         hdrs = h;
     }
-    if (hdrs) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    CURLcode rc = curl_easy_perform(c);
+    if (hdrs) cu->easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode rc = cu->easy_perform(c);
     long code = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     *code_out = code;
     if (s->over) {
         st = core_err(err, MLC_STATUS_LIMIT, "download from %s is larger than %zu bytes",
@@ -142,12 +144,12 @@ mlc_status mdl_http_get(const char *url, const char *const *headers, int timeout
     } else if (rc != CURLE_OK && code < 400) {
         st = core_err(err, MLC_STATUS_NETWORK, "HTTP request to %s failed: %s",
                       (shown = mdl_url_for_message(url)) ? shown : "?",
-                      ebuf[0] ? ebuf : curl_easy_strerror(rc));
+                      ebuf[0] ? ebuf : cu->easy_strerror(rc));
     }
 fail:
-    curl_slist_free_all(hdrs);
+    cu->slist_free_all(hdrs);
     mlc_free(shown);
-    curl_easy_cleanup(c);
+    cu->easy_cleanup(c);
     return st;
 }
 
@@ -597,12 +599,6 @@ mlc_status mdl_fetch_model(const char *id, const mlc_model_options *opt, char **
     if (!(base = core_strdup(b))) goto nomem;
     while (*base && base[strlen(base) - 1] == '/') base[strlen(base) - 1] = '\0';
 
-    static int curl_ready;
-    if (!curl_ready) {
-        /* not thread-safe in old libcurl; model loads are rare and early */
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        curl_ready = 1;
-    }
     if ((st = core_mkdirs(root, err))) goto fail;
     sweep_stale_staging(root);
     char rnd[37];

@@ -15,6 +15,9 @@
  * mlc_sessions from the model registry's per-model pool, so each worker uses
  * one session per model at a time.
  *
+ * libmicrohttpd is loaded by the first mlc_server_start (mhd_lib.h), not at
+ * process start-up; every MHD call goes through s->mh.
+ *
  * What it does not do: TLS (put nginx in front: deploy/nginx-mlc.conf),
  * HTTP/2, chunked responses.
  *
@@ -37,9 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-#include <microhttpd.h>
-
+#include "server/mhd_lib.h"
 #include "server/server.h"
 
 static double now_s(void)
@@ -106,18 +107,18 @@ static enum MHD_Result send_response(struct mlc_server *s, struct srv_conn *c)
     if (!c->resp) srv_respond_message(c, 500, "Internal error: no response produced");
     struct MHD_Response *r = NULL;
     if (c->resp)
-        r = MHD_create_response_from_buffer_with_free_callback(c->resp_len, c->resp, free_resp);
+        r = s->mh->create_response_from_buffer_with_free_callback(c->resp_len, c->resp, free_resp);
     if (!r) return MHD_NO;
     c->resp = NULL;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            c->resp_type ? c->resp_type : "application/json");
+    s->mh->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                               c->resp_type ? c->resp_type : "application/json");
     if (c->retry_after > 0) {
         char ra[16];
         snprintf(ra, sizeof ra, "%d", c->retry_after);
-        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+        s->mh->add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
     }
-    enum MHD_Result ok = MHD_queue_response(c->mhd, (unsigned)c->status, r);
-    MHD_destroy_response(r);
+    enum MHD_Result ok = s->mh->queue_response(c->mhd, (unsigned)c->status, r);
+    s->mh->destroy_response(r);
     srv_metrics_observe(&s->metrics, c->route, c->status, now_s() - c->t_start);
     return ok;
 }
@@ -161,9 +162,10 @@ static int is_legacy_path(const char *url)
     return 1;
 }
 
-static char *dup_value(struct MHD_Connection *mc, enum MHD_ValueKind kind, const char *key)
+static char *dup_value(const struct srv_mhd *mh, struct MHD_Connection *mc, enum MHD_ValueKind kind,
+                       const char *key)
 {
-    const char *v = MHD_lookup_connection_value(mc, kind, key);
+    const char *v = mh->lookup_connection_value(mc, kind, key);
     return v ? core_strdup(v) : NULL;
 }
 
@@ -180,9 +182,9 @@ static void conn_free(struct srv_conn *c)
     mlc_free(c);
 }
 
-static int json_content_type(struct MHD_Connection *mc)
+static int json_content_type(const struct srv_mhd *mh, struct MHD_Connection *mc)
 {
-    const char *ct = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Type");
+    const char *ct = mh->lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Type");
     if (!ct) return 0;
     return strncasecmp(ct, "application/json", 16) == 0 || strstr(ct, "+json") != NULL;
 }
@@ -197,7 +199,7 @@ static int enqueue(struct mlc_server *s, struct srv_conn *c)
     }
     /* Suspend before a worker can see it, so its resume never comes first. */
     c->state = SRV_QUEUED;
-    MHD_suspend_connection(c->mhd);
+    s->mh->suspend_connection(c->mhd);
     c->next = NULL;
     if (s->tail)
         s->tail->next = c;
@@ -237,10 +239,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
             if (!strcmp(url, routes[i].path)) rd = &routes[i];
         c->path = core_strdup(url);
-        c->q_api_key = dup_value(mc, MHD_GET_ARGUMENT_KIND, "api_key");
-        c->q_confidence = dup_value(mc, MHD_GET_ARGUMENT_KIND, "confidence");
-        c->q_image = dup_value(mc, MHD_GET_ARGUMENT_KIND, "image");
-        const char *auth = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization");
+        c->q_api_key = dup_value(s->mh, mc, MHD_GET_ARGUMENT_KIND, "api_key");
+        c->q_confidence = dup_value(s->mh, mc, MHD_GET_ARGUMENT_KIND, "confidence");
+        c->q_image = dup_value(s->mh, mc, MHD_GET_ARGUMENT_KIND, "image");
+        const char *auth = s->mh->lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization");
         if (auth && !strncasecmp(auth, "Bearer ", 7)) {
             const char *k = auth + 7;
             while (*k == ' ') k++;
@@ -266,7 +268,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
             c->state = SRV_DONE;
             return send_response(s, c);
         }
-        const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
+        const char *cl = s->mh->lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
             char *end = NULL;
             errno = 0;
@@ -280,7 +282,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         }
         if (c->is_post && c->route != SRV_ROUTE_LEGACY_INFER &&
             c->route != SRV_ROUTE_BLOCKS_DESCRIBE && c->route != SRV_ROUTE_MODEL_CLEAR &&
-            !json_content_type(mc)) {
+            !json_content_type(s->mh, mc)) {
             srv_respond_message(c, 400,
                                 "Missing or invalid Content-Type: this endpoint takes "
                                 "application/json");
@@ -377,7 +379,7 @@ static void *worker_main(void *arg)
             srv_dispatch(s, c);
         }
         c->state = SRV_DONE;
-        MHD_resume_connection(c->mhd);
+        s->mh->resume_connection(c->mhd);
 
         pthread_mutex_lock(&s->mu);
         s->busy--;
@@ -440,11 +442,6 @@ static void make_uuid(char out[37])
              r[14], r[15]);
 }
 
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static void server_destroy(mlc_server *s)
 {
     if (!s) return;
@@ -456,7 +453,7 @@ static void server_destroy(mlc_server *s)
         for (int i = 0; i < s->n_workers; i++) pthread_join(s->workers[i], NULL);
         mlc_free(s->workers);
     }
-    if (s->daemon) MHD_stop_daemon(s->daemon);
+    if (s->daemon) s->mh->stop_daemon(s->daemon);
     srv_registry_destroy(&s->registry);
     srv_wf_cache_free(s->wf_cache);
     for (int i = 0; i < s->n_allow; i++) mlc_free(s->allow[i]);
@@ -473,6 +470,7 @@ mlc_status mlc_server_start(const mlc_server_options *opt, mlc_server **srv_out,
 {
     mlc_status st = MLC_OK;
     mlc_server *s = NULL;
+    const struct srv_mhd *mh = NULL;
     struct addrinfo *ai = NULL;
     mlc_server_options def;
     mlc_server_options_default(&def);
@@ -488,13 +486,10 @@ mlc_status mlc_server_start(const mlc_server_options *opt, mlc_server **srv_out,
                         "server options: threads %d, queue_depth %d or request_timeout_ms %d out "
                         "of range",
                         opt->threads, opt->queue_depth, opt->request_timeout_ms);
-
-    /* Image and model layers fetch with libcurl from worker threads; its
-     * global init must happen once before any of them runs. */
-    static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-    pthread_once(&curl_once, curl_init_once);
+    if ((st = srv_mhd(&mh, err))) return st;
     s = mlc_calloc(1, sizeof *s);
     if (!s) return core_err(err, MLC_STATUS_NO_MEMORY, "server: out of memory");
+    s->mh = mh;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv_work, NULL);
     pthread_cond_init(&s->cv_idle, NULL);
@@ -561,7 +556,7 @@ mlc_status mlc_server_start(const mlc_server_options *opt, mlc_server **srv_out,
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     unsigned timeout_s = (unsigned)((s->opt.request_timeout_ms + 999) / 1000);
     if (timeout_s == 0) timeout_s = 1;
-    s->daemon = MHD_start_daemon(
+    s->daemon = mh->start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
@@ -571,7 +566,7 @@ mlc_status mlc_server_start(const mlc_server_options *opt, mlc_server **srv_out,
                       s->opt.port, errno ? strerror(errno) : "libmicrohttpd refused");
         goto fail;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *di = mh->get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : s->opt.port;
 
     s->workers = mlc_calloc((size_t)s->n_workers, sizeof(pthread_t));
@@ -605,7 +600,7 @@ void mlc_server_free(mlc_server *s)
     if (!s) return;
     /* 1. Stop accepting new connections; answer new requests on open
      *    connections with 503. */
-    MHD_socket ls = s->daemon ? MHD_quiesce_daemon(s->daemon) : MHD_INVALID_SOCKET;
+    MHD_socket ls = s->daemon ? s->mh->quiesce_daemon(s->daemon) : MHD_INVALID_SOCKET;
     if (ls != MHD_INVALID_SOCKET) close(ls);
     pthread_mutex_lock(&s->mu);
     s->stopping = 1;

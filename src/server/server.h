@@ -189,6 +189,7 @@ mlc_status srv_metrics_render(const struct srv_metrics *m, const struct srv_gaug
 
 struct MHD_Connection;
 struct MHD_Daemon;
+struct srv_mhd;
 
 enum srv_conn_state { SRV_RECEIVING = 0, SRV_QUEUED, SRV_DONE };
 
@@ -226,6 +227,7 @@ struct mlc_server {
     char **allow; /* api_keys_allow split; NULL = any key */
     int n_allow;
     char uuid[37];
+    const struct srv_mhd *mh; /* libmicrohttpd's functions (mhd_lib.h) */
     struct MHD_Daemon *daemon;
     int port;
     struct srv_registry registry;
