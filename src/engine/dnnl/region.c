@@ -26,6 +26,7 @@
 #include <omp.h>
 #include <limits.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +65,7 @@ struct job {
     dnnl_primitive_desc_t pd; /* owned until done */
     int keep_pd;              /* hand pd to the step (adapt makes alternates from it) */
     int threads;              /* OpenMP threads the primitive is made for */
+    atomic_int taken;         /* a packing job claimed by one of the threads */
     dnnl_status_t r;
 };
 
@@ -1117,7 +1119,6 @@ struct job_run {
     struct dn_state *s;
     int nt;               /* the session's threads */
     atomic_int next;      /* primitive jobs taken (from the end) */
-    atomic_int next_pack; /* packing jobs taken (from the start) */
     atomic_int both_pack; /* the helper packs too: one OpenMP thread each */
 };
 
@@ -1147,45 +1148,50 @@ static void take_prims(struct job_run *jr)
     }
 }
 
-/* Packing jobs, each reorder on the session's OpenMP threads while one
- * thread packs and on one thread each once both do. Only one packer uses a
- * scratch (pack.c): packing keeps the weights plus one weight's worth of
- * fresh memory at its peak, as it did with fresh buffers (each plain copy
- * freed after its packing), where a second scratch would add another. */
-static void take_packs(struct job_run *jr, struct dn_scratch *sc)
+/* The packing jobs this thread claims: from the start, every one (the
+ * packer with a scratch, pack.c), or from the end, those of at most max_bytes
+ * (the helper, which packs into fresh buffers: the many small constants,
+ * whose reorders cost more to set up than to run, while the peak of packing
+ * stays the weights plus about one weight's worth, as with one packer). Each
+ * reorder runs on the session's OpenMP threads while one thread packs, on
+ * one thread each once both do. */
+static void take_packs(struct job_run *jr, struct dn_scratch *sc, size_t max_bytes)
 {
-    for (int i; (i = atomic_fetch_add(&jr->next_pack, 1)) < jr->s->n_jobs;) {
-        struct job *j = &jr->s->jobs[i];
-        if (j->cid < 0) continue;
+    int n = jr->s->n_jobs;
+    for (int k = 0; k < n; k++) {
+        struct job *j = &jr->s->jobs[sc ? k : n - 1 - k];
+        if (j->cid < 0 || (!sc && dnnl_memory_desc_get_size(&j->md) > max_bytes)) continue;
+        int free_ = 0;
+        if (!atomic_compare_exchange_strong(&j->taken, &free_, 1)) continue;
         set_threads(atomic_load(&jr->both_pack) ? 1 : jr->nt);
         do_job(jr->c, jr->s, j, sc);
     }
 }
 
-/* The helper: kernels first, then whatever packing is left. */
+/* The helper: kernels first, then small packing jobs. */
 static void *job_helper(void *arg)
 {
     struct job_run *jr = arg;
     take_prims(jr);
     atomic_store(&jr->both_pack, 1);
-    take_packs(jr, NULL);
+    take_packs(jr, NULL, (size_t)1 << 20);
     return NULL;
 }
 
 /* Runs the deferred jobs: the packing on this thread and the primitives on a
- * helper thread when the session has more than one, each taking the other's
- * jobs when its own are done (a failed pthread_create just leaves them all
- * here). Packing is the longer part (reorders are bound by memory traffic),
- * so the helper ends up packing beside this thread. */
+ * helper thread when the session has more than one (a failed pthread_create
+ * just leaves them all here). Packing is the longer part (reorders are bound
+ * by memory traffic), so the helper then packs the small constants from the
+ * other end, and this thread compiles what kernels are left. */
 static mlc_status run_jobs(struct dn_ctx *c, struct dn_state *s, int nt, mlc_error *err)
 {
     const char *opname = "region";
     mlc_status st = MLC_OK;
-    struct job_run jr = {c, s, nt, 0, 0, 0};
+    struct job_run jr = {c, s, nt, 0, 0};
     pthread_t th;
     int helper = nt > 1 && s->n_jobs > 1 && pthread_create(&th, NULL, job_helper, &jr) == 0;
     struct dn_scratch sc = {0};
-    take_packs(&jr, &sc);
+    take_packs(&jr, &sc, SIZE_MAX);
     dn_scratch_free(&sc);
     take_prims(&jr);
     if (helper) pthread_join(th, NULL);
