@@ -174,3 +174,11 @@ void core_prefault(void *p, size_t n)
     if (pe > pb) (void)madvise((void *)pb, pe - pb, MADV_POPULATE_WRITE);
 #endif
 }
+
+void core_drop_pages(void *p, size_t n)
+{
+    const uintptr_t page = 4096;
+    if (!p) return;
+    uintptr_t b = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)p + n) & ~(page - 1);
+    if (e > b) (void)madvise((void *)b, e - b, MADV_DONTNEED);
+}

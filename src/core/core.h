@@ -48,6 +48,9 @@ void core_alloc_fail_after(long n);
  * unchanged, and nothing happens for buffers under 256 KiB or on kernels that
  * refuse (MADV_POPULATE_WRITE is Linux 5.14). */
 void core_prefault(void *p, size_t n);
+/* Gives the whole pages inside [p, p + n) back to the kernel (they read as
+ * zeros if touched again): the unused end of a buffer that was resident. */
+void core_drop_pages(void *p, size_t n);
 
 /* Releases memory a third-party library allocated with the C library's
  * malloc (jansson's json_dumps, libcurl's escapes): such buffers never pass

@@ -135,27 +135,40 @@ extern const struct eng_region_vtbl dn_region_vtbl;
 /* The chooser of a bound region state (for tests and diagnostics). */
 const struct eng_adapt *dn_region_adapt(const void *state);
 
+/* shapes.c: every value's dims (v: ctx->n_vals of them) from the region's
+ * inputs, checked against each op; and the vtable's infer (output dims). */
+struct dn_shape {
+    int64_t dims[MLC_MAX_RANK];
+    int rank;
+};
+mlc_status dn_infer_shapes(const struct dn_ctx *c, const mlc_tensor *in, int n_in,
+                           struct dn_shape *v, mlc_error *err);
+mlc_status dn_region_infer(void *mctx, const mlc_tensor *in, int n_in, mlc_tensor *out, int n_out,
+                           mlc_error *err);
+
 /* pack.c: the plain tag of a rank (a, ab, ... abcdef); constant cid's
  * logical md as op sees it at rank rank_as (grouped conv weights as goihw,
  * Gemm's B transposed when transB is 0, broadcast operands padded with 1s);
  * and cid's data in layout want, packed once per net (thread-safe; the
- * pointer lives as long as ctx; sc may be NULL, then the packed copy is a
- * fresh buffer). */
+ * pointer lives as long as ctx; sc may be NULL: no spare, and the plain
+ * copy is freed). */
 dnnl_format_tag_t dn_plain_tag(int rank);
 void dn_const_md(const struct dn_ctx *c, const struct dn_op *op, int cid, int rank_as,
                  dnnl_memory_desc_t *md);
-/* A packer's reusable destination: a constant packed for the first time is
- * reordered into it and copied back into the constant's own (already
- * resident) buffer, so packing touches no fresh memory but this one block
- * (page faults cost more than the copy in this VM; docs/PERFORMANCE.md).
- * Zeroed = empty; dn_scratch_free releases it. */
-struct dn_scratch {
+/* A packer's spare buffer: the plain copy of the last constant it packed,
+ * no longer needed and already resident. The next packing goes into it when
+ * it is large enough, so a packer that goes from the largest constant down
+ * touches one constant's worth of fresh memory in all (page faults cost more
+ * than the reorders in this VM; docs/PERFORMANCE.md). The loader and the
+ * partition leave 64 bytes of room at the end of weights, for the packed
+ * copy's 64-byte alignment. Zeroed = empty; dn_spare_free releases it. */
+struct dn_spare {
     void *raw;
-    size_t cap;
+    size_t cap; /* core_alloc_size(raw) */
 };
-void dn_scratch_free(struct dn_scratch *sc);
+void dn_spare_free(struct dn_spare *sc);
 dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
-                           const dnnl_memory_desc_t *want, struct dn_scratch *sc, void **data_out);
+                           const dnnl_memory_desc_t *want, struct dn_spare *sc, void **data_out);
 
 /* silu.c: x[i] * sigmoid(x[i]) in place, on the OpenMP threads the
  * calling thread is set to. */

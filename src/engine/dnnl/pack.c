@@ -42,7 +42,7 @@ void dn_const_md(const struct dn_ctx *c, const struct dn_op *op, int cid, int ra
     }
 }
 
-void dn_scratch_free(struct dn_scratch *sc)
+void dn_spare_free(struct dn_spare *sc)
 {
     mlc_free(sc->raw);
     sc->raw = NULL;
@@ -59,7 +59,7 @@ static void *align64(void *p)
  * threads, see run_jobs); k->busy keeps one packer per constant, others wait
  * on c->cond. */
 dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
-                           const dnnl_memory_desc_t *want, struct dn_scratch *sc, void **data_out)
+                           const dnnl_memory_desc_t *want, struct dn_spare *sc, void **data_out)
 {
     struct dn_const *k = &c->consts[cid];
     dnnl_memory_desc_t logical;
@@ -88,31 +88,23 @@ dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
     /* Only this thread changes k now: its source stays put unlocked. */
     const dnnl_memory_desc_t *smd = k->data ? &logical : &k->pk[0].md;
     void *sdata = k->data ? (void *)k->data : k->pk[0].data;
-    /* The first packing of a constant nothing binds plain replaces its plain
-     * copy: reordered into the scratch, then copied back into that copy's
-     * buffer, 64-byte aligned within it. The loader and the partition leave
-     * 64 bytes of room at the end of weights for that; a packed layout that
-     * padding makes larger gets a fresh buffer. */
+    /* The packed copy goes into the packer's spare buffer when that is large
+     * enough (struct dn_spare), else into a fresh one. */
     size_t n = dnnl_memory_desc_get_size(want);
-    int reuse =
-        sc && k->data && !k->n_pk && !k->n_pk_plain_users &&
-        (size_t)((char *)align64(k->data) - (char *)k->data) + n <= core_alloc_size(k->data);
     pthread_mutex_unlock(&c->lock);
-    void *dst = NULL;
-    if (reuse && sc->cap < n + 64) {
-        dn_scratch_free(sc);
-        if ((sc->raw = mlc_alloc(n + 64))) sc->cap = n + 64;
-        core_prefault(sc->raw, sc->cap);
-    }
-    if (reuse && sc->raw) {
-        dst = align64(sc->raw);
+    if (sc && sc->raw && sc->cap >= n + 64) {
+        raw = sc->raw;
+        /* The rest of it stays allocated but need not stay resident. */
+        core_drop_pages((char *)align64(raw) + n,
+                        sc->cap - n - (size_t)((char *)align64(raw) - (char *)raw));
+        sc->raw = NULL;
+        sc->cap = 0;
     } else {
-        reuse = 0;
         raw = mlc_alloc(n + 64);
-        dst = align64(raw);
         if (!raw) r = dnnl_out_of_memory;
         core_prefault(raw, n + 64);
     }
+    void *dst = align64(raw);
     dnnl_memory_t ms = NULL, md = NULL;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
@@ -133,14 +125,6 @@ dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (ms) dnnl_memory_destroy(ms);
     if (md) dnnl_memory_destroy(md);
-    if (reuse && r == dnnl_success) {
-        /* Still the only thread touching k (busy), and nothing reads its
-         * plain copy any more. */
-        raw = k->data;
-        k->data = NULL;
-        memcpy(align64(raw), dst, n);
-        dst = align64(raw);
-    }
     pthread_mutex_lock(&c->lock);
     k->busy = 0;
     pthread_cond_broadcast(&c->cond);
@@ -156,7 +140,15 @@ dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
      * directly keeps it: then k->data was returned above and n_pk may
      * still be 0 here; we only drop it when nothing binds it.) */
     if (k->data && !k->n_pk_plain_users) {
-        mlc_free(k->data);
+        /* Resident already: the packer's next spare, if the larger. */
+        size_t cap = core_alloc_size(k->data);
+        if (sc && (!sc->raw || cap > sc->cap)) {
+            mlc_free(sc->raw);
+            sc->raw = k->data;
+            sc->cap = cap;
+        } else {
+            mlc_free(k->data);
+        }
         k->data = NULL;
     }
 out:

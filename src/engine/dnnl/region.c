@@ -153,189 +153,6 @@ const char *dn_status_str(dnnl_status_t s)
         }                                                                                          \
     } while (0)
 
-/* ---- shapes ------------------------------------------------------------- */
-
-static int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pl, int64_t pr,
-                        int ceil_mode)
-{
-    int64_t ke = (k - 1) * d + 1, span = in + pl + pr - ke;
-    if (span < 0) return -1;
-    int64_t o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
-    /* ONNX/PyTorch: the last window must start inside the input or left pad */
-    if (ceil_mode && (o - 1) * s >= in + pl) o--;
-    return o;
-}
-
-static mlc_status infer_op(const struct dn_ctx *c, const struct dn_op *op, struct vstate *v,
-                           mlc_error *err)
-{
-    const struct vstate *a = &v[op->in[0]];
-    struct vstate *o = &v[op->out];
-    o->rank = a->rank;
-    memcpy(o->dims, a->dims, sizeof o->dims);
-    switch (op->kind) {
-    case DN_CONV:
-    case DN_POOL:
-    case DN_GPOOL:
-        if (a->rank != 4) goto bad;
-        if (op->kind == DN_CONV) {
-            const struct dn_const *w = &c->consts[op->w];
-            if (a->dims[1] != w->dims[1] * op->group) goto bad;
-            o->dims[1] = w->dims[0];
-        }
-        for (int k = 0; k < 2; k++) {
-            if (op->kind == DN_GPOOL) {
-                o->dims[2 + k] = 1;
-                continue;
-            }
-            o->dims[2 + k] = conv_out(a->dims[2 + k], op->kernel[k], op->stride[k], op->dil[k],
-                                      op->pad_l[k], op->pad_r[k], op->ceil_mode);
-            if (o->dims[2 + k] <= 0) goto bad;
-        }
-        break;
-    case DN_IP: {
-        const struct dn_const *w = &c->consts[op->w];
-        int64_t k = op->trans_b ? w->dims[1] : w->dims[0];
-        if (a->rank != 2 || a->dims[1] != k) goto bad;
-        o->dims[1] = op->trans_b ? w->dims[0] : w->dims[1];
-        break;
-    }
-    case DN_MATMUL:
-        if (op->in[1] < 0) {
-            const struct dn_const *w = &c->consts[op->w];
-            if (a->rank < 2 || a->dims[a->rank - 1] != w->dims[0]) goto bad;
-            o->dims[a->rank - 1] = w->dims[1];
-        } else {
-            const struct vstate *b = &v[op->in[1]];
-            if (a->rank < 2 || b->rank != a->rank || a->dims[a->rank - 1] != b->dims[b->rank - 2])
-                goto bad;
-            for (int d = 0; d < a->rank - 2; d++) {
-                if (a->dims[d] != b->dims[d] && a->dims[d] != 1 && b->dims[d] != 1) goto bad;
-                if (b->dims[d] > o->dims[d]) o->dims[d] = b->dims[d];
-            }
-            o->dims[a->rank - 1] = b->dims[b->rank - 1];
-        }
-        break;
-    case DN_BINARY: {
-        int rb;
-        const int64_t *bd;
-        if (op->in[1] >= 0)
-            rb = v[op->in[1]].rank, bd = v[op->in[1]].dims;
-        else
-            rb = c->consts[op->w].rank, bd = c->consts[op->w].dims;
-        if (rb > a->rank) goto bad;
-        for (int d = 0; d < rb; d++) {
-            int64_t x = a->dims[a->rank - rb + d];
-            if (bd[d] != 1 && bd[d] != x) goto bad;
-        }
-        break;
-    }
-    case DN_VIEW: {
-        int64_t n = 1, lead = 1, known = 1;
-        int neg = -1;
-        for (int d = 0; d < a->rank; d++) {
-            n *= a->dims[d];
-            if (d < op->axis) lead *= a->dims[d];
-        }
-        if (!op->view_rank) {
-            o->rank = 2;
-            o->dims[0] = lead;
-            o->dims[1] = lead ? n / lead : 0;
-            break;
-        }
-        o->rank = op->view_rank;
-        for (int d = 0; d < o->rank; d++) {
-            int64_t x = op->view_dims[d];
-            if (x == 0) {
-                if (d >= a->rank) goto bad;
-                x = a->dims[d];
-            }
-            if (x == -1) {
-                if (neg >= 0) goto bad;
-                neg = d;
-                continue;
-            }
-            if (x < 0) goto bad;
-            o->dims[d] = x;
-            known *= x;
-        }
-        if (neg >= 0) {
-            if (!known || n % known) goto bad;
-            o->dims[neg] = n / known;
-            known *= o->dims[neg];
-        }
-        if (known != n) goto bad;
-        break;
-    }
-    case DN_TRANSPOSE:
-        for (int d = 0; d < a->rank; d++) o->dims[d] = a->dims[op->perm[d]];
-        break;
-    case DN_CONCAT: /* the axis is checked by partition.c */
-        for (int d = 0; d < a->rank; d++)
-            if (v[op->in[1]].rank != a->rank ||
-                (d != op->axis && a->dims[d] != v[op->in[1]].dims[d]))
-                goto bad;
-        o->dims[op->axis] += v[op->in[1]].dims[op->axis];
-        break;
-    case DN_SLICE:
-        o->rank = 0;
-        for (int64_t d = 0, lo, hi; d < a->rank; d++) {
-            if (dn_slice_range(op, (int)d, a->dims[d], &lo, &hi)) goto bad;
-            if (d != op->sl_drop) o->dims[o->rank++] = hi - lo;
-        }
-        break;
-    default:
-        break;
-    }
-    return MLC_OK;
-bad:
-    return core_err(err, MLC_STATUS_INVALID_ARGUMENT,
-                    "oneDNN region: node '%s': input shapes do not fit the op", op->name);
-}
-
-static mlc_status infer_all(const struct dn_ctx *c, const mlc_tensor *in, int n_in,
-                            struct vstate *v, mlc_error *err)
-{
-    if (n_in != c->n_in)
-        return core_err(err, MLC_STATUS_INTERNAL, "oneDNN region: %d inputs, expected %d", n_in,
-                        c->n_in);
-    for (int i = 0; i < n_in; i++) {
-        if (in[i].dtype != MLC_DTYPE_F32 || in[i].rank != c->vals[i].rank)
-            return core_err(err, MLC_STATUS_INVALID_ARGUMENT,
-                            "oneDNN region: input %d: expected float32 of rank %d", i,
-                            c->vals[i].rank);
-        v[i].rank = in[i].rank;
-        memcpy(v[i].dims, in[i].dims, sizeof v[i].dims);
-    }
-    for (int i = 0; i < c->n_ops; i++) {
-        mlc_status st = infer_op(c, &c->ops[i], v, err);
-        if (st) return st;
-    }
-    return MLC_OK;
-}
-
-static mlc_status dn_infer(void *mctx, const mlc_tensor *in, int n_in, mlc_tensor *out, int n_out,
-                           mlc_error *err)
-{
-    const struct dn_ctx *c = mctx;
-    struct vstate *v = mlc_calloc((size_t)c->n_vals, sizeof *v);
-    mlc_status st;
-    if (!v) return core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN region: out of memory");
-    st = infer_all(c, in, n_in, v, err);
-    if (!st && n_out != c->n_out)
-        st = core_err(err, MLC_STATUS_INTERNAL, "oneDNN region: %d outputs, expected %d", n_out,
-                      c->n_out);
-    for (int i = 0; !st && i < n_out; i++) {
-        const struct vstate *o = &v[c->outs[i]];
-        out[i].dtype = MLC_DTYPE_F32;
-        out[i].rank = o->rank;
-        memcpy(out[i].dims, o->dims, sizeof out[i].dims);
-        out[i].data = NULL;
-    }
-    mlc_free(v);
-    return st;
-}
-
 /* ---- bind helpers --------------------------------------------------------- */
 
 static void md_plain(dnnl_memory_desc_t *md, int rank, const int64_t *dims, dnnl_data_type_t dt)
@@ -1114,15 +931,29 @@ static int pinned_level(void)
     return e && e[0] >= '0' && e[0] <= '2' && !e[1] ? e[0] - '0' : -1;
 }
 
+/* A packing job and the size of its packed copy. */
+struct pack_ref {
+    size_t bytes;
+    int job;
+};
+
 struct job_run {
     struct dn_ctx *c;
     struct dn_state *s;
-    int nt;               /* the session's threads */
-    atomic_int next;      /* primitive jobs taken (from the end) */
-    atomic_int both_pack; /* the helper packs too: one OpenMP thread each */
+    int nt;                 /* the session's threads */
+    atomic_int next;        /* primitive jobs taken (from the end) */
+    atomic_int both_pack;   /* the helper packs too: one OpenMP thread each */
+    struct pack_ref *packs; /* the packing jobs, smallest first */
+    int n_packs;
 };
 
-static void do_job(struct dn_ctx *c, struct dn_state *s, struct job *j, struct dn_scratch *sc)
+static int pack_ref_cmp(const void *a, const void *b)
+{
+    const struct pack_ref *x = a, *y = b;
+    return x->bytes < y->bytes ? -1 : x->bytes > y->bytes ? 1 : x->job - y->job;
+}
+
+static void do_job(struct dn_ctx *c, struct dn_state *s, struct job *j, struct dn_spare *sc)
 {
     if (j->cid >= 0) {
         void *data = NULL;
@@ -1148,19 +979,20 @@ static void take_prims(struct job_run *jr)
     }
 }
 
-/* The packing jobs this thread claims: from the start, every one (the
- * packer with a scratch, pack.c), or from the end, those of at most max_bytes
- * (the helper, which packs into fresh buffers: the many small constants,
- * whose reorders cost more to set up than to run, while the peak of packing
- * stays the weights plus about one weight's worth, as with one packer). Each
- * reorder runs on the session's OpenMP threads while one thread packs, on
- * one thread each once both do. */
-static void take_packs(struct job_run *jr, struct dn_scratch *sc, size_t max_bytes)
+/* The packing jobs this thread claims: the packer with a spare buffer takes
+ * every one, largest first, so that each plain copy it frees is large enough
+ * for the next packed one (struct dn_spare: one constant's worth of fresh
+ * memory in all); the helper takes the smallest, up to max_bytes each, into
+ * fresh buffers: the many small constants, whose reorders cost more to set
+ * up than to run, while packing's peak stays the weights plus about one
+ * constant. Each reorder runs on the session's OpenMP threads while one
+ * thread packs, on one thread each once both do. */
+static void take_packs(struct job_run *jr, struct dn_spare *sc, size_t max_bytes)
 {
-    int n = jr->s->n_jobs;
-    for (int k = 0; k < n; k++) {
-        struct job *j = &jr->s->jobs[sc ? k : n - 1 - k];
-        if (j->cid < 0 || (!sc && dnnl_memory_desc_get_size(&j->md) > max_bytes)) continue;
+    for (int k = 0; k < jr->n_packs; k++) {
+        const struct pack_ref *p = &jr->packs[sc ? jr->n_packs - 1 - k : k];
+        if (p->bytes > max_bytes) break;
+        struct job *j = &jr->s->jobs[p->job];
         int free_ = 0;
         if (!atomic_compare_exchange_strong(&j->taken, &free_, 1)) continue;
         set_threads(atomic_load(&jr->both_pack) ? 1 : jr->nt);
@@ -1187,12 +1019,22 @@ static mlc_status run_jobs(struct dn_ctx *c, struct dn_state *s, int nt, mlc_err
 {
     const char *opname = "region";
     mlc_status st = MLC_OK;
-    struct job_run jr = {c, s, nt, 0, 0};
+    struct job_run jr = {c, s, nt, 0, 0, NULL, 0};
+    jr.packs = mlc_alloc(sizeof *jr.packs * (size_t)(s->n_jobs + 1));
+    if (!jr.packs) {
+        st = core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN region: out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < s->n_jobs; i++)
+        if (s->jobs[i].cid >= 0)
+            jr.packs[jr.n_packs++] =
+                (struct pack_ref){dnnl_memory_desc_get_size(&s->jobs[i].md), i};
+    qsort(jr.packs, (size_t)jr.n_packs, sizeof *jr.packs, pack_ref_cmp);
     pthread_t th;
     int helper = nt > 1 && s->n_jobs > 1 && pthread_create(&th, NULL, job_helper, &jr) == 0;
-    struct dn_scratch sc = {0};
+    struct dn_spare sc = {0};
     take_packs(&jr, &sc, SIZE_MAX);
-    dn_scratch_free(&sc);
+    dn_spare_free(&sc);
     take_prims(&jr);
     if (helper) pthread_join(th, NULL);
     set_threads(nt);
@@ -1208,6 +1050,7 @@ static mlc_status run_jobs(struct dn_ctx *c, struct dn_state *s, int nt, mlc_err
         DNCHK(s->jobs[bad].r, s->jobs[bad].cid >= 0 ? "weights" : "primitive");
     }
 fail:
+    mlc_free(jr.packs);
     s->n_jobs = 0;
     return st;
 }
@@ -1219,16 +1062,22 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
     const char *opname = "region";
     mlc_status st = MLC_OK;
     int *last = NULL;
+    struct dn_shape *shapes = NULL;
 
     s->v = mlc_calloc((size_t)c->n_vals, sizeof *s->v);
     s->out_mem = mlc_calloc((size_t)c->n_out + 1, sizeof *s->out_mem);
     last = mlc_calloc((size_t)c->n_vals, sizeof *last);
-    if (!s->v || !s->out_mem || !last) {
+    shapes = mlc_calloc((size_t)c->n_vals, sizeof *shapes);
+    if (!s->v || !s->out_mem || !last || !shapes) {
         st = core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN region: out of memory");
         goto fail;
     }
     s->n_v = c->n_vals;
-    if ((st = infer_all(c, in, n_in, s->v, err))) goto fail;
+    if ((st = dn_infer_shapes(c, in, n_in, shapes, err))) goto fail;
+    for (int i = 0; i < c->n_vals; i++) {
+        s->v[i].rank = shapes[i].rank;
+        memcpy(s->v[i].dims, shapes[i].dims, sizeof s->v[i].dims);
+    }
     set_threads(c->threads);
     DNCHK(dnnl_engine_create(&s->eng, dnnl_cpu, 0), "engine");
     DNCHK(dnnl_stream_create(&s->strm, s->eng, dnnl_stream_default_flags), "stream");
@@ -1310,9 +1159,11 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
     }
     if (plan_pool(s)) DNCHK(dnnl_out_of_memory, "buffer plan");
     mlc_free(last);
+    mlc_free(shapes);
     return MLC_OK;
 fail:
     mlc_free(last);
+    mlc_free(shapes);
     return st;
 }
 
@@ -1471,7 +1322,7 @@ static const char *dn_describe(void *mctx)
 const struct eng_region_vtbl dn_region_vtbl = {
     .name = "dnnl",
     .session_size = dn_session_size,
-    .infer = dn_infer,
+    .infer = dn_region_infer,
     .bind = dn_bind,
     .run = dn_run,
     .unbind = dn_unbind,
