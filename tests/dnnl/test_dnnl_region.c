@@ -10,7 +10,8 @@
  * ops fall in each level run adaptively and pinned; the buffer plan (in-place
  * ops, buffers placed by lifetime) on a chain of changing sizes; our SiLU
  * (silu.c) alone and after a conv; packing into the weights' own buffers
- * (pack.c).
+ * (pack.c); an SE block's scale folded into the next conv's weights
+ * (wscale.c).
  */
 #include <omp.h>
 #include <stdatomic.h>
@@ -827,6 +828,59 @@ static void test_pack_in_place(void)
     dn_ctx_free(c);
 }
 
+/* An SE block's Mul(x, s) read by a 1x1 conv (wscale.c): at batch 1 the
+ * scale goes into the conv's weights (one fold, no product), at batch 2 and
+ * when the conv has more output channels than x has pixels the product is
+ * made as before; every result matches naive loops. */
+static void test_se_fold(void)
+{
+    enum { C = 48, H = 10 };
+    const int64_t outs[2] = {16, 128}; /* below and above H x H */
+    for (int oc = 0; oc < 2; oc++)
+        for (int64_t n = 1; n <= 2; n++) {
+            uint32_t seed = 23;
+            int64_t O = outs[oc];
+            struct dn_ctx *c = ctx_new(2, 4, 2, 1);
+            for (int i = 0; i < 4; i++) c->vals[i].rank = 4;
+            c->n_out = 1;
+            c->outs[0] = 3;
+            int64_t wd[4] = {O, C, 1, 1};
+            float *w = const_new(c, 0, 4, wd, &seed), *wc = mlc_alloc(sizeof(float) * O * C);
+            memcpy(wc, w, sizeof(float) * O * C);
+            struct dn_op *op = c->ops;
+            op[0].kind = DN_BINARY, op[0].alg = dnnl_binary_mul;
+            op[0].in[0] = 0, op[0].in[1] = 1, op[0].out = 2;
+            op[1].kind = DN_CONV, op[1].in[0] = 2, op[1].out = 3, op[1].w = 0;
+            op[1].kernel[0] = op[1].kernel[1] = 1;
+            mlc_tensor in[2] = {tensor4(n, C, H, H, &seed), tensor4(n, C, 1, 1, &seed)};
+            float *xs = mlc_alloc(sizeof(float) * n * C * H * H);
+            float *ref = mlc_alloc(sizeof(float) * n * O * H * H);
+            const float *x = in[0].data, *sc = in[1].data;
+            for (int64_t i = 0; i < n * C * H * H; i++) xs[i] = x[i] * sc[i / (H * H)];
+            conv_ref(xs, n, C, H, H, wc, NULL, O, 1, 1, 1, 1, 0, 1, ref, H, H);
+
+            const struct eng_region_vtbl *vt = &dn_region_vtbl;
+            mlc_error err = {0};
+            void *state = mlc_calloc(1, vt->session_size(c));
+            mlc_tensor out = {0};
+            CHECK_OK(vt->infer(c, in, 2, &out, 1, &err), &err);
+            out.data = mlc_calloc((size_t)(n * O * H * H), sizeof(float));
+            CHECK_OK(vt->bind(c, in, 2, state, &err), &err);
+            int want = n == 1 && O < H * H;
+            CHECK_MSG(dn_region_n_folded(state) == want, "O %lld batch %lld: %d folded",
+                      (long long)O, (long long)n, dn_region_n_folded(state));
+            for (int r = 0; r < 2; r++) { /* the scaled copy is rewritten every run */
+                CHECK_OK(vt->run(c, state, in, 2, &out, 1, &err), &err);
+                CHECK_NEAR(max_diff(out.data, ref, n * O * H * H), 0, 1e-4);
+            }
+            vt->unbind(c, state);
+            mlc_free(state);
+            mlc_free(out.data), mlc_free(xs), mlc_free(ref), mlc_free(wc);
+            mlc_free(in[0].data), mlc_free(in[1].data);
+            dn_ctx_free(c);
+        }
+}
+
 /* silu.c against double precision: every tail length, the parallel split,
  * huge, tiny and signed-zero inputs; then a conv whose SiLU post-op runs as
  * our step and as oneDNN's (MLC_DNNL_SILU=0), both against naive loops. */
@@ -896,5 +950,6 @@ int main(void)
     TEST_RUN(test_pool_plan);
     TEST_RUN(test_silu);
     TEST_RUN(test_pack_in_place);
+    TEST_RUN(test_se_fold);
     TEST_DONE();
 }

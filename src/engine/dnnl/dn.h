@@ -134,6 +134,8 @@ extern const struct eng_region_vtbl dn_region_vtbl;
 
 /* The chooser of a bound region state (for tests and diagnostics). */
 const struct eng_adapt *dn_region_adapt(const void *state);
+/* How many SE scales a bound state folded into conv weights (wscale.c). */
+int dn_region_n_folded(const void *state);
 
 /* shapes.c: every value's dims (v: ctx->n_vals of them) from the region's
  * inputs, checked against each op; and the vtable's infer (output dims). */
@@ -169,6 +171,17 @@ struct dn_spare {
 void dn_spare_free(struct dn_spare *sc);
 dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
                            const dnnl_memory_desc_t *want, struct dn_spare *sc, void **data_out);
+
+/* wscale.c: W'[o][c] = W[o][c] * s[c] for a 1x1 convolution's packed
+ * weights w and an SE block's scale s [1,C,1,1] (see the file). plan checks
+ * the two layouts (0, or -1 when it does not handle them); run writes out,
+ * laid out as w. */
+struct dn_wscale {
+    int64_t n_ob, c, blk; /* output-channel blocks, input channels, o's block */
+    int64_t s_ob, s_c;    /* strides (floats) of an o block and of a c */
+};
+int dn_wscale_plan(const dnnl_memory_desc_t *w, const dnnl_memory_desc_t *s, struct dn_wscale *g);
+void dn_wscale_run(const struct dn_wscale *g, const float *w, const float *s, float *out);
 
 /* silu.c: x[i] * sigmoid(x[i]) in place, on the OpenMP threads the
  * calling thread is set to. */

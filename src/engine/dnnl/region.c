@@ -48,6 +48,10 @@ struct step {
     /* Not a primitive: SiLU in place over silu_mem's n floats (silu.c). */
     dnnl_memory_t silu_mem;
     size_t silu_n;
+    /* Not a primitive: ws_out = ws_w scaled by ws_s per input channel
+     * (wscale.c), for the folded conv that follows. */
+    dnnl_memory_t ws_w, ws_s, ws_out;
+    struct dn_wscale ws;
     int n_args;
     dnnl_exec_arg_t args[MAX_ARGS];
 };
@@ -111,7 +115,12 @@ struct dn_state {
     size_t pool_size;
     void *own_pool;
     int pool_set;
-    int keep_pd;         /* bind_op keeps a compute step's primitive desc (for adapt) */
+    int keep_pd; /* bind_op keeps a compute step's primitive desc (for adapt) */
+    /* While bind_op binds a conv with an SE scale folded in (wscale.c): the
+     * product's operands, x (its source now) and s (-1 otherwise); it sets
+     * fold_failed when the layouts do not allow it, having bound nothing. */
+    int fold_x, fold_s, fold_failed;
+    int n_folded;
     size_t scratch_size; /* the largest scratchpad a step needs */
     int tick;            /* bind events, for the buffers' lifetimes */
     struct job *jobs;
@@ -441,7 +450,8 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     const char *opname = op->name;
     mlc_status st = MLC_OK;
     dnnl_data_type_t dt = c->bf16 ? dnnl_bf16 : dnnl_f32;
-    struct vstate *a = &s->v[op->in[0]], *o = &s->v[op->out];
+    int in0 = s->fold_x >= 0 ? s->fold_x : op->in[0];
+    struct vstate *a = &s->v[in0], *o = &s->v[op->out];
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t prim = NULL;
@@ -462,7 +472,9 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     } d;
     int is_view = op->kind == DN_VIEW;
     int tmp[2] = {-1, -1}; /* per-op scratch buffers, released at the end */
-    int flat = 0;          /* matmul run as 2-D on reshaped views of src/dst */
+    struct dn_wscale wsg;
+    dnnl_memory_t m_ws = NULL; /* the folded conv's scaled weights */
+    int flat = 0;              /* matmul run as 2-D on reshaped views of src/dst */
 
     int silu = own_silu(c, op);
     DNCHK(make_attr(op, silu, &attr), "attributes");
@@ -502,6 +514,11 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
                   op->b >= 0 ? &b_md : NULL, &dst_md, st2, dl, pl, pr),
               "convolution descriptor");
         DNCHK(make_prim(&d.conv, attr, s->eng, &pd, 0), "convolution primitive");
+        if (s->fold_s >= 0 &&
+            dn_wscale_plan(qmd(pd, dnnl_query_weights_md), &s->v[s->fold_s].md, &wsg)) {
+            s->fold_failed = 1;
+            goto done;
+        }
         break;
     }
     case DN_POOL:
@@ -697,7 +714,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     dnnl_memory_desc_t nd_src;
     const dnnl_memory_desc_t *want = is_view ? &src_md : qmd(pd, dnnl_query_src_md);
     if (flat) md_plain(&nd_src, a->rank, a->dims, dt), want = &nd_src;
-    DNCHK(value_as(s, op->in[0], want, &m_src), "source reorder");
+    DNCHK(value_as(s, in0, want, &m_src), "source reorder");
     if (flat) {
         int buf = dnnl_memory_desc_equal(&a->md, want) ? a->buf : a->alt_buf;
         DNCHK(mem_new(s, &src_md, buf, NULL, &m_src), "2-D source view");
@@ -728,6 +745,12 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     }
     if (op->kind == DN_CONV || op->kind == DN_IP || (op->kind == DN_MATMUL && op->in[1] < 0))
         DNCHK(const_mem(s, op, op->w, qmd(pd, dnnl_query_weights_md), &m_w), "weights");
+    if (s->fold_s >= 0) {
+        const dnnl_memory_desc_t *wmd = qmd(pd, dnnl_query_weights_md);
+        tmp[0] = buf_get(s, dnnl_memory_desc_get_size(wmd));
+        if (tmp[0] < 0) DNCHK(dnnl_out_of_memory, "scaled weights");
+        DNCHK(mem_new(s, wmd, tmp[0], NULL, &m_ws), "scaled weights");
+    }
     if ((op->kind == DN_CONV || op->kind == DN_IP || op->kind == DN_MATMUL) && op->b >= 0)
         DNCHK(const_mem(s, op, op->b, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1),
                         &m_b),
@@ -790,6 +813,16 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     m_dst = o->mem;
     if (flat) DNCHK(mem_new(s, &dst_md, o->buf, NULL, &m_dst), "2-D destination view");
 
+    if (m_ws) { /* the weights scaled for this run, just before the conv */
+        struct step *u = step_new(s);
+        if (!u) DNCHK(dnnl_out_of_memory, "step");
+        u->ws_w = m_w;
+        u->ws_s = s->v[s->fold_s].mem;
+        u->ws_out = m_ws;
+        u->ws = wsg;
+        m_w = m_ws;
+        s->n_folded++;
+    }
     struct step *t = step_new(s);
     if (!t) DNCHK(dnnl_out_of_memory, "step");
     t->fixed = op->kind == DN_CONV || op->kind == DN_IP || op->kind == DN_MATMUL;
@@ -1055,20 +1088,58 @@ fail:
     return st;
 }
 
+/* SE scales to fold into the 1x1 conv that reads them (wscale.c): at batch
+ * 1 in float32, Mul(x [1,C,H,W], s [1,C,1,1]) whose product only a plain 1x1
+ * conv with O < H x W reads. fold[mul] = conv, fold[conv] = mul, else -1;
+ * x and s then live until the conv. */
+static void find_folds(const struct dn_ctx *c, const struct dn_state *s, int *last, int *fold)
+{
+    for (int i = 0; i < c->n_ops; i++) fold[i] = -1;
+    if (c->bf16) return;
+    for (int i = 0; i < c->n_ops; i++) {
+        const struct dn_op *m = &c->ops[i];
+        if (m->kind != DN_BINARY || m->alg != dnnl_binary_mul || m->in[1] < 0 || m->n_post ||
+            m->in[1] == m->in[0])
+            continue;
+        const struct vstate *x = &s->v[m->in[0]], *sc = &s->v[m->in[1]];
+        if (x->rank != 4 || sc->rank != 4 || x->dims[0] != 1 || sc->dims[0] != 1 ||
+            sc->dims[1] != x->dims[1] || sc->dims[2] != 1 || sc->dims[3] != 1)
+            continue;
+        int j = last[m->out], uses = 0;
+        for (int k = i + 1; k < c->n_ops; k++) {
+            const struct dn_op *q = &c->ops[k];
+            uses += (q->in[0] == m->out) + (q->in[1] == m->out) + (q->sum_in == m->out);
+        }
+        if (j <= i || j >= c->n_ops || uses != 1) continue;
+        const struct dn_op *cv = &c->ops[j];
+        if (cv->kind != DN_CONV || cv->in[0] != m->out || cv->group != 1 || cv->kernel[0] != 1 ||
+            cv->kernel[1] != 1 || cv->stride[0] != 1 || cv->stride[1] != 1 || cv->pad_l[0] ||
+            cv->pad_l[1] || cv->pad_r[0] || cv->pad_r[1] || cv->dil[0] != 1 || cv->dil[1] != 1 ||
+            fold[j] >= 0)
+            continue;
+        if (c->consts[cv->w].dims[0] >= x->dims[2] * x->dims[3]) continue;
+        fold[i] = j, fold[j] = i;
+        for (int k = 0; k < 2; k++)
+            if (last[m->in[k]] < j) last[m->in[k]] = j;
+    }
+}
+
 static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *state, mlc_error *err)
 {
     struct dn_ctx *c = mctx;
     struct dn_state *s = state;
     const char *opname = "region";
     mlc_status st = MLC_OK;
-    int *last = NULL;
+    int *last = NULL, *fold = NULL;
     struct dn_shape *shapes = NULL;
 
     s->v = mlc_calloc((size_t)c->n_vals, sizeof *s->v);
     s->out_mem = mlc_calloc((size_t)c->n_out + 1, sizeof *s->out_mem);
     last = mlc_calloc((size_t)c->n_vals, sizeof *last);
     shapes = mlc_calloc((size_t)c->n_vals, sizeof *shapes);
-    if (!s->v || !s->out_mem || !last || !shapes) {
+    fold = mlc_calloc((size_t)c->n_ops + 1, sizeof *fold);
+    s->fold_x = s->fold_s = -1;
+    if (!s->v || !s->out_mem || !last || !shapes || !fold) {
         st = core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN region: out of memory");
         goto fail;
     }
@@ -1093,6 +1164,7 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
         if (op->sum_in >= 0) last[op->sum_in] = i;
     }
     for (int i = 0; i < c->n_out; i++) last[c->outs[i]] = c->n_ops;
+    find_folds(c, s, last, fold);
     for (int i = 0; i < c->n_in; i++) {
         md_plain(&s->v[i].md, s->v[i].rank, s->v[i].dims, dnnl_f32);
         DNCHK(mem_new(s, &s->v[i].md, -2 - i, NULL, &s->v[i].mem), "input memory");
@@ -1110,8 +1182,21 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
         int single = lvl == 0;
         if (lvl < DN_ADAPT_LEVELS) has[lvl] = 1;
         s->keep_pd = lvl >= 1 && lvl < DN_ADAPT_LEVELS;
+        if (fold[i] > i) continue; /* an SE scale, folded into conv fold[i] */
         if (single) set_threads(1);
-        st = bind_op(c, s, i, last, err);
+        if (fold[i] >= 0) { /* this conv reads the SE product fold[i] */
+            const struct dn_op *m = &c->ops[fold[i]];
+            s->fold_x = m->in[0], s->fold_s = m->in[1], s->fold_failed = 0;
+            st = bind_op(c, s, i, last, err);
+            s->fold_x = s->fold_s = -1;
+            /* Layouts it cannot scale: the product after all, then the conv. */
+            if (!st && s->fold_failed) st = bind_op(c, s, fold[i], last, err);
+            if (!st && s->fold_failed) st = bind_op(c, s, i, last, err);
+            for (int k = 0; !st && k < 2; k++)
+                if (last[m->in[k]] == i) value_release(s, m->in[k]);
+        } else {
+            st = bind_op(c, s, i, last, err);
+        }
         if (single) set_threads(nt);
         if (st) goto fail;
         for (int k = first; k < s->n_steps; k++) {
@@ -1160,10 +1245,12 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
     if (plan_pool(s)) DNCHK(dnnl_out_of_memory, "buffer plan");
     mlc_free(last);
     mlc_free(shapes);
+    mlc_free(fold);
     return MLC_OK;
 fail:
     mlc_free(last);
     mlc_free(shapes);
+    mlc_free(fold);
     return st;
 }
 
@@ -1280,6 +1367,14 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
             dn_silu_f32(h, t->silu_n);
             continue;
         }
+        if (t->ws_out) {
+            void *w = NULL, *sc = NULL, *o = NULL;
+            DNCHK(dnnl_memory_get_data_handle(t->ws_w, &w), "weights");
+            DNCHK(dnnl_memory_get_data_handle(t->ws_s, &sc), "scale");
+            DNCHK(dnnl_memory_get_data_handle(t->ws_out, &o), "scaled weights");
+            dn_wscale_run(&t->ws, w, sc, o);
+            continue;
+        }
         DNCHK(dnnl_primitive_execute(p, s->strm, t->n_args, t->args), "execute");
     }
     DNCHK(dnnl_stream_wait(s->strm), "wait");
@@ -1292,6 +1387,11 @@ fail:
 const struct eng_adapt *dn_region_adapt(const void *state)
 {
     return &((const struct dn_state *)state)->adapt;
+}
+
+int dn_region_n_folded(const void *state)
+{
+    return ((const struct dn_state *)state)->n_folded;
 }
 
 void dn_ctx_free(void *mctx)
