@@ -160,16 +160,18 @@ char *core_sprintf(const char *fmt, ...)
     return s;
 }
 
+/* Populates [p, p + n) in one call instead of a page fault per 4 KiB page
+ * (page faults were most of a load in these VMs). No MADV_HUGEPAGE: the
+ * kernel then takes fresh 2 MiB blocks, which in this VM cost about 12x
+ * more per MB to touch the first time than the recycled 4 KiB pages it hands
+ * out otherwise (84 against 7 ms for 32 MB), and made first runs 30-60%
+ * slower for no measurable gain in later ones (docs/PERFORMANCE.md). */
 void core_prefault(void *p, size_t n)
 {
-    const uintptr_t small = 4096, huge = (uintptr_t)2 << 20;
+    const uintptr_t small = 4096;
     if (!p || n < ((size_t)256 << 10)) return;
-    uintptr_t b = (uintptr_t)p, e = b + n;
-#ifdef MADV_HUGEPAGE
-    uintptr_t hb = (b + huge - 1) & ~(huge - 1), he = e & ~(huge - 1);
-    if (he > hb) (void)madvise((void *)hb, he - hb, MADV_HUGEPAGE);
-#endif
 #ifdef MADV_POPULATE_WRITE
+    uintptr_t b = (uintptr_t)p, e = b + n;
     uintptr_t pb = (b + small - 1) & ~(small - 1), pe = e & ~(small - 1);
     if (pe > pb) (void)madvise((void *)pb, pe - pb, MADV_POPULATE_WRITE);
 #endif

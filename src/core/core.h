@@ -42,11 +42,10 @@ void core_alloc_fail_after(long n);
 
 /* A fresh buffer of n bytes about to be written whole (weights, a memory
  * pool): its pages are populated in one madvise instead of a page fault per
- * 4 KiB page, and the 2 MiB extents inside it are offered to transparent huge
- * pages first (512 times fewer faults). Page faults are costly in a VM: they
- * were most of the load and first-run time. Only hints: the contents are
- * unchanged, and nothing happens for buffers under 256 KiB or on kernels that
- * refuse (MADV_POPULATE_WRITE is Linux 5.14). */
+ * 4 KiB page (page faults are costly in a VM: they were most of the load and
+ * first-run time). Not offered to transparent huge pages: see alloc.c. Only
+ * a hint: the contents are unchanged, and nothing happens for buffers under
+ * 256 KiB or on kernels that refuse (MADV_POPULATE_WRITE is Linux 5.14). */
 void core_prefault(void *p, size_t n);
 /* Gives the whole pages inside [p, p + n) back to the kernel (they read as
  * zeros if touched again): the unused end of a buffer that was resident. */
