@@ -591,7 +591,7 @@ static void test_adapt_choice(void)
               late0);
 }
 
-/* Three convs, one per threading level (small < 1 M multiply-adds, mid,
+/* Three convs, one per threading level (small < 256 Ki multiply-adds, mid,
  * large > 16 M), run many times while the region picks levels, and pinned to
  * each level: the result never changes and matches the naive loops. */
 static void test_threading_levels(void)
@@ -601,10 +601,11 @@ static void test_threading_levels(void)
     for (int i = 0; i < 4; i++) c->vals[i].rank = 4;
     c->n_out = 1;
     c->outs[0] = 3;
-    int64_t wa[4] = {16, 32, 1, 1}, wb[4] = {32, 16, 3, 3}, wc_[4] = {128, 32, 3, 3};
+    /* 200 Ki, 1.8 Mi and 29 Mi multiply-adds: one conv per level. */
+    int64_t wa[4] = {8, 32, 1, 1}, wb[4] = {32, 8, 3, 3}, wc_[4] = {128, 32, 3, 3};
     float *w[3] = {const_new(c, 0, 4, wa, &seed), const_new(c, 1, 4, wb, &seed),
                    const_new(c, 2, 4, wc_, &seed)};
-    int64_t wn[3] = {16 * 32, 32 * 16 * 9, 128 * 32 * 9};
+    int64_t wn[3] = {8 * 32, 32 * 8 * 9, 128 * 32 * 9};
     float *wcopy[3];
     for (int k = 0; k < 3; k++) {
         wcopy[k] = mlc_alloc((size_t)wn[k] * sizeof(float));
@@ -616,10 +617,10 @@ static void test_threading_levels(void)
     }
     const int H = 28;
     mlc_tensor x = tensor4(1, 32, H, H, &seed);
-    float *t1 = mlc_alloc(16 * H * H * sizeof(float)), *t2 = mlc_alloc(32 * H * H * sizeof(float));
+    float *t1 = mlc_alloc(8 * H * H * sizeof(float)), *t2 = mlc_alloc(32 * H * H * sizeof(float));
     float *ref = mlc_alloc(128 * H * H * sizeof(float));
-    conv_ref(x.data, 1, 32, H, H, wcopy[0], NULL, 16, 1, 1, 1, 1, 0, 1, t1, H, H);
-    conv_ref(t1, 1, 16, H, H, wcopy[1], NULL, 32, 3, 3, 1, 1, 1, 1, t2, H, H);
+    conv_ref(x.data, 1, 32, H, H, wcopy[0], NULL, 8, 1, 1, 1, 1, 0, 1, t1, H, H);
+    conv_ref(t1, 1, 8, H, H, wcopy[1], NULL, 32, 3, 3, 1, 1, 1, 1, t2, H, H);
     conv_ref(t2, 1, 32, H, H, wcopy[2], NULL, 128, 3, 3, 1, 1, 1, 1, ref, H, H);
 
     const struct eng_region_vtbl *vt = &dn_region_vtbl;

@@ -922,13 +922,16 @@ static int get_threads(void)
  * mobilenet_v3/efficientnet at batch 1 (a few thousand multiply-adds each).
  * oneDNN's compute kernels fix their thread count when the primitive is
  * created, so such ops are created (and run) with one thread. The cuts: lo =
- * 1 M multiply-adds (~40 us on one core; MLC_DNNL_SERIAL_MACS moves it), hi =
- * 16 lo; ops that only move data count 16 multiply-adds per element. */
+ * 256 Ki multiply-adds (~10 us on one core; MLC_DNNL_SERIAL_MACS moves it),
+ * hi = 16 Mi; ops that only move data count 16 multiply-adds per element.
+ * (lo was 1 Mi, measured on a 2-core AMD EPYC VM; on this 2-core Xeon an
+ * idle machine's barriers are cheap, and 256 Ki is 5-10% faster at batch 1
+ * on mobilenet_v3_large and efficientnet_b0: docs/PERFORMANCE.md.) */
 static double serial_macs(void)
 {
     const char *e = getenv("MLC_DNNL_SERIAL_MACS");
     double x = e ? strtod(e, NULL) : 0;
-    return x > 0 ? x : 1048576.0;
+    return x > 0 ? x : 262144.0;
 }
 
 static int op_level(const struct dn_ctx *c, const struct dn_state *s, const struct dn_op *op,
@@ -954,7 +957,7 @@ static int op_level(const struct dn_ctx *c, const struct dn_state *s, const stru
         macs = (out + in) * 16;
         break;
     }
-    return macs < lo ? 0 : macs < 16 * lo ? 1 : 2;
+    return macs < lo ? 0 : macs < 16777216.0 ? 1 : 2;
 }
 
 /* MLC_DNNL_LEVEL=0|1|2 pins the threading level (tests, measurements). */
