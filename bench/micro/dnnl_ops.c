@@ -9,7 +9,10 @@
  *      two convolutions run separately, each with its SiLU (batch 8, two
  *      threads), channels-last and nChw16c: time, and the largest difference
  *      of the results; plus the reorders into and out of nChw16c that a
- *      channels-last net would need around the blocked pair.
+ *      channels-last net would need around the blocked pair;
+ *   4. the machine's convolution throughput, for the float32 ceiling: a
+ *      resnet 3x3 convolution (256 channels, 14x14, batch 8, two threads)
+ *      in float32 and bf16, GFLOP/s of the median run, and the kernel.
  * Medians of 50 runs after 5 warm-ups. Not a test: it asserts nothing.
  *   build-release/bench/micro/mlc_micro_dnnl
  */
@@ -344,6 +347,39 @@ static void dw_fusion(int ic, int oc, int h, int stride)
     }
 }
 
+static void conv_peak(dnnl_data_type_t dt)
+{
+    enum { N = 8, C = 256, H = 14 };
+    omp_set_num_threads(2);
+    dnnl_memory_desc_t xmd, wmd, ymd;
+    dnnl_dims_t xd = {N, C, H, H}, wd = {C, C, 3, 3}, st = {1, 1}, pad = {1, 1};
+    CK(dnnl_memory_desc_init_by_tag(&xmd, 4, xd, dt, dnnl_nhwc));
+    CK(dnnl_memory_desc_init_by_tag(&wmd, 4, wd, dt, dnnl_format_tag_any));
+    CK(dnnl_memory_desc_init_by_tag(&ymd, 4, xd, dt, dnnl_format_tag_any));
+    dnnl_convolution_desc_t cd;
+    CK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                          &xmd, &wmd, NULL, &ymd, st, pad, pad));
+    dnnl_primitive_desc_t pd;
+    CK(dnnl_primitive_desc_create(&pd, &cd, NULL, eng, NULL));
+    struct prim x = {NULL, 3, {{0}}};
+    CK(dnnl_primitive_create(&x.p, pd));
+    dnnl_query_t q[3] = {dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md};
+    int args[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
+    for (int k = 0; k < 3; k++) { /* zeros: the throughput does not depend on the values */
+        const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, q[k], 0);
+        dnnl_memory_t m = mem(md);
+        void *h;
+        CK(dnnl_memory_get_data_handle(m, &h));
+        memset(h, 0, dnnl_memory_desc_get_size(md));
+        x.a[k] = (dnnl_exec_arg_t){args[k], m};
+    }
+    double ms = median_ms(run_prim, &x), gflop = 2.0 * N * H * H * C * C * 9 / 1e9;
+    printf("   %s: %.3f ms, %.0f GFLOP/s (%s)\n", dt == dnnl_f32 ? "f32 " : "bf16", ms,
+           gflop / ms * 1e3, impl(pd));
+    dnnl_primitive_destroy(x.p);
+    dnnl_primitive_desc_destroy(pd);
+}
+
 int main(void)
 {
     CK(dnnl_engine_create(&eng, dnnl_cpu, 0));
@@ -352,5 +388,8 @@ int main(void)
     swish_post();
     dw_fusion(16, 96, 112, 2);
     dw_fusion(24, 144, 56, 1);
+    printf("4. 3x3 conv 256->256 at 14x14, batch 8, two threads, median\n");
+    conv_peak(dnnl_f32);
+    conv_peak(dnnl_bf16);
     return 0;
 }
