@@ -5,7 +5,8 @@
  * its 2 MiB extents to THP or not (MADV_HUGEPAGE), populates it with
  * MADV_POPULATE_WRITE and frees it, three times each way, taking turns, in
  * one process: the first huge-page round touches memory the VM has never
- * backed. Not a test: it asserts nothing.
+ * backed. Then core_prefault on 128 MiB with one thread and with two, three
+ * times each way. Not a test: it asserts nothing.
  *   build-release/bench/micro/mlc_micro_mem
  */
 #include <stdint.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
+#include "core/core.h"
 #include "micro.h"
 
 int main(void)
@@ -36,6 +38,19 @@ int main(void)
 #endif
             printf("   %s %.2f", h ? "/" : "", now_ms() - t0);
             free(p); /* checksrc: ok */
+        }
+        printf("\n");
+    }
+    printf("core_prefault 128 MiB, ms (one thread / two):\n");
+    for (int r = 0; r < 3; r++) {
+        for (int t = 1; t <= 2; t++) {
+            size_t m = (size_t)128 << 20;
+            char *p = mmap(NULL, m, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (p == MAP_FAILED) return 1;
+            double t0 = now_ms();
+            core_prefault(p, m, t);
+            printf("   %s %.2f", t == 2 ? "/" : "", now_ms() - t0);
+            munmap(p, m);
         }
         printf("\n");
     }

@@ -43,10 +43,12 @@ void core_alloc_fail_after(long n);
 /* A fresh buffer of n bytes about to be written whole (weights, a memory
  * pool): its pages are populated in one madvise instead of a page fault per
  * 4 KiB page (page faults are costly in a VM: they were most of the load and
- * first-run time). Not offered to transparent huge pages: see alloc.c. Only
- * a hint: the contents are unchanged, and nothing happens for buffers under
- * 256 KiB or on kernels that refuse (MADV_POPULATE_WRITE is Linux 5.14). */
-void core_prefault(void *p, size_t n);
+ * first-run time), by up to `threads` threads (the caller's thread budget;
+ * <= 1: this thread only) for buffers of 1 MiB and more. Not offered to
+ * transparent huge pages: see alloc.c. Only a hint: the contents are
+ * unchanged, and nothing happens for buffers under 256 KiB or on kernels
+ * that refuse (MADV_POPULATE_WRITE is Linux 5.14). */
+void core_prefault(void *p, size_t n, int threads);
 /* Gives the whole pages inside [p, p + n) back to the kernel (they read as
  * zeros if touched again): the unused end of a buffer that was resident. */
 void core_drop_pages(void *p, size_t n);

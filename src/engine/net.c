@@ -78,7 +78,7 @@ static mlc_status net_load(const void *bytes, size_t n, const char *dir,
                                 net->limits.max_input_bytes > ((size_t)2 << 30)
                                     ? net->limits.max_input_bytes
                                     : ((size_t)2 << 30),
-                                0, release};
+                                0, release, net->threads};
     st = onnx_load(bytes, n, &lo, &net->g, err);
     if (st) goto fail;
     st = net_finish(net, err);
@@ -551,7 +551,7 @@ static mlc_status plan_build(struct mlc_net_session *s, struct plan *p, const ml
         st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory: workspace of %zu bytes", peak);
         goto fail;
     }
-    core_prefault(p->ws_raw, peak + ALIGN); /* every run writes it */
+    core_prefault(p->ws_raw, peak + ALIGN, net->threads); /* every run writes it */
     p->ws = (char *)(((uintptr_t)p->ws_raw + ALIGN - 1) / ALIGN * ALIGN);
     for (int t = 0; t < nt; t++)
         if (!known[t] && def[t] >= 0) p->t[t].data = p->ws + off[root[t]];
@@ -589,7 +589,7 @@ static mlc_status plan_build(struct mlc_net_session *s, struct plan *p, const ml
                           rpool);
             goto fail;
         }
-        core_prefault(p->rpool_raw, rpool + ALIGN);
+        core_prefault(p->rpool_raw, rpool + ALIGN, net->threads);
         p->rpool_size = rpool;
         char *rp = (char *)(((uintptr_t)p->rpool_raw + ALIGN - 1) / ALIGN * ALIGN);
         for (int sidx = 0; sidx < p->n_steps; sidx++) {

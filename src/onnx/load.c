@@ -30,6 +30,7 @@ static _Thread_local int pb_oom;
  * the parser and can be dropped (a re-read would fault them in again). */
 static _Thread_local const uint8_t *pb_src;
 static _Thread_local size_t pb_src_len, pb_done, pb_dropped;
+static _Thread_local int pb_threads; /* onnx_load_opts.threads */
 
 static void *pb_alloc(void *ctx, size_t n)
 {
@@ -51,7 +52,7 @@ static void *pb_alloc(void *ctx, size_t n)
         }
         pb_done += n;
     }
-    core_prefault(p, n);
+    core_prefault(p, n, pb_threads);
     return p;
 }
 static void pb_free(void *ctx, void *p)
@@ -857,6 +858,7 @@ mlc_status onnx_load(const void *bytes, size_t n, const struct onnx_load_opts *o
         goto fail;
     }
     pb_oom = 0;
+    pb_threads = o->threads;
     if (o->release_input) {
         pb_src = bytes;
         pb_src_len = n;

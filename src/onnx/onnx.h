@@ -31,6 +31,8 @@ struct onnx_load_opts {
      * goes (madvise DONTNEED on what the parser has copied), so that the file
      * and the parsed weights are not both resident at peak. */
     int release_input;
+    /* Threads that may populate the weights' fresh buffers (core_prefault). */
+    int threads;
 };
 
 /* Parses, validates and converts a model. On success *g holds the graph

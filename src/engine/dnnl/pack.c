@@ -102,7 +102,7 @@ dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
     } else {
         raw = mlc_alloc(n + 64);
         if (!raw) r = dnnl_out_of_memory;
-        core_prefault(raw, n + 64);
+        core_prefault(raw, n + 64, c->threads);
     }
     void *dst = align64(raw);
     dnnl_memory_t ms = NULL, md = NULL;

@@ -1333,7 +1333,7 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
             return core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN region: out of memory (%zu bytes)",
                             s->pool_size);
         s->own_pool = raw;
-        core_prefault(raw, s->pool_size + 64);
+        core_prefault(raw, s->pool_size + 64, c->threads);
         if ((st = dn_set_pool(mctx, s, (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63), err)))
             return st;
     }
