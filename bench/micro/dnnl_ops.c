@@ -12,7 +12,11 @@
  *      channels-last net would need around the blocked pair;
  *   4. the machine's convolution throughput, for the float32 ceiling: a
  *      resnet 3x3 convolution (256 channels, 14x14, batch 8, two threads)
- *      in float32 and bf16, GFLOP/s of the median run, and the kernel.
+ *      in float32 and bf16, GFLOP/s of the median run, and the kernel;
+ *   5. float32 depthwise convolutions of mobilenet_v3 and efficientnet
+ *      (channels-last, two threads) with each avx512 implementation oneDNN
+ *      offers for them: time to create the primitive and median run (the
+ *      reason region.c prefers jit_dw to brdgmm_dw).
  * Medians of 50 runs after 5 warm-ups. Not a test: it asserts nothing.
  *   build-release/bench/micro/mlc_micro_dnnl
  */
@@ -380,6 +384,50 @@ static void conv_peak(dnnl_data_type_t dt)
     dnnl_primitive_desc_destroy(pd);
 }
 
+/* 5: every avx512 implementation of one depthwise conv (section 5). */
+static void dw_impls(int n, int c, int h, int k, int stride)
+{
+    omp_set_num_threads(2);
+    int oh = (h + 2 * (k / 2) - k) / stride + 1;
+    dnnl_memory_desc_t xmd, wmd, ymd;
+    dnnl_dims_t xd = {n, c, h, h}, wd = {c, 1, 1, k, k}, yd = {n, c, oh, oh};
+    dnnl_dims_t st = {stride, stride}, pad = {k / 2, k / 2};
+    CK(dnnl_memory_desc_init_by_tag(&xmd, 4, xd, dnnl_f32, dnnl_nhwc));
+    CK(dnnl_memory_desc_init_by_tag(&wmd, 5, wd, dnnl_f32, dnnl_format_tag_any));
+    CK(dnnl_memory_desc_init_by_tag(&ymd, 4, yd, dnnl_f32, dnnl_nhwc));
+    dnnl_convolution_desc_t cd;
+    CK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                          &xmd, &wmd, NULL, &ymd, st, pad, pad));
+    dnnl_primitive_desc_iterator_t it;
+    CK(dnnl_primitive_desc_iterator_create(&it, &cd, NULL, eng, NULL));
+    printf("   batch %d, %d channels, %dx%d, %dx%d stride %d:", n, c, h, h, k, k, stride);
+    do {
+        dnnl_primitive_desc_t pd = dnnl_primitive_desc_iterator_fetch(it);
+        const char *name = impl(pd);
+        if (!strstr(name, "avx512")) {
+            dnnl_primitive_desc_destroy(pd);
+            continue;
+        }
+        struct prim x = {NULL, 3, {{0}}};
+        double t0 = now_ms();
+        CK(dnnl_primitive_create(&x.p, pd));
+        double made = now_ms() - t0;
+        dnnl_query_t q[3] = {dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md};
+        int args[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
+        for (int i = 0; i < 3; i++) {
+            dnnl_memory_t m = mem(dnnl_primitive_desc_query_md(pd, q[i], 0));
+            fill(m, (unsigned)i + 1);
+            x.a[i] = (dnnl_exec_arg_t){args[i], m};
+        }
+        printf("  %s create %.3f run %.4f ms;", name, made, median_ms(run_prim, &x));
+        dnnl_primitive_destroy(x.p);
+        for (int i = 0; i < 3; i++) dnnl_memory_destroy(x.a[i].memory);
+        dnnl_primitive_desc_destroy(pd);
+    } while (dnnl_primitive_desc_iterator_next(it) == dnnl_success);
+    printf("\n");
+    dnnl_primitive_desc_iterator_destroy(it);
+}
+
 int main(void)
 {
     CK(dnnl_engine_create(&eng, dnnl_cpu, 0));
@@ -391,5 +439,11 @@ int main(void)
     printf("4. 3x3 conv 256->256 at 14x14, batch 8, two threads, median\n");
     conv_peak(dnnl_f32);
     conv_peak(dnnl_bf16);
+    printf("5. depthwise convs, float32, each avx512 implementation: create ms, median run ms\n");
+    const int dw[][5] = {{1, 32, 112, 3, 1}, {1, 96, 112, 3, 2}, {1, 144, 56, 5, 2},
+                         {1, 240, 28, 3, 1}, {1, 480, 14, 5, 1}, {1, 1152, 7, 5, 1},
+                         {8, 96, 112, 3, 2}, {8, 144, 56, 3, 1}, {8, 672, 14, 5, 1}};
+    for (size_t i = 0; i < sizeof dw / sizeof dw[0]; i++)
+        dw_impls(dw[i][0], dw[i][1], dw[i][2], dw[i][3], dw[i][4]);
     return 0;
 }

@@ -187,6 +187,40 @@ static void test_conv_grouped(void)
 }
 
 /* conv1x1 + residual(x) + relu -> maxpool 3x3 s2 p1 ceil -> gap -> flatten -> ip + sigmoid */
+/* Depthwise convolutions as mobilenet_v3 and efficientnet have them (3x3 and
+ * 5x5, strides 1 and 2, 48 channels, batch 1 and 2; region.c prefers
+ * oneDNN's jit_dw kernel for them in float32) against naive loops. */
+static void test_conv_depthwise(void)
+{
+    enum { C = 48, H = 15 };
+    uint32_t seed = 29;
+    for (int k = 3; k <= 5; k += 2)
+        for (int s = 1; s <= 2; s++)
+            for (int64_t n = 1; n <= 2; n++) {
+                int64_t wd[4] = {C, 1, k, k};
+                float *w, *b;
+                struct dn_ctx *c = conv_region(wd, &seed, &w, &b);
+                struct dn_op *op = &c->ops[0];
+                op->group = C;
+                op->stride[0] = op->stride[1] = s;
+                op->pad_l[0] = op->pad_l[1] = op->pad_r[0] = op->pad_r[1] = k / 2;
+                float *wc = mlc_alloc(sizeof(float) * C * k * k), bc[C];
+                memcpy(wc, w, sizeof(float) * C * k * k);
+                memcpy(bc, b, sizeof bc);
+                int64_t oh = (H + 2 * (k / 2) - k) / s + 1;
+                mlc_tensor x = tensor4(n, C, H, H, &seed), out = {0};
+                CHECK(run_region(c, &x, &out));
+                CHECK(out.dims[0] == n && out.dims[1] == C && out.dims[2] == oh);
+                float *ref = mlc_alloc(sizeof(float) * (size_t)(n * C * oh * oh));
+                conv_ref(x.data, n, C, H, H, wc, bc, C, k, k, C, s, k / 2, 1, ref, oh, oh);
+                if (out.data)
+                    CHECK_MSG(max_diff(out.data, ref, n * C * oh * oh) <= 1e-4,
+                              "k %d stride %d batch %lld", k, s, (long long)n);
+                mlc_free(x.data), mlc_free(out.data), mlc_free(ref), mlc_free(wc);
+                dn_ctx_free(c);
+            }
+}
+
 static void test_residual_head(void)
 {
     uint32_t seed = 7;
@@ -940,6 +974,7 @@ static void test_silu(void)
 int main(void)
 {
     TEST_RUN(test_conv_grouped);
+    TEST_RUN(test_conv_depthwise);
     TEST_RUN(test_residual_head);
     TEST_RUN(test_attention_bits);
     TEST_RUN(test_views_and_eltwise);
