@@ -351,6 +351,27 @@ static void dw_fusion(int ic, int oc, int h, int stride)
     }
 }
 
+/* x's source, weights and destination: new memories in pd's layouts, zeroed
+ * or filled with values from seeds 1, 2, 3. */
+static void conv_args(struct prim *x, const_dnnl_primitive_desc_t pd, int zero)
+{
+    dnnl_query_t q[3] = {dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md};
+    int args[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
+    for (int k = 0; k < 3; k++) {
+        const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, q[k], 0);
+        dnnl_memory_t m = mem(md);
+        if (zero) {
+            void *h;
+            CK(dnnl_memory_get_data_handle(m, &h));
+            memset(h, 0, dnnl_memory_desc_get_size(md));
+        } else {
+            fill(m, (unsigned)k + 1);
+        }
+        x->a[k] = (dnnl_exec_arg_t){args[k], m};
+    }
+    x->n = 3;
+}
+
 static void conv_peak(dnnl_data_type_t dt)
 {
     enum { N = 8, C = 256, H = 14 };
@@ -367,16 +388,7 @@ static void conv_peak(dnnl_data_type_t dt)
     CK(dnnl_primitive_desc_create(&pd, &cd, NULL, eng, NULL));
     struct prim x = {NULL, 3, {{0}}};
     CK(dnnl_primitive_create(&x.p, pd));
-    dnnl_query_t q[3] = {dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md};
-    int args[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
-    for (int k = 0; k < 3; k++) { /* zeros: the throughput does not depend on the values */
-        const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, q[k], 0);
-        dnnl_memory_t m = mem(md);
-        void *h;
-        CK(dnnl_memory_get_data_handle(m, &h));
-        memset(h, 0, dnnl_memory_desc_get_size(md));
-        x.a[k] = (dnnl_exec_arg_t){args[k], m};
-    }
+    conv_args(&x, pd, 1); /* zeros: the throughput does not depend on the values */
     double ms = median_ms(run_prim, &x), gflop = 2.0 * N * H * H * C * C * 9 / 1e9;
     printf("   %s: %.3f ms, %.0f GFLOP/s (%s)\n", dt == dnnl_f32 ? "f32 " : "bf16", ms,
            gflop / ms * 1e3, impl(pd));
@@ -412,13 +424,7 @@ static void dw_impls(int n, int c, int h, int k, int stride)
         double t0 = now_ms();
         CK(dnnl_primitive_create(&x.p, pd));
         double made = now_ms() - t0;
-        dnnl_query_t q[3] = {dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md};
-        int args[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
-        for (int i = 0; i < 3; i++) {
-            dnnl_memory_t m = mem(dnnl_primitive_desc_query_md(pd, q[i], 0));
-            fill(m, (unsigned)i + 1);
-            x.a[i] = (dnnl_exec_arg_t){args[i], m};
-        }
+        conv_args(&x, pd, 0);
         printf("  %s create %.3f run %.4f ms;", name, made, median_ms(run_prim, &x));
         dnnl_primitive_destroy(x.p);
         for (int i = 0; i < 3; i++) dnnl_memory_destroy(x.a[i].memory);

@@ -152,7 +152,7 @@ mlc_status dn_region_infer(void *mctx, const mlc_tensor *in, int n_in, mlc_tenso
  * logical md as op sees it at rank rank_as (grouped conv weights as goihw,
  * Gemm's B transposed when transB is 0, broadcast operands padded with 1s);
  * and cid's data in layout want, packed once per net (thread-safe; the
- * pointer lives as long as ctx; sc may be NULL: no spare, and the plain
+ * pointer lives as long as ctx; spare may be NULL: none, and the plain
  * copy is freed). */
 dnnl_format_tag_t dn_plain_tag(int rank);
 void dn_const_md(const struct dn_ctx *c, const struct dn_op *op, int cid, int rank_as,
@@ -168,9 +168,9 @@ struct dn_spare {
     void *raw;
     size_t cap; /* core_alloc_size(raw) */
 };
-void dn_spare_free(struct dn_spare *sc);
+void dn_spare_free(struct dn_spare *spare);
 dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
-                           const dnnl_memory_desc_t *want, struct dn_spare *sc, void **data_out);
+                           const dnnl_memory_desc_t *want, struct dn_spare *spare, void **data_out);
 
 /* wscale.c: W'[o][c] = W[o][c] * s[c] for a 1x1 convolution's packed
  * weights w and an SE block's scale s [1,C,1,1] (see the file). plan checks

@@ -42,11 +42,11 @@ void dn_const_md(const struct dn_ctx *c, const struct dn_op *op, int cid, int ra
     }
 }
 
-void dn_spare_free(struct dn_spare *sc)
+void dn_spare_free(struct dn_spare *spare)
 {
-    mlc_free(sc->raw);
-    sc->raw = NULL;
-    sc->cap = 0;
+    mlc_free(spare->raw);
+    spare->raw = NULL;
+    spare->cap = 0;
 }
 
 static void *align64(void *p)
@@ -59,7 +59,7 @@ static void *align64(void *p)
  * threads, see run_jobs); k->busy keeps one packer per constant, others wait
  * on c->cond. */
 dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
-                           const dnnl_memory_desc_t *want, struct dn_spare *sc, void **data_out)
+                           const dnnl_memory_desc_t *want, struct dn_spare *spare, void **data_out)
 {
     struct dn_const *k = &c->consts[cid];
     dnnl_memory_desc_t logical;
@@ -92,13 +92,13 @@ dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
      * enough (struct dn_spare), else into a fresh one. */
     size_t n = dnnl_memory_desc_get_size(want);
     pthread_mutex_unlock(&c->lock);
-    if (sc && sc->raw && sc->cap >= n + 64) {
-        raw = sc->raw;
+    if (spare && spare->raw && spare->cap >= n + 64) {
+        raw = spare->raw;
         /* The rest of it stays allocated but need not stay resident. */
         core_drop_pages((char *)align64(raw) + n,
-                        sc->cap - n - (size_t)((char *)align64(raw) - (char *)raw));
-        sc->raw = NULL;
-        sc->cap = 0;
+                        spare->cap - n - (size_t)((char *)align64(raw) - (char *)raw));
+        spare->raw = NULL;
+        spare->cap = 0;
     } else {
         raw = mlc_alloc(n + 64);
         if (!raw) r = dnnl_out_of_memory;
@@ -142,10 +142,10 @@ dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
     if (k->data && !k->n_pk_plain_users) {
         /* Resident already: the packer's next spare, if the larger. */
         size_t cap = core_alloc_size(k->data);
-        if (sc && (!sc->raw || cap > sc->cap)) {
-            mlc_free(sc->raw);
-            sc->raw = k->data;
-            sc->cap = cap;
+        if (spare && (!spare->raw || cap > spare->cap)) {
+            mlc_free(spare->raw);
+            spare->raw = k->data;
+            spare->cap = cap;
         } else {
             mlc_free(k->data);
         }

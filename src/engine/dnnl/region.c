@@ -1035,11 +1035,11 @@ static int pack_ref_cmp(const void *a, const void *b)
     return x->bytes < y->bytes ? -1 : x->bytes > y->bytes ? 1 : x->job - y->job;
 }
 
-static void do_job(struct dn_ctx *c, struct dn_state *s, struct job *j, struct dn_spare *sc)
+static void do_job(struct dn_ctx *c, struct dn_state *s, struct job *j, struct dn_spare *spare)
 {
     if (j->cid >= 0) {
         void *data = NULL;
-        j->r = dn_const_get(c, j->op, j->cid, &j->md, sc, &data);
+        j->r = dn_const_get(c, j->op, j->cid, &j->md, spare, &data);
         if (j->r == dnnl_success) j->r = dnnl_memory_set_data_handle(j->mem, data);
         return;
     }
@@ -1069,16 +1069,16 @@ static void take_prims(struct job_run *jr)
  * up than to run, while packing's peak stays the weights plus about one
  * constant. Each reorder runs on the session's OpenMP threads while one
  * thread packs, on one thread each once both do. */
-static void take_packs(struct job_run *jr, struct dn_spare *sc, size_t max_bytes)
+static void take_packs(struct job_run *jr, struct dn_spare *spare, size_t max_bytes)
 {
     for (int k = 0; k < jr->n_packs; k++) {
-        const struct pack_ref *p = &jr->packs[sc ? jr->n_packs - 1 - k : k];
+        const struct pack_ref *p = &jr->packs[spare ? jr->n_packs - 1 - k : k];
         if (p->bytes > max_bytes) break;
         struct job *j = &jr->s->jobs[p->job];
         int free_ = 0;
         if (!atomic_compare_exchange_strong(&j->taken, &free_, 1)) continue;
         set_threads(atomic_load(&jr->both_pack) ? 1 : jr->nt);
-        do_job(jr->c, jr->s, j, sc);
+        do_job(jr->c, jr->s, j, spare);
     }
 }
 
@@ -1114,9 +1114,9 @@ static mlc_status run_jobs(struct dn_ctx *c, struct dn_state *s, int nt, mlc_err
     qsort(jr.packs, (size_t)jr.n_packs, sizeof *jr.packs, pack_ref_cmp);
     pthread_t th;
     int helper = nt > 1 && s->n_jobs > 1 && pthread_create(&th, NULL, job_helper, &jr) == 0;
-    struct dn_spare sc = {0};
-    take_packs(&jr, &sc, SIZE_MAX);
-    dn_spare_free(&sc);
+    struct dn_spare spare = {0};
+    take_packs(&jr, &spare, SIZE_MAX);
+    dn_spare_free(&spare);
     take_prims(&jr);
     if (helper) pthread_join(th, NULL);
     set_threads(nt);
