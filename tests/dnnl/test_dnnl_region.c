@@ -11,7 +11,7 @@
  * ops, buffers placed by lifetime) on a chain of changing sizes; our SiLU
  * (silu.c) alone and after a conv; packing into the weights' own buffers
  * (pack.c); an SE block's scale folded into the next conv's weights
- * (wscale.c).
+ * (wscale.c); strided 1x1 convs run on a dense subsample.
  */
 #include <omp.h>
 #include <stdatomic.h>
@@ -916,6 +916,92 @@ static void test_se_fold(void)
         }
 }
 
+/* A 1x1 convolution with strides (ResNet's projections) reading a 3x3 conv's
+ * output inside the region and, in a second region, the region input: odd
+ * sizes, unequal strides, batch 1 and 2, float32 and bf16. Both run on a
+ * dense subsample (region.c), and match naive loops with it and without
+ * (MLC_DNNL_SUBSAMPLE=0). */
+static void test_conv_subsample(void)
+{
+    enum { C = 16, C2 = 32, O = 48, H = 15, W = 13 };
+    const int strides[3][2] = {{2, 2}, {2, 1}, {3, 3}};
+    for (int off = 0; off < 2; off++)
+        for (int bf = 0; bf < 2; bf++)
+            for (int si = 0; si < 3; si++)
+                for (int64_t n = 1; n <= 2; n++)
+                    for (int direct = 0; direct < 2; direct++) {
+                        uint32_t seed = 31;
+                        const int sh = strides[si][0], sw = strides[si][1];
+                        const int64_t oh = (H - 1) / sh + 1, ow = (W - 1) / sw + 1;
+                        int64_t c1 = direct ? C : C2; /* the strided conv's input channels */
+                        struct dn_ctx *c = ctx_new(1, direct ? 2 : 3, direct ? 1 : 2, 3);
+                        for (int i = 0; i < c->n_vals; i++) c->vals[i].rank = 4;
+                        c->bf16 = bf;
+                        c->n_out = 1;
+                        c->outs[0] = c->n_vals - 1;
+                        int64_t wd0[4] = {C2, C, 3, 3}, wd1[4] = {O, c1, 1, 1}, bd[1] = {C2};
+                        float *w0 = const_new(c, 0, 4, wd0, &seed);
+                        float *b0 = const_new(c, 1, 1, bd, &seed);
+                        float *w1 = const_new(c, 2, 4, wd1, &seed);
+                        float *w0c = mlc_alloc(sizeof(float) * C2 * C * 9), b0c[C2];
+                        float *w1c = mlc_alloc(sizeof(float) * (size_t)(O * c1));
+                        memcpy(w0c, w0, sizeof(float) * C2 * C * 9);
+                        memcpy(b0c, b0, sizeof b0c);
+                        memcpy(w1c, w1, sizeof(float) * (size_t)(O * c1));
+                        struct dn_op *op = c->ops;
+                        if (!direct) {
+                            op->kind = DN_CONV, op->in[0] = 0, op->out = 1, op->w = 0, op->b = 1;
+                            op->kernel[0] = op->kernel[1] = 3;
+                            op->pad_l[0] = op->pad_l[1] = op->pad_r[0] = op->pad_r[1] = 1;
+                            op++;
+                        }
+                        op->kind = DN_CONV, op->in[0] = c->n_vals - 2, op->out = c->n_vals - 1;
+                        op->w = 2, op->kernel[0] = op->kernel[1] = 1;
+                        op->stride[0] = sh, op->stride[1] = sw;
+                        mlc_tensor x = tensor4(n, C, H, W, &seed), out = {0};
+                        float *mid = mlc_alloc(sizeof(float) * (size_t)(n * C2 * H * W));
+                        float *ref = mlc_alloc(sizeof(float) * (size_t)(n * O * oh * ow));
+                        if (!direct)
+                            conv_ref(x.data, n, C, H, W, w0c, b0c, C2, 3, 3, 1, 1, 1, 1, mid, H, W);
+                        const float *src = direct ? x.data : mid;
+                        for (int64_t b = 0; b < n; b++)
+                            for (int64_t o = 0; o < O; o++)
+                                for (int64_t y = 0; y < oh; y++)
+                                    for (int64_t z = 0; z < ow; z++) {
+                                        double acc = 0;
+                                        for (int64_t k = 0; k < c1; k++)
+                                            acc +=
+                                                (double)
+                                                    src[((b * c1 + k) * H + y * sh) * W + z * sw] *
+                                                w1c[o * c1 + k];
+                                        ref[((b * O + o) * oh + y) * ow + z] = (float)acc;
+                                    }
+                        if (off) setenv("MLC_DNNL_SUBSAMPLE", "0", 1);
+                        const struct eng_region_vtbl *vt = &dn_region_vtbl;
+                        mlc_error err = {0};
+                        void *state = mlc_calloc(1, vt->session_size(c));
+                        CHECK_OK(vt->infer(c, &x, 1, &out, 1, &err), &err);
+                        CHECK(out.dims[2] == oh && out.dims[3] == ow);
+                        out.data = mlc_calloc((size_t)(n * O * oh * ow), sizeof(float));
+                        CHECK_OK(vt->bind(c, &x, 1, state, &err), &err);
+                        CHECK_MSG(dn_region_n_subsampled(state) == !off,
+                                  "strides %dx%d direct %d off %d: %d subsampled", sh, sw, direct,
+                                  off, dn_region_n_subsampled(state));
+                        CHECK_OK(vt->run(c, state, &x, 1, &out, 1, &err), &err);
+                        double d = max_diff(out.data, ref, n * O * oh * ow), big = 0;
+                        for (int64_t i = 0; i < n * O * oh * ow; i++) big = fmax(big, fabs(ref[i]));
+                        CHECK_MSG(d <= (bf ? 0.02 * big : 1e-4),
+                                  "strides %dx%d batch %lld bf16 %d direct %d off %d: diff %g", sh,
+                                  sw, (long long)n, bf, direct, off, d);
+                        unsetenv("MLC_DNNL_SUBSAMPLE");
+                        vt->unbind(c, state);
+                        mlc_free(state);
+                        mlc_free(x.data), mlc_free(out.data), mlc_free(mid), mlc_free(ref);
+                        mlc_free(w0c), mlc_free(w1c);
+                        dn_ctx_free(c);
+                    }
+}
+
 /* silu.c against double precision: every tail length, the parallel split,
  * huge, tiny and signed-zero inputs; then a conv whose SiLU post-op runs as
  * our step and as oneDNN's (MLC_DNNL_SILU=0), both against naive loops. */
@@ -987,5 +1073,6 @@ int main(void)
     TEST_RUN(test_silu);
     TEST_RUN(test_pack_in_place);
     TEST_RUN(test_se_fold);
+    TEST_RUN(test_conv_subsample);
     TEST_DONE();
 }

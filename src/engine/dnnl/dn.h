@@ -136,6 +136,8 @@ extern const struct eng_region_vtbl dn_region_vtbl;
 const struct eng_adapt *dn_region_adapt(const void *state);
 /* How many SE scales a bound state folded into conv weights (wscale.c). */
 int dn_region_n_folded(const void *state);
+/* Strided 1x1 convolutions a bound state runs on a dense subsample (tests). */
+int dn_region_n_subsampled(const void *state);
 
 /* shapes.c: every value's dims (v: ctx->n_vals of them) from the region's
  * inputs, checked against each op; and the vtable's infer (output dims). */
@@ -171,6 +173,17 @@ struct dn_spare {
 void dn_spare_free(struct dn_spare *spare);
 dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
                            const dnnl_memory_desc_t *want, struct dn_spare *spare, void **data_out);
+
+/* prim.c: the attributes every region primitive starts from (user-mode
+ * scratchpad); a desc's first implementation, or dnnl_unimplemented when
+ * reject_ref and it is a reference kernel; the first implementation unless
+ * its name starts with avoid and a later one starts with prefer. */
+dnnl_status_t dn_region_attr(dnnl_primitive_attr_t *attr);
+dnnl_status_t dn_make_prim(const_dnnl_op_desc_t d, const_dnnl_primitive_attr_t attr,
+                           dnnl_engine_t eng, dnnl_primitive_desc_t *pd, int reject_ref);
+dnnl_status_t dn_make_prim_prefer(const_dnnl_op_desc_t d, const_dnnl_primitive_attr_t attr,
+                                  dnnl_engine_t eng, dnnl_primitive_desc_t *pd, const char *avoid,
+                                  const char *prefer);
 
 /* wscale.c: W'[o][c] = W[o][c] * s[c] for a 1x1 convolution's packed
  * weights w and an SE block's scale s [1,C,1,1] (see the file). plan checks

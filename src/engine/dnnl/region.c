@@ -121,6 +121,7 @@ struct dn_state {
      * fold_failed when the layouts do not allow it, having bound nothing. */
     int fold_x, fold_s, fold_failed;
     int n_folded;
+    int n_subsampled;    /* strided 1x1 convs run on a dense subsample */
     size_t scratch_size; /* the largest scratchpad a step needs */
     int tick;            /* bind events, for the buffers' lifetimes */
     struct job *jobs;
@@ -299,76 +300,6 @@ static void scratch_need(struct dn_state *s, struct step *t, size_t n)
     if (n > s->scratch_size) s->scratch_size = n;
 }
 
-/* The attributes every region primitive starts from. Scratchpads are the
- * region's (user mode): oneDNN's own (library mode) is a per-thread buffer
- * sized when a primitive is made, so a primitive made on one thread (bind's
- * job helper; a server session bound by one request thread) and run on
- * another would write through the other thread's buffer, or through NULL. */
-static dnnl_status_t region_attr(dnnl_primitive_attr_t *attr)
-{
-    dnnl_status_t r = dnnl_primitive_attr_create(attr);
-    if (r == dnnl_success)
-        r = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
-    return r;
-}
-
-static dnnl_status_t make_prim(const_dnnl_op_desc_t d, const_dnnl_primitive_attr_t attr,
-                               dnnl_engine_t eng, dnnl_primitive_desc_t *pd, int reject_ref)
-{
-    dnnl_status_t r = dnnl_primitive_desc_create(pd, d, attr, eng, NULL);
-    if (r != dnnl_success || !reject_ref) return r;
-    const char *impl = NULL;
-    dnnl_primitive_desc_query(*pd, dnnl_query_impl_info_str, 0, &impl);
-    if (impl && strstr(impl, "ref")) {
-        dnnl_primitive_desc_destroy(*pd);
-        *pd = NULL;
-        return dnnl_unimplemented;
-    }
-    return dnnl_success;
-}
-
-/* The desc's first implementation, unless its name starts with avoid and a
- * later one (before the reference kernels) starts with prefer: then that one.
- * For float32 depthwise convolutions oneDNN 2.6.3 lists brdgmm_dw first;
- * jit_dw ran 5-32% faster at batch 1 on the mobilenet_v3 and efficientnet
- * shapes measured and within 2% or faster at batch 8 (mlc_micro_dnnl section
- * 5; docs/PERFORMANCE.md). */
-static dnnl_status_t make_prim_prefer(const_dnnl_op_desc_t d, const_dnnl_primitive_attr_t attr,
-                                      dnnl_engine_t eng, dnnl_primitive_desc_t *pd,
-                                      const char *avoid, const char *prefer)
-{
-    dnnl_primitive_desc_iterator_t it = NULL;
-    dnnl_status_t r = dnnl_primitive_desc_iterator_create(&it, d, attr, eng, NULL);
-    if (r != dnnl_success) return r;
-    dnnl_primitive_desc_t first = dnnl_primitive_desc_iterator_fetch(it), pick = NULL;
-    const char *impl = NULL;
-    if (!first) {
-        r = dnnl_out_of_memory;
-        goto done;
-    }
-    dnnl_primitive_desc_query(first, dnnl_query_impl_info_str, 0, &impl);
-    if (impl && !strncmp(impl, avoid, strlen(avoid))) {
-        while (!pick && dnnl_primitive_desc_iterator_next(it) == dnnl_success) {
-            dnnl_primitive_desc_t q = dnnl_primitive_desc_iterator_fetch(it);
-            impl = NULL;
-            if (q) dnnl_primitive_desc_query(q, dnnl_query_impl_info_str, 0, &impl);
-            if (impl && !strncmp(impl, prefer, strlen(prefer)))
-                pick = q;
-            else if (q)
-                dnnl_primitive_desc_destroy(q);
-            if (impl && strstr(impl, "ref")) break;
-        }
-    }
-    if (pick) {
-        dnnl_primitive_desc_destroy(first);
-        first = pick;
-    }
-    *pd = first;
-done:
-    dnnl_primitive_desc_iterator_destroy(it);
-    return r;
-}
-
 /* Adds a reorder step src -> a new memory of md (in a pool buffer). */
 static dnnl_status_t add_reorder(struct dn_state *s, dnnl_memory_t src,
                                  const dnnl_memory_desc_t *smd, const dnnl_memory_desc_t *md,
@@ -377,7 +308,7 @@ static dnnl_status_t add_reorder(struct dn_state *s, dnnl_memory_t src,
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
     dnnl_primitive_attr_t attr = NULL;
-    dnnl_status_t r = region_attr(&attr);
+    dnnl_status_t r = dn_region_attr(&attr);
     if (r == dnnl_success)
         r = dnnl_reorder_primitive_desc_create(&pd, smd, s->eng, md, s->eng, attr);
     if (attr) dnnl_primitive_attr_destroy(attr);
@@ -451,7 +382,7 @@ static int own_silu(const struct dn_ctx *c, const struct dn_op *op)
 /* op's post-ops but the last n_skip. */
 static dnnl_status_t make_attr(const struct dn_op *op, int n_skip, dnnl_primitive_attr_t *attr)
 {
-    dnnl_status_t r = region_attr(attr);
+    dnnl_status_t r = dn_region_attr(attr);
     if (r != dnnl_success || op->n_post <= n_skip) return r;
     dnnl_post_ops_t po = NULL;
     r = dnnl_post_ops_create(&po);
@@ -482,6 +413,44 @@ static dnnl_status_t const_mem(struct dn_state *s, const struct dn_op *op, int c
 static const dnnl_memory_desc_t *qmd(const_dnnl_primitive_desc_t pd, dnnl_query_t q)
 {
     return dnnl_primitive_desc_query_md(pd, q, 0);
+}
+
+/* Whether conv op, reading a, is a 1x1 with stride > 1 and no padding whose
+ * source is a pool buffer or region input in a layout of strides only (plain,
+ * channels-last, channel-blocked): then subsample_view describes the pixels
+ * it reads. oneDNN 2.6's brgconv_1x1 runs ResNet-50's stride-2 projections
+ * at 55-85% of the stride-1 convs' rate (docs/PERFORMANCE.md); the copy is
+ * a quarter of the source. MLC_DNNL_SUBSAMPLE=0 turns it off. */
+static int subsample_ok(const struct dn_op *op, const struct vstate *a, dnnl_data_type_t dt)
+{
+    const char *e = getenv("MLC_DNNL_SUBSAMPLE");
+    const dnnl_memory_desc_t *m = &a->md;
+    if (e && !strcmp(e, "0")) return 0;
+    if (op->group != 1 || op->kernel[0] != 1 || op->kernel[1] != 1 || op->dil[0] != 1 ||
+        op->dil[1] != 1 || (op->stride[0] == 1 && op->stride[1] == 1))
+        return 0;
+    for (int k = 0; k < 2; k++)
+        if (op->pad_l[k] || op->pad_r[k] || op->stride[k] < 1) return 0;
+    if (a->rank != 4 || a->strided || a->buf == -1 ||
+        (m->data_type != dt && m->data_type != dnnl_f32) || /* the copy converts f32 */
+        m->format_kind != dnnl_blocked || m->offset0 != 0 || m->ndims != 4)
+        return 0;
+    const dnnl_blocking_desc_t *b = &m->format_desc.blocking;
+    for (int k = 0; k < b->inner_nblks; k++)
+        if (b->inner_idxs[k] != 1) return 0; /* only C may be blocked */
+    return m->padded_dims[2] == m->dims[2] && m->padded_dims[3] == m->dims[3];
+}
+
+/* The pixels a strided 1x1 conv reads, as a view of the source's layout:
+ * dims H, W become the output's, their strides grow by the conv's. */
+static void subsample_view(const dnnl_memory_desc_t *src, const struct dn_op *op,
+                           const int64_t *out_dims, dnnl_memory_desc_t *view)
+{
+    *view = *src;
+    for (int k = 0; k < 2; k++) {
+        view->dims[2 + k] = view->padded_dims[2 + k] = out_dims[2 + k];
+        view->format_desc.blocking.strides[2 + k] *= op->stride[k];
+    }
 }
 
 /* Creates op `oi`'s primitive and step(s). */
@@ -519,6 +488,10 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     int flat = 0;              /* matmul run as 2-D on reshaped views of src/dst */
 
     int silu = own_silu(c, op);
+    /* A strided 1x1 convolution reads only every s-th pixel: it runs as a
+     * reorder of that subsample into a dense buffer and a stride-1 conv. */
+    int subsample = op->kind == DN_CONV && subsample_ok(op, a, dt);
+    dnnl_memory_desc_t sub_md;
     DNCHK(make_attr(op, silu, &attr), "attributes");
     /* Layout-preserving ops take the value's layout as it is (in dt); a transposed
      * view only an activation x activation matmul (constant weights: slow gemm:jit). */
@@ -532,6 +505,11 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         st2[k] = op->stride[k], pl[k] = op->pad_l[k], kr[k] = op->kernel[k];
         dl[k] = op->dil[k] - 1;
         pr[k] = op->pad_r[k];
+    }
+    if (subsample) {
+        subsample_view(&a->md, op, o->dims, &sub_md);
+        md_any(&any_src, 4, (const int64_t *)sub_md.dims, dt);
+        st2[0] = st2[1] = 1;
     }
 
     switch (op->kind) {
@@ -556,10 +534,10 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
                   op->b >= 0 ? &b_md : NULL, &dst_md, st2, dl, pl, pr),
               "convolution descriptor");
         if (op->group > 1 && op->group == w->dims[0] && w->dims[1] == 1 && dt == dnnl_f32)
-            DNCHK(make_prim_prefer(&d.conv, attr, s->eng, &pd, "brdgmm_dw", "jit_dw:"),
+            DNCHK(dn_make_prim_prefer(&d.conv, attr, s->eng, &pd, "brdgmm_dw", "jit_dw:"),
                   "convolution primitive");
         else
-            DNCHK(make_prim(&d.conv, attr, s->eng, &pd, 0), "convolution primitive");
+            DNCHK(dn_make_prim(&d.conv, attr, s->eng, &pd, 0), "convolution primitive");
         if (s->fold_s >= 0 &&
             dn_wscale_plan(qmd(pd, dnnl_query_weights_md), &s->v[s->fold_s].md, &wsg)) {
             s->fold_failed = 1;
@@ -585,7 +563,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         if (op->kind == DN_GPOOL) dl[1] = 0;
         dnnl_status_t r = dnnl_pooling_v2_forward_desc_init(
             &d.pool, dnnl_forward_inference, op->alg, &src_md, &dst_md, st2, kr, dl, pl, pr);
-        if (r == dnnl_success) r = make_prim(&d.pool, attr, s->eng, &pd, 1);
+        if (r == dnnl_success) r = dn_make_prim(&d.pool, attr, s->eng, &pd, 1);
         if (r != dnnl_success) {
             /* Pooling takes no "any" source: retry on the channels-last
              * layout, which every ISA implements, and accept any kernel. */
@@ -595,7 +573,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
             DNCHK(dnnl_pooling_v2_forward_desc_init(&d.pool, dnnl_forward_inference, op->alg,
                                                     &src_md, &dst_md, st2, kr, dl, pl, pr),
                   "pooling descriptor");
-            DNCHK(make_prim(&d.pool, attr, s->eng, &pd, 0), "pooling primitive");
+            DNCHK(dn_make_prim(&d.pool, attr, s->eng, &pd, 0), "pooling primitive");
         }
         break;
     }
@@ -608,7 +586,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         DNCHK(dnnl_inner_product_forward_desc_init(&d.ip, dnnl_forward_inference, &any_src, &w_md,
                                                    op->b >= 0 ? &b_md : NULL, &dst_md),
               "inner product descriptor");
-        DNCHK(make_prim(&d.ip, attr, s->eng, &pd, 0), "inner product primitive");
+        DNCHK(dn_make_prim(&d.ip, attr, s->eng, &pd, 0), "inner product primitive");
         break;
     }
     case DN_MATMUL: {
@@ -628,7 +606,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
             if (op->b >= 0) dn_const_md(c, op, op->b, 2, &b_md);
             DNCHK(dnnl_matmul_desc_init(&d.mm, &src_md, &w_md, op->b >= 0 ? &b_md : NULL, &dst_md),
                   "matmul descriptor");
-            DNCHK(make_prim(&d.mm, attr, s->eng, &pd, 0), "matmul primitive");
+            DNCHK(dn_make_prim(&d.mm, attr, s->eng, &pd, 0), "matmul primitive");
             flat = 1;
             break;
         }
@@ -652,14 +630,14 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         if (op->b >= 0) dn_const_md(c, op, op->b, a->rank, &b_md);
         DNCHK(dnnl_matmul_desc_init(&d.mm, &src_md, &w_md, op->b >= 0 ? &b_md : NULL, &dst_md),
               "matmul descriptor");
-        DNCHK(make_prim(&d.mm, attr, s->eng, &pd, 0), "matmul primitive");
+        DNCHK(dn_make_prim(&d.mm, attr, s->eng, &pd, 0), "matmul primitive");
         break;
     }
     case DN_ELTWISE:
         DNCHK(dnnl_eltwise_forward_desc_init(&d.elt, dnnl_forward_inference, op->alg, &src_md,
                                              op->alpha, op->beta),
               "eltwise descriptor");
-        DNCHK(make_prim(&d.elt, attr, s->eng, &pd, 0), "eltwise primitive");
+        DNCHK(dn_make_prim(&d.elt, attr, s->eng, &pd, 0), "eltwise primitive");
         break;
     case DN_BINARY: {
         dnnl_memory_desc_t s1;
@@ -677,14 +655,14 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
             dn_const_md(c, op, op->w, a->rank, &s1);
         }
         DNCHK(dnnl_binary_desc_init(&d.bin, op->alg, &src_md, &s1, &src_md), "binary descriptor");
-        DNCHK(make_prim(&d.bin, attr, s->eng, &pd, 0), "binary primitive");
+        DNCHK(dn_make_prim(&d.bin, attr, s->eng, &pd, 0), "binary primitive");
         break;
     }
     case DN_SOFTMAX:
         DNCHK(dnnl_softmax_v2_forward_desc_init(&d.sm, dnnl_forward_inference,
                                                 dnnl_softmax_accurate, &src_md, &src_md, op->axis),
               "softmax descriptor");
-        DNCHK(make_prim(&d.sm, attr, s->eng, &pd, 0), "softmax primitive");
+        DNCHK(dn_make_prim(&d.sm, attr, s->eng, &pd, 0), "softmax primitive");
         break;
     case DN_LNORM:
         md_plain(&src_md, a->rank, a->dims, dt);
@@ -692,14 +670,14 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
                   &d.ln, dnnl_forward_inference, &src_md, NULL, op->eps,
                   (op->w >= 0 ? dnnl_use_scale : 0) | (op->b >= 0 ? dnnl_use_shift : 0)),
               "layer norm descriptor");
-        DNCHK(make_prim(&d.ln, attr, s->eng, &pd, 0), "layer norm primitive");
+        DNCHK(dn_make_prim(&d.ln, attr, s->eng, &pd, 0), "layer norm primitive");
         break;
     case DN_BNORM:
         DNCHK(dnnl_batch_normalization_forward_desc_init(
                   &d.bn, dnnl_forward_inference, &src_md, op->eps,
                   dnnl_use_global_stats | dnnl_use_scale | dnnl_use_shift),
               "batch norm descriptor");
-        DNCHK(make_prim(&d.bn, attr, s->eng, &pd, 0), "batch norm primitive");
+        DNCHK(dn_make_prim(&d.bn, attr, s->eng, &pd, 0), "batch norm primitive");
         break;
     case DN_VIEW:
         md_plain(&src_md, a->rank, a->dims, dt);
@@ -760,7 +738,14 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     dnnl_memory_desc_t nd_src;
     const dnnl_memory_desc_t *want = is_view ? &src_md : qmd(pd, dnnl_query_src_md);
     if (flat) md_plain(&nd_src, a->rank, a->dims, dt), want = &nd_src;
-    DNCHK(value_as(s, in0, want, &m_src), "source reorder");
+    if (subsample) {
+        dnnl_memory_t m_view = NULL;
+        DNCHK(mem_new(s, &sub_md, a->buf, NULL, &m_view), "subsample view");
+        DNCHK(add_reorder(s, m_view, &sub_md, want, &m_src, &tmp[1], NULL), "subsample");
+        s->n_subsampled++;
+    } else {
+        DNCHK(value_as(s, in0, want, &m_src), "source reorder");
+    }
     if (flat) {
         int buf = dnnl_memory_desc_equal(&a->md, want) ? a->buf : a->alt_buf;
         DNCHK(mem_new(s, &src_md, buf, NULL, &m_src), "2-D source view");
@@ -1344,7 +1329,7 @@ static int make_alt(struct dn_state *s, struct step *t, int threads, int nt)
      * and the primitive cache keys on the count at primitive creation (the
      * other count would hand back t->prim itself). */
     set_threads(threads);
-    dnnl_status_t r = make_prim(od, attr, s->eng, &pd, 1);
+    dnnl_status_t r = dn_make_prim(od, attr, s->eng, &pd, 1);
     if (r != dnnl_success) goto out;
     if (dnnl_memory_desc_get_size(qmd(pd, dnnl_query_scratchpad_md)) > s->scratch_size) goto done;
     for (int k = 0; k < t->n_args; k++) {
@@ -1441,6 +1426,10 @@ const struct eng_adapt *dn_region_adapt(const void *state)
 int dn_region_n_folded(const void *state)
 {
     return ((const struct dn_state *)state)->n_folded;
+}
+int dn_region_n_subsampled(const void *state)
+{
+    return ((const struct dn_state *)state)->n_subsampled;
 }
 
 void dn_ctx_free(void *mctx)
