@@ -80,7 +80,9 @@ static mlc_status jpeg_decode(struct img_dec *d, const uint8_t *p, size_t n, mlc
         goto fail;
     }
     if ((st = img_check_dims(d, (uint64_t)w, (uint64_t)h, err))) goto fail;
-    if ((st = img_new(w, h, &im, err))) goto fail;
+    /* Every row is written: libjpeg fills what corrupt or missing data
+     * leaves out, and a fatal error frees the image. */
+    if ((st = img_new_unset(w, h, &im, err))) goto fail;
     int is_cmyk = cs == TJCS_CMYK || cs == TJCS_YCCK;
     int rc;
     if (is_cmyk) {

@@ -17,13 +17,13 @@
 #include "image/decode_int.h"
 #include "image/image.h"
 
-mlc_status img_new(int w, int h, mlc_image **out, mlc_error *err)
+static mlc_status image_alloc(int w, int h, int zeroed, mlc_image **out, mlc_error *err)
 {
     if (w <= 0 || h <= 0 || (uint64_t)w * (uint64_t)h > ((uint64_t)1 << 40))
         return core_err(err, MLC_STATUS_INVALID_ARGUMENT, "invalid image size %dx%d", w, h);
     mlc_image *im = mlc_calloc(1, sizeof *im);
     size_t stride = (size_t)w * 3;
-    if (im) im->px = mlc_calloc((size_t)h, stride);
+    if (im) im->px = zeroed ? mlc_calloc((size_t)h, stride) : mlc_alloc((size_t)h * stride);
     if (!im || !im->px) {
         if (im) mlc_free(im);
         return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory for a %dx%d image", w, h);
@@ -35,10 +35,20 @@ mlc_status img_new(int w, int h, mlc_image **out, mlc_error *err)
     return MLC_OK;
 }
 
+mlc_status img_new(int w, int h, mlc_image **out, mlc_error *err)
+{
+    return image_alloc(w, h, 1, out, err);
+}
+
+mlc_status img_new_unset(int w, int h, mlc_image **out, mlc_error *err)
+{
+    return image_alloc(w, h, 0, out, err);
+}
+
 mlc_status img_clone(const mlc_image *src, mlc_image **out, mlc_error *err)
 {
     mlc_image *im = NULL;
-    mlc_status st = img_new(src->w, src->h, &im, err);
+    mlc_status st = img_new_unset(src->w, src->h, &im, err);
     if (st) return st;
     memcpy(im->px, src->px, (size_t)src->h * src->stride);
     *out = im;
