@@ -434,6 +434,53 @@ static void dw_impls(int n, int c, int h, int k, int stride)
     dnnl_primitive_desc_iterator_destroy(it);
 }
 
+/* 6: y[m, n] = x[m, k] w[n, k]^T + b as an inner product and as a matmul
+ * (Gemm with transB, as ViT's attention projection and the classifier
+ * heads have it): median run ms of each, two threads. */
+static void ip_vs_matmul(int m, int k, int n)
+{
+    omp_set_num_threads(2);
+    dnnl_memory_desc_t xmd, wmd, bmd, ymd;
+    dnnl_dims_t xd = {m, k}, wd = {n, k}, bd = {n}, yd = {m, n};
+    CK(dnnl_memory_desc_init_by_tag(&xmd, 2, xd, dnnl_f32, dnnl_ab));
+    CK(dnnl_memory_desc_init_by_tag(&wmd, 2, wd, dnnl_f32, dnnl_format_tag_any));
+    CK(dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_a));
+    CK(dnnl_memory_desc_init_by_tag(&ymd, 2, yd, dnnl_f32, dnnl_ab));
+    dnnl_inner_product_desc_t ipd;
+    CK(dnnl_inner_product_forward_desc_init(&ipd, dnnl_forward_inference, &xmd, &wmd, &bmd, &ymd));
+    dnnl_memory_desc_t kn, b2;
+    dnnl_dims_t knd = {k, n}, b2d = {1, n};
+    CK(dnnl_memory_desc_init_by_tag(&kn, 2, knd, dnnl_f32, dnnl_format_tag_any));
+    CK(dnnl_memory_desc_init_by_tag(&b2, 2, b2d, dnnl_f32, dnnl_ab));
+    dnnl_matmul_desc_t mmd;
+    CK(dnnl_matmul_desc_init(&mmd, &xmd, &kn, &b2, &ymd));
+    const_dnnl_op_desc_t descs[2] = {&ipd, &mmd};
+    printf("   %dx%d times %dx%d:", m, k, k, n);
+    for (int i = 0; i < 2; i++) {
+        dnnl_primitive_desc_t pd;
+        CK(dnnl_primitive_desc_create(&pd, descs[i], NULL, eng, NULL));
+        struct prim x = {NULL, 4, {{0}}};
+        CK(dnnl_primitive_create(&x.p, pd));
+        dnnl_query_t q[3] = {dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md};
+        int args[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
+        for (int a = 0; a < 4; a++) {
+            const dnnl_memory_desc_t *md =
+                a < 3 ? dnnl_primitive_desc_query_md(pd, q[a], 0)
+                      : dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
+            dnnl_memory_t mm = mem(md);
+            fill(mm, (unsigned)a + 1);
+            x.a[a] = (dnnl_exec_arg_t){args[a], mm};
+        }
+        double ms = median_ms(run_prim, &x);
+        printf("  %s %s %.3f ms (%.0f GFLOP/s);", i ? "matmul" : "inner product", impl(pd), ms,
+               2.0 * m * k * n / ms / 1e6);
+        dnnl_primitive_destroy(x.p);
+        for (int a = 0; a < 4; a++) dnnl_memory_destroy(x.a[a].memory);
+        dnnl_primitive_desc_destroy(pd);
+    }
+    printf("\n");
+}
+
 int main(void)
 {
     CK(dnnl_engine_create(&eng, dnnl_cpu, 0));
@@ -451,5 +498,10 @@ int main(void)
                          {8, 96, 112, 3, 2}, {8, 144, 56, 3, 1}, {8, 672, 14, 5, 1}};
     for (size_t i = 0; i < sizeof dw / sizeof dw[0]; i++)
         dw_impls(dw[i][0], dw[i][1], dw[i][2], dw[i][3], dw[i][4]);
+    printf("6. x w^T + b (Gemm, transB), float32, two threads: inner product and matmul\n");
+    ip_vs_matmul(197, 768, 768);
+    ip_vs_matmul(1576, 768, 768);
+    ip_vs_matmul(1, 2048, 32);
+    ip_vs_matmul(8, 1280, 1280);
     return 0;
 }

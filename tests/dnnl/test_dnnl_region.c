@@ -11,7 +11,8 @@
  * ops, buffers placed by lifetime) on a chain of changing sizes; our SiLU
  * (silu.c) alone and after a conv; packing into the weights' own buffers
  * (pack.c); an SE block's scale folded into the next conv's weights
- * (wscale.c); strided 1x1 convs run on a dense subsample.
+ * (wscale.c); strided 1x1 convs run on a dense subsample; Gemm (transB 0
+ * and 1) as a matmul.
  */
 #include <omp.h>
 #include <stdatomic.h>
@@ -1002,6 +1003,52 @@ static void test_conv_subsample(void)
                     }
 }
 
+/* Gemm as the partition hands it over: a matmul with constant [K, N]
+ * weights, or [N, K] ones with transB, a bias and a ReLU, at 1 and 5 rows,
+ * float32 and bf16, against naive loops. */
+static void test_gemm_matmul(void)
+{
+    enum { K = 40, N = 24 };
+    for (int tb = 0; tb < 2; tb++)
+        for (int bf = 0; bf < 2; bf++)
+            for (int64_t m = 1; m <= 5; m += 4) {
+                uint32_t seed = 41;
+                struct dn_ctx *c = ctx_new(1, 2, 1, 2);
+                c->vals[0].rank = c->vals[1].rank = 2;
+                c->bf16 = bf;
+                c->n_out = 1;
+                c->outs[0] = 1;
+                int64_t wd[2] = {tb ? N : K, tb ? K : N}, bd[1] = {N};
+                float *w = const_new(c, 0, 2, wd, &seed), *b = const_new(c, 1, 1, bd, &seed);
+                float wc[K * N], bc[N];
+                memcpy(wc, w, sizeof wc), memcpy(bc, b, sizeof bc);
+                struct dn_op *op = c->ops;
+                op->kind = DN_MATMUL, op->in[0] = 0, op->out = 1, op->w = 0, op->b = 1;
+                op->trans_b = tb;
+                op->post[0] = (struct dn_post){0, dnnl_eltwise_relu, 0, 0};
+                op->n_post = 1;
+                mlc_tensor x = {MLC_DTYPE_F32, 2, {m, K}, NULL}, out = {0};
+                float *xp = mlc_alloc(sizeof(float) * (size_t)(m * K)), ref[5 * N];
+                for (int64_t i = 0; i < m * K; i++) xp[i] = frand(&seed);
+                x.data = xp;
+                for (int64_t i = 0; i < m; i++)
+                    for (int j = 0; j < N; j++) {
+                        double acc = bc[j];
+                        for (int k = 0; k < K; k++)
+                            acc += (double)xp[i * K + k] * (tb ? wc[j * K + k] : wc[k * N + j]);
+                        ref[i * N + j] = acc > 0 ? (float)acc : 0.0f;
+                    }
+                CHECK(run_region(c, &x, &out));
+                CHECK(out.rank == 2 && out.dims[0] == m && out.dims[1] == N);
+                if (out.data)
+                    CHECK_MSG(max_diff(out.data, ref, m * N) <= (bf ? 0.1 : 1e-4),
+                              "transB %d bf16 %d rows %lld: diff %g", tb, bf, (long long)m,
+                              max_diff(out.data, ref, m * N));
+                mlc_free(xp), mlc_free(out.data);
+                dn_ctx_free(c);
+            }
+}
+
 /* silu.c against double precision: every tail length, the parallel split,
  * huge, tiny and signed-zero inputs; then a conv whose SiLU post-op runs as
  * our step and as oneDNN's (MLC_DNNL_SILU=0), both against naive loops. */
@@ -1074,5 +1121,6 @@ int main(void)
     TEST_RUN(test_pack_in_place);
     TEST_RUN(test_se_fold);
     TEST_RUN(test_conv_subsample);
+    TEST_RUN(test_gemm_matmul);
     TEST_DONE();
 }

@@ -21,7 +21,7 @@
 
 enum dn_kind {
     DN_CONV,      /* 2-D convolution (groups, dilation, pads) */
-    DN_IP,        /* Gemm with constant B: inner product */
+    DN_IP,        /* inner product [M, K] x [N, K]^T (Gemm runs as DN_MATMUL) */
     DN_MATMUL,    /* MatMul: B constant (weights) or an activation (batched) */
     DN_POOL,      /* MaxPool / AveragePool */
     DN_GPOOL,     /* GlobalAveragePool / GlobalMaxPool */
@@ -74,7 +74,7 @@ struct dn_op {
     dnnl_alg_kind_t alg; /* pool/eltwise/binary algorithm */
     float alpha, beta, eps;
     int axis;                        /* softmax axis, view/flatten axis */
-    int trans_b;                     /* Gemm transB */
+    int trans_b;                     /* Gemm transB: constant weights stored [N, K] */
     int b_first;                     /* binary: constant is the first operand (Sub/Div order) */
     int64_t view_dims[MLC_MAX_RANK]; /* Reshape target (0 = copy, -1 = infer) */
     int view_rank;                   /* 0: Flatten at `axis` */

@@ -34,6 +34,14 @@ void dn_const_md(const struct dn_ctx *c, const struct dn_op *op, int cid, int ra
         d[0] = k->dims[1];
         d[1] = k->dims[0];
         dnnl_memory_desc_init_by_tag(md, 2, d, dnnl_f32, dnnl_ba);
+    } else if (op->kind == DN_MATMUL && cid == op->w && op->trans_b) {
+        /* Gemm's [N, K] weights seen as the [K, N] operand (leading 1s). */
+        int r = rank_as > 2 ? rank_as : 2;
+        dnnl_dims_t st;
+        for (int i = 0; i < r - 2; i++) d[i] = 1, st[i] = k->dims[0] * k->dims[1];
+        d[r - 2] = k->dims[1], st[r - 2] = 1;
+        d[r - 1] = k->dims[0], st[r - 1] = k->dims[1];
+        dnnl_memory_desc_init_by_strides(md, r, d, dnnl_f32, st);
     } else {
         int pad = rank_as > k->rank ? rank_as - k->rank : 0;
         for (int i = 0; i < pad; i++) d[i] = 1;

@@ -3,7 +3,7 @@
  * Region nodes (see engine/backend.h and dn.h).
  *
  * What is taken: float32 Conv (2-D; groups, dilation, explicit pads), Gemm
- * with constant B (inner product), MatMul (constant B, or batched with an
+ * with constant B (a matmul with transB), MatMul (constant B, or batched with an
  * activation B of equal rank), Max/AveragePool, GlobalAverage/MaxPool,
  * unary activations, Add/Sub/Mul/Div (broadcast second operand), Softmax,
  * LayerNormalization (last axis), BatchNormalization, Flatten, Reshape with
@@ -270,6 +270,7 @@ static int takeable(const struct ir_graph *g, const struct ir_node *n)
                (n->n_in < 3 || n->in[2] < 0 ||
                 (is_const(g, n->in[2]) && g->tensors[n->in[2]].rank >= 1 &&
                  g->tensors[n->in[2]].rank <= 2 &&
+                 (g->tensors[n->in[2]].rank == 1 || g->tensors[n->in[2]].dims[0] == 1) &&
                  g->tensors[n->in[2]].dims[g->tensors[n->in[2]].rank - 1] > 1));
     case IR_OP_MatMul:
         if (r0 < 2 || r0 > 5 || !is_f32(g, n->in[1])) return 0;
@@ -481,7 +482,11 @@ static mlc_status fill_op(struct builder *bd, const struct ir_node *n, struct dn
             n->op == IR_OP_GlobalMaxPool ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding;
         break;
     case IR_OP_Gemm:
-        op->kind = DN_IP;
+        /* A matmul rather than an inner product: oneDNN 2.6's brg matmul ran
+         * ViT's 197x768x768 projection 20% faster than its brgemm inner
+         * product, and no slower on the classifier heads (mlc_micro_dnnl
+         * section 6). */
+        op->kind = DN_MATMUL;
         op->trans_b = (int)ir_attr_int(n, "transB", 0);
         if ((op->w = add_const(bd, n->in[1], err)) < 0) return err->status;
         if (n->n_in > 2 && n->in[2] >= 0) {

@@ -596,10 +596,10 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         md_plain(&dense, a->rank, a->dims, dt);
         if (op->in[1] < 0 && a->rank > 2 && dnnl_memory_desc_equal(&src_md, &dense)) {
             const struct dn_const *w = &c->consts[op->w];
-            int64_t m = 1, sd[2], wd2[2] = {w->dims[0], w->dims[1]}, dd[2];
+            int64_t m = 1, sd[2], wd2[2] = {w->dims[op->trans_b], w->dims[!op->trans_b]}, dd[2];
             for (int k = 0; k < a->rank - 1; k++) m *= a->dims[k];
             sd[0] = m, sd[1] = a->dims[a->rank - 1];
-            dd[0] = m, dd[1] = w->dims[1];
+            dd[0] = m, dd[1] = wd2[1];
             md_plain(&src_md, 2, sd, dt);
             md_any(&w_md, 2, wd2, dt);
             md_plain(&dst_md, 2, dd, dt);
@@ -614,8 +614,8 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
             const struct dn_const *w = &c->consts[op->w];
             int64_t wd[MLC_MAX_RANK];
             for (int k = 0; k < a->rank - 2; k++) wd[k] = 1;
-            wd[a->rank - 2] = w->dims[0];
-            wd[a->rank - 1] = w->dims[1];
+            wd[a->rank - 2] = w->dims[op->trans_b];
+            wd[a->rank - 1] = w->dims[!op->trans_b];
             md_any(&w_md, a->rank, wd, dt);
         } else {
             const struct vstate *b = &s->v[op->in[1]];

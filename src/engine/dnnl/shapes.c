@@ -58,8 +58,8 @@ static mlc_status infer_op(const struct dn_ctx *c, const struct dn_op *op, struc
     case DN_MATMUL:
         if (op->in[1] < 0) {
             const struct dn_const *w = &c->consts[op->w];
-            if (a->rank < 2 || a->dims[a->rank - 1] != w->dims[0]) goto bad;
-            o->dims[a->rank - 1] = w->dims[1];
+            if (a->rank < 2 || a->dims[a->rank - 1] != w->dims[op->trans_b]) goto bad;
+            o->dims[a->rank - 1] = w->dims[!op->trans_b];
         } else {
             const struct dn_shape *b = &v[op->in[1]];
             if (a->rank < 2 || b->rank != a->rank || a->dims[a->rank - 1] != b->dims[b->rank - 2])
