@@ -97,14 +97,15 @@ for (const mb of labels) {
 // Process start to output (mlc tensor) against ORT's session create + first run.
 try {
   const lines = fs.readFileSync(path.join(outDir, 'process.txt'), 'utf8').trim().split('\n');
-  t += '\nTime to first result, batch 1: mlc from process start to the output file written (`mlc tensor`, best of 3) ' +
-    "against ORT's session create + first run from the table above.\n\n" +
-    '| model | mlc process ms | ORT create + first ms | ratio |\n|---|---|---|---|\n';
+  t += '\nTime to first result, batch 1: mlc from process start to the output file written (`mlc tensor`, ' +
+    'best of 3, `bench/first_output.js`) against ORT\'s session create + first run from the table above; ' +
+    'the process exits later, after freeing the net (last column).\n\n' +
+    '| model | mlc process to output ms | ORT create + first ms | ratio | mlc process exit ms |\n|---|---|---|---|---|\n';
   for (const l of lines) {
-    const [m, ms] = l.split(' ');
+    const [m, ms, ex] = l.split(' ');
     const o = by[`ort ${m} 1 f32`];
     const ot = o && !o.failed ? o.load_ms + o.first_ms : NaN;
-    t += `| ${m} | ${ms} | ${f(ot)} | ${Number.isNaN(ot) || ms === 'fail' ? '-' : f(Number(ms) / ot, 2)} |\n`;
+    t += `| ${m} | ${ms} | ${f(ot)} | ${Number.isNaN(ot) || ms === 'fail' ? '-' : f(Number(ms) / ot, 2)} | ${ex || '-'} |\n`;
   }
 } catch (e) { /* no process times */ }
 try {
