@@ -18,6 +18,12 @@
  * of its last ENG_ADAPT_KEEP samples: noise only ever adds time) is used, a
  * level timed only once is tried once more, and every ENG_ADAPT_EXPLORE-th run tries a
  * neighbouring level, so a change of load is noticed within a few dozen runs.
+ * A neighbour whose tries keep coming out at least 25% slower than the best
+ * is tried half as often each time, down to one run in ENG_ADAPT_EXPLORE_MAX:
+ * on mobilenet_v3_large at batch 1, level 1 takes 1.7x level 0's time, and
+ * trying it every 16th run made the median 7% slower than pinning level 0
+ * (docs/PERFORMANCE.md). When the best level's own time moves by a fifth
+ * (the load changed), its neighbours are tried at the next turn again.
  *
  * Pure bookkeeping: no clock (the callers time their runs), so the tests can
  * drive it with made-up times. One per session and purpose: not thread-safe.
@@ -26,7 +32,8 @@
 
 #include "engine/adapt.h"
 
-#define ENG_ADAPT_EXPLORE 16
+#define ENG_ADAPT_EXPLORE     16
+#define ENG_ADAPT_EXPLORE_MAX 128
 
 void eng_adapt_init(struct eng_adapt *a, int n_levels, int pinned)
 {
@@ -50,6 +57,13 @@ static int best_level(const struct eng_adapt *a)
     for (int k = 0; k < a->n_levels; k++)
         if (a->n[k] && (l < 0 || level_time(a, k) < level_time(a, l))) l = k;
     return l < 0 ? 0 : l;
+}
+
+/* Whether best's time moved by a fifth since nb's tries were spaced out. */
+static int load_changed(const struct eng_adapt *a, int best, int nb)
+{
+    double now = level_time(a, best), then = a->ref[nb];
+    return then > 0 && (now > 1.2 * then || now < then / 1.2);
 }
 
 int eng_adapt_pick(struct eng_adapt *a)
@@ -85,9 +99,24 @@ int eng_adapt_pick(struct eng_adapt *a)
     if (r % ENG_ADAPT_EXPLORE == 0) {
         int up = (int)(r / ENG_ADAPT_EXPLORE % 2), nb = up ? b + 1 : b - 1;
         if (nb < 0 || nb >= a->n_levels) nb = up ? b - 1 : b + 1;
-        if (nb >= 0 && nb < a->n_levels) b = nb;
+        if (nb >= 0 && nb < a->n_levels && (r >= a->next[nb] || load_changed(a, b, nb))) b = nb;
     }
     return a->cur = b;
+}
+
+/* After a try of `level` away from the best: how soon to try it again. */
+static void explored(struct eng_adapt *a, int level, double seconds)
+{
+    if (level == a->best || !a->climbed || !a->n[a->best]) return;
+    unsigned g = a->gap[level] ? a->gap[level] : ENG_ADAPT_EXPLORE;
+    double best = level_time(a, a->best);
+    if (seconds >= 1.25 * best)
+        g = g * 2 > ENG_ADAPT_EXPLORE_MAX ? ENG_ADAPT_EXPLORE_MAX : g * 2;
+    else
+        g = ENG_ADAPT_EXPLORE;
+    a->gap[level] = g;
+    a->ref[level] = best;
+    a->next[level] = a->runs + g - 1;
 }
 
 void eng_adapt_record(struct eng_adapt *a, int level, double seconds)
@@ -97,6 +126,7 @@ void eng_adapt_record(struct eng_adapt *a, int level, double seconds)
         a->seen[level] = 1; /* cold: caches, page faults, lazily made primitives */
         return;
     }
+    explored(a, level, seconds);
     a->t[level][a->pos[level]] = seconds;
     a->pos[level] = (a->pos[level] + 1) % ENG_ADAPT_KEEP;
     a->n[level]++;

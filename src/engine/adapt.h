@@ -21,6 +21,12 @@ struct eng_adapt {
     int seen[ENG_ADAPT_LEVELS];
     int n[ENG_ADAPT_LEVELS], pos[ENG_ADAPT_LEVELS];
     double t[ENG_ADAPT_LEVELS][ENG_ADAPT_KEEP];
+    /* Exploring: a level is tried as a neighbour again only from run
+     * next[l] on; gap[l] (runs) doubles while its tries come out far slower
+     * than the best; ref[l] is the best's time then (a change of it by a
+     * fifth, a change of load, makes l worth a try at once). */
+    unsigned gap[ENG_ADAPT_LEVELS], next[ENG_ADAPT_LEVELS];
+    double ref[ENG_ADAPT_LEVELS];
 };
 
 /* Levels are ordered: each next one is expected to help only when the one

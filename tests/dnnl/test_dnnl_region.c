@@ -624,6 +624,34 @@ static void test_adapt_choice(void)
     late0 = adapt_spiked(far, &best);
     CHECK_MSG(best == 0 && late0 >= 22, "far: best %d, level 0 in %d of the last 24 runs", best,
               late0);
+
+    /* A neighbour far slower than the best (mobilenet_v3_large at batch 1:
+     * level 1 1.75x level 0) is tried less and less often: at most one run
+     * in 64 once spaced out, against one in 16. A load that comes (level 0
+     * slower than 1) is still followed, and when it goes, level 0 is back
+     * within a few dozen runs. */
+    const double slow1[3] = {4e-3, 7e-3, 12e-3}, busy[3] = {12e-3, 8e-3, 9e-3};
+    eng_adapt_init(&a, 3, -1);
+    int n1 = 0;
+    for (int r = 0; r < 1024; r++) {
+        int l = eng_adapt_pick(&a);
+        eng_adapt_record(&a, l, slow1[l]);
+        if (r >= 256) n1 += l == 1;
+    }
+    CHECK_MSG(n1 <= 768 / 64, "level 1 tried %d times in 768 runs", n1);
+    int first1 = -1, first0 = -1;
+    for (int r = 0; r < 64 && first1 < 0; r++) {
+        int l = eng_adapt_pick(&a);
+        eng_adapt_record(&a, l, busy[l]);
+        if (a.best == 1) first1 = r;
+    }
+    for (int r = 0; r < 128 && first0 < 0; r++) {
+        int l = eng_adapt_pick(&a);
+        eng_adapt_record(&a, l, slow1[l]);
+        if (a.best == 0) first0 = r;
+    }
+    CHECK_MSG(first1 >= 0 && first1 < 8, "loaded: level 1 best after %d runs", first1);
+    CHECK_MSG(first0 >= 0 && first0 < 48, "idle again: level 0 best after %d runs", first0);
 }
 
 /* Three convs, one per threading level (small < 256 Ki multiply-adds, mid,
