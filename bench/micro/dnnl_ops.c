@@ -16,7 +16,9 @@
  *   5. float32 depthwise convolutions of mobilenet_v3 and efficientnet
  *      (channels-last, two threads) with each avx512 implementation oneDNN
  *      offers for them: time to create the primitive and median run (the
- *      reason region.c prefers jit_dw to brdgmm_dw).
+ *      reason region.c prefers jit_dw to brdgmm_dw);
+ *   6. x w^T + b (a Gemm with transB) as an inner product and as a matmul,
+ *      float32, two threads (the reason partition.c makes Gemm a matmul).
  * Medians of 50 runs after 5 warm-ups. Not a test: it asserts nothing.
  *   build-release/bench/micro/mlc_micro_dnnl
  */
