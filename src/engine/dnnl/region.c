@@ -1009,7 +1009,7 @@ struct job_run {
     struct dn_state *s;
     int nt;                 /* the session's threads */
     atomic_int next;        /* primitive jobs taken (from the end) */
-    atomic_int both_pack;   /* the helper packs too: one OpenMP thread each */
+    atomic_int helper_busy; /* the helper thread is compiling or packing */
     struct pack_ref *packs; /* the packing jobs, smallest first */
     int n_packs;
 };
@@ -1052,8 +1052,11 @@ static void take_prims(struct job_run *jr)
  * memory in all); the helper takes the smallest, up to max_bytes each, into
  * fresh buffers: the many small constants, whose reorders cost more to set
  * up than to run, while packing's peak stays the weights plus about one
- * constant. Each reorder runs on the session's OpenMP threads while one
- * thread packs, on one thread each once both do. */
+ * constant. The helper's reorders run on one thread, and this thread's on
+ * all the session's threads but the helper's while the helper works (three
+ * runnable threads on two cores left the reorders' OpenMP barrier waiting
+ * for a descheduled worker: first runs 5-17% longer, docs/PERFORMANCE.md),
+ * on all of them once it is done. */
 static void take_packs(struct job_run *jr, struct dn_spare *spare, size_t max_bytes)
 {
     for (int k = 0; k < jr->n_packs; k++) {
@@ -1062,7 +1065,8 @@ static void take_packs(struct job_run *jr, struct dn_spare *spare, size_t max_by
         struct job *j = &jr->s->jobs[p->job];
         int free_ = 0;
         if (!atomic_compare_exchange_strong(&j->taken, &free_, 1)) continue;
-        set_threads(atomic_load(&jr->both_pack) ? 1 : jr->nt);
+        int nt = !spare ? 1 : atomic_load(&jr->helper_busy) ? jr->nt - 1 : jr->nt;
+        set_threads(nt > 0 ? nt : 1);
         do_job(jr->c, jr->s, j, spare);
     }
 }
@@ -1072,8 +1076,8 @@ static void *job_helper(void *arg)
 {
     struct job_run *jr = arg;
     take_prims(jr);
-    atomic_store(&jr->both_pack, 1);
     take_packs(jr, NULL, (size_t)1 << 20);
+    atomic_store(&jr->helper_busy, 0);
     return NULL;
 }
 
@@ -1098,7 +1102,9 @@ static mlc_status run_jobs(struct dn_ctx *c, struct dn_state *s, int nt, mlc_err
                 (struct pack_ref){dnnl_memory_desc_get_size(&s->jobs[i].md), i};
     qsort(jr.packs, (size_t)jr.n_packs, sizeof *jr.packs, pack_ref_cmp);
     pthread_t th;
+    atomic_store(&jr.helper_busy, 1);
     int helper = nt > 1 && s->n_jobs > 1 && pthread_create(&th, NULL, job_helper, &jr) == 0;
+    if (!helper) atomic_store(&jr.helper_busy, 0);
     struct dn_spare spare = {0};
     take_packs(&jr, &spare, SIZE_MAX);
     dn_spare_free(&spare);
