@@ -11,13 +11,16 @@
  * in docs/PERFORMANCE.md. Also: an input of the wrong rank is refused with
  * INVALID_ARGUMENT by both backends (no crash, no leak); sessions bound
  * concurrently on one net (shared weight packing) agree with the reference,
- * and so does a session bound on one thread and run on others.
+ * and so does a session bound on one thread and run on others; Gemm in the
+ * forms the partition takes (transB 0 and 1) and one it must leave (a full
+ * [M, N] bias) match naive loops on both backends.
  */
 #include <dirent.h>
 #include <pthread.h>
 #include <unistd.h>
 #include <stdint.h>
 
+#include "../engine/mb.h"
 #include "mlc.h"
 #include "test.h"
 
@@ -359,6 +362,76 @@ static void test_run_on_other_thread(void)
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) run_on_other_thread(names[k]);
 }
 
+/* Gemm as the oneDNN partition takes it (a matmul): transB 1 with a row
+ * bias, transB 0 with a [1, N] bias; and a Gemm whose bias is a full
+ * [M, N] matrix, which the partition leaves to the reference kernels. Each
+ * built here (tests/engine/mb.h), run on both backends, against naive loops. */
+static void test_gemm_forms(void)
+{
+    enum { M = 2, K = 5, N = 3 };
+    unsigned seed = 5;
+    for (int form = 0; form < 3; form++) {
+        int tb = form != 1;
+        float W[K * N], C[M * N], X[M * K], want[M * N];
+        for (int i = 0; i < K * N; i++)
+            W[i] = (float)((seed = seed * 1664525u + 1013904223u) >> 9) / 8388608.0f - 0.5f;
+        for (int i = 0; i < M * N; i++) C[i] = (float)i - 2.5f;
+        for (int i = 0; i < M * K; i++)
+            X[i] = (float)((seed = seed * 1664525u + 1013904223u) >> 9) / 8388608.0f - 0.5f;
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++) {
+                double acc = C[form == 2 ? m * N + n : n];
+                for (int k = 0; k < K; k++)
+                    acc += (double)X[m * K + k] * (tb ? W[n * K + k] : W[k * N + n]);
+                want[m * N + n] = (float)acc;
+            }
+        struct mb b;
+        mb_init(&b, 13);
+        int64_t xd[2] = {M, K}, wd[2] = {tb ? N : K, tb ? K : N}, c1[1] = {N},
+                c2[2] = {form == 2 ? M : 1, N};
+        mb_input(&b, "x", 1, 2, xd);
+        mb_init_f32(&b, "W", 2, wd, W);
+        if (form == 0)
+            mb_init_f32(&b, "C", 1, c1, C);
+        else
+            mb_init_f32(&b, "C", 2, c2, C);
+        Onnx__NodeProto *g = mb_node(&b, "Gemm", "gemm", "x,W,C", "y");
+        if (tb) mb_attr_i(&b, g, "transB", 1);
+        mb_output(&b, "y");
+        uint8_t *bytes = NULL;
+        size_t nb = 0;
+        mb_pack(&b, &bytes, &nb);
+        for (int be = 0; be < 2; be++) {
+            mlc_model_options opt;
+            mlc_model_options_default(&opt);
+            opt.backend = be ? MLC_BACKEND_AUTO : MLC_BACKEND_REFERENCE;
+            opt.threads = 2;
+            mlc_error err = {0};
+            mlc_net *net = NULL;
+            mlc_net_session *ns = NULL;
+            mlc_tensor in = {MLC_DTYPE_F32, 2, {M, K}, X}, out = {0};
+            char *desc = NULL;
+            CHECK_OK(mlc_net_load_mem(bytes, nb, &opt, &net, &err), &err);
+            if (net && be && !mlc_net_describe(net, &desc, &err)) {
+                const char *want_regions = form == 2 ? "0 backend regions" : "1 backend regions";
+                CHECK_MSG(strstr(desc, want_regions) != NULL, "form %d: %s", form, desc);
+            }
+            if (net) CHECK_OK(mlc_net_session_create(net, &ns, &err), &err);
+            if (ns) CHECK_OK(mlc_net_run(ns, &in, 1, &out, 1, &err), &err);
+            if (out.data) {
+                CHECK(out.rank == 2 && out.dims[0] == M && out.dims[1] == N);
+                double d = max_diff(out.data, want, M * N);
+                CHECK_MSG(d <= 1e-5, "form %d backend %d: max |d| %g", form, be, d);
+            }
+            mlc_free(desc);
+            mlc_net_session_free(ns);
+            mlc_net_free(net);
+        }
+        mlc_free(bytes);
+        mb_free(&b);
+    }
+}
+
 static void test_bad_rank(void)
 {
     char onnx[4200];
@@ -389,6 +462,7 @@ int main(void)
     TEST_RUN(test_demo);
     TEST_RUN(test_demo_bf16_classes);
     TEST_RUN(test_bad_rank);
+    TEST_RUN(test_gemm_forms);
     TEST_RUN(test_concurrent_binds);
     TEST_RUN(test_run_on_other_thread);
     printf("%d model/input pairs compared\n", n_models);
