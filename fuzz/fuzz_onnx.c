@@ -4,6 +4,12 @@
  * succeeds and every input is small, plan and run it once on zeros with
  * symbolic dimensions set to 1. Limits are lowered so a fuzzer-made shape
  * cannot legitimately ask for gigabytes.
+ *
+ * Built twice: fuzz_onnx on the reference kernels, and fuzz_onnx_dnnl
+ * (FUZZ_DNNL) on the oneDNN backend, so that the partition and the region's
+ * bind (layouts, strided views, subsamples, packing) meet hostile but valid
+ * models too; its seeds (fuzz/corpus/fuzz_onnx_dnnl/) have constant weights,
+ * which the partition needs.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -18,7 +24,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mlc_model_options opt;
     memset(&opt, 0, sizeof opt);
     opt.threads = 1;
+#ifdef FUZZ_DNNL
+    opt.backend = MLC_BACKEND_AUTO;
+#else
     opt.backend = MLC_BACKEND_REFERENCE;
+#endif
     opt.limits.max_input_bytes = 1u << 20;
     mlc_error err;
     mlc_net *net = NULL;

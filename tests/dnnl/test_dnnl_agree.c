@@ -363,15 +363,16 @@ static void test_run_on_other_thread(void)
 }
 
 /* Gemm as the oneDNN partition takes it (a matmul): transB 1 with a row
- * bias, transB 0 with a [1, N] bias; and a Gemm whose bias is a full
+ * bias, transB 0 with a [1, N] bias, transB 7 (true: the oneDNN backend
+ * indexed an array with it until fuzz_onnx_dnnl found it); and a Gemm whose bias is a full
  * [M, N] matrix, which the partition leaves to the reference kernels. Each
  * built here (tests/engine/mb.h), run on both backends, against naive loops. */
 static void test_gemm_forms(void)
 {
     enum { M = 2, K = 5, N = 3 };
     unsigned seed = 5;
-    for (int form = 0; form < 3; form++) {
-        int tb = form != 1;
+    for (int form = 0; form < 4; form++) {
+        int tb = form != 1; /* form 3: transB 7, which ONNX reads as true */
         float W[K * N], C[M * N], X[M * K], want[M * N];
         for (int i = 0; i < K * N; i++)
             W[i] = (float)((seed = seed * 1664525u + 1013904223u) >> 9) / 8388608.0f - 0.5f;
@@ -396,7 +397,7 @@ static void test_gemm_forms(void)
         else
             mb_init_f32(&b, "C", 2, c2, C);
         Onnx__NodeProto *g = mb_node(&b, "Gemm", "gemm", "x,W,C", "y");
-        if (tb) mb_attr_i(&b, g, "transB", 1);
+        if (tb) mb_attr_i(&b, g, "transB", form == 3 ? 7 : 1);
         mb_output(&b, "y");
         uint8_t *bytes = NULL;
         size_t nb = 0;

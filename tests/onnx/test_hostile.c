@@ -307,6 +307,23 @@ static void test_crafted(void)
         mb_free(&b);
     }
 
+    /* Binary ops with one input: Mod was missing from the arity table and
+     * read a stale second input (a use after free found by fuzz_onnx_dnnl);
+     * ScatterND needs three. */
+    static const char *const one_in[] = {"Mod", "Add", "Pow", "PRelu"};
+    for (size_t k = 0; k < sizeof one_in / sizeof one_in[0]; k++) {
+        mb_init(&b, 13);
+        mb_input(&b, "x", 1, 2, xd);
+        mb_node(&b, one_in[k], "op", "x", "y");
+        mb_output(&b, "y");
+        REFUSED(&b, "1 inputs, needs 2");
+    }
+    mb_init(&b, 13);
+    mb_input(&b, "x", 1, 2, xd);
+    mb_node(&b, "ScatterND", "sc", "x,x", "y");
+    mb_output(&b, "y");
+    REFUSED(&b, "2 inputs, needs 3");
+
     /* Unsupported opset and a non-default domain. */
     mb_init(&b, 99);
     mb_input(&b, "x", 1, 2, xd);

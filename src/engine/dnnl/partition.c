@@ -487,7 +487,8 @@ static mlc_status fill_op(struct builder *bd, const struct ir_node *n, struct dn
          * product, and no slower on the classifier heads (mlc_micro_dnnl
          * section 6). */
         op->kind = DN_MATMUL;
-        op->trans_b = (int)ir_attr_int(n, "transB", 0);
+        /* 0 or 1 (it indexes w->dims), read as the reference kernels read it */
+        op->trans_b = (int)ir_attr_int(n, "transB", 0) != 0;
         if ((op->w = add_const(bd, n->in[1], err)) < 0) return err->status;
         if (n->n_in > 2 && n->in[2] >= 0) {
             if ((op->b = add_const(bd, n->in[2], err)) < 0) return err->status;
