@@ -248,7 +248,7 @@ static mlc_status read_external(const Onnx__TensorProto *tp, const char *what,
                       (long long)off, nbytes);
         goto fail;
     }
-    if (fseeko(f, (off_t)off, SEEK_SET) != 0 || fread(dst, 1, nbytes, f) != nbytes) {
+    if (dst && (fseeko(f, (off_t)off, SEEK_SET) != 0 || fread(dst, 1, nbytes, f) != nbytes)) {
         st = core_err(err, MLC_STATUS_IO, "%s: cannot read '%s'", what, path);
         goto fail;
     }
@@ -300,55 +300,60 @@ static mlc_status tensor_from_proto(const Onnx__TensorProto *tp, const struct on
         *rank_out = (int)tp->n_dims;
         return MLC_OK;
     }
-    void *data = mlc_alloc(nbytes ? nbytes : 1);
-    if (!data) return core_err(err, MLC_STATUS_NO_MEMORY, "tensor '%s': out of memory", what);
+    /* The source must hold the shape's values before anything is allocated:
+     * a few bytes of model may claim a 2 GiB tensor (fuzz_onnx_dnnl). */
     mlc_status st = MLC_OK;
     size_t have = 0;
     if (external) {
-        st = read_external(tp, what, o, data, nbytes, err);
-        if (st) goto fail;
+        st = read_external(tp, what, o, NULL, nbytes, err); /* checks only */
+        if (st) return st;
         have = (size_t)numel;
     } else if (tp->has_raw_data) {
-        if (tp->raw_data.len != nbytes) {
-            st = core_err(err, MLC_STATUS_BAD_MODEL,
-                          "tensor '%s': raw_data has %zu bytes, shape needs %zu", what,
-                          tp->raw_data.len, nbytes);
-            goto fail;
-        }
-        if (nbytes) memcpy(data, tp->raw_data.data, nbytes);
+        if (tp->raw_data.len != nbytes)
+            return core_err(err, MLC_STATUS_BAD_MODEL,
+                            "tensor '%s': raw_data has %zu bytes, shape needs %zu", what,
+                            tp->raw_data.len, nbytes);
         have = (size_t)numel;
     } else if (dt == MLC_DTYPE_F32) {
         have = tp->n_float_data;
-        if (have == (size_t)numel && nbytes) memcpy(data, tp->float_data, nbytes);
     } else if (dt == MLC_DTYPE_I64) {
         have = tp->n_int64_data;
-        if (have == (size_t)numel && nbytes) memcpy(data, tp->int64_data, nbytes);
     } else if (dt == MLC_DTYPE_F64) {
         have = tp->n_double_data;
-        if (have == (size_t)numel && nbytes) memcpy(data, tp->double_data, nbytes);
     } else {
-        /* int32_data carries i32, u8, i8, bool, f16, bf16 (one per element). */
-        have = tp->n_int32_data;
-        if (have == (size_t)numel)
-            for (size_t i = 0; i < have; i++) {
-                int32_t v = tp->int32_data[i];
-                switch (esz) {
-                case 1:
-                    ((uint8_t *)data)[i] = (uint8_t)v;
-                    break;
-                case 2:
-                    ((uint16_t *)data)[i] = (uint16_t)v;
-                    break;
-                default:
-                    ((int32_t *)data)[i] = v;
-                    break;
-                }
-            }
+        have = tp->n_int32_data; /* i32, u8, i8, bool, f16, bf16: one per element */
     }
-    if (have != (size_t)numel) {
-        st = core_err(err, MLC_STATUS_BAD_MODEL, "tensor '%s': %zu values, shape needs %lld", what,
-                      have, (long long)numel);
-        goto fail;
+    if (have != (size_t)numel)
+        return core_err(err, MLC_STATUS_BAD_MODEL, "tensor '%s': %zu values, shape needs %lld",
+                        what, have, (long long)numel);
+    void *data = mlc_alloc(nbytes ? nbytes : 1);
+    if (!data) return core_err(err, MLC_STATUS_NO_MEMORY, "tensor '%s': out of memory", what);
+    if (external) {
+        st = read_external(tp, what, o, data, nbytes, err);
+        if (st) goto fail;
+    } else if (tp->has_raw_data) {
+        if (nbytes) memcpy(data, tp->raw_data.data, nbytes);
+    } else if (dt == MLC_DTYPE_F32) {
+        if (nbytes) memcpy(data, tp->float_data, nbytes);
+    } else if (dt == MLC_DTYPE_I64) {
+        if (nbytes) memcpy(data, tp->int64_data, nbytes);
+    } else if (dt == MLC_DTYPE_F64) {
+        if (nbytes) memcpy(data, tp->double_data, nbytes);
+    } else {
+        for (size_t i = 0; i < have; i++) {
+            int32_t v = tp->int32_data[i];
+            switch (esz) {
+            case 1:
+                ((uint8_t *)data)[i] = (uint8_t)v;
+                break;
+            case 2:
+                ((uint16_t *)data)[i] = (uint16_t)v;
+                break;
+            default:
+                ((int32_t *)data)[i] = v;
+                break;
+            }
+        }
     }
     *dt_out = (mlc_dtype)dt;
     *rank_out = (int)tp->n_dims;

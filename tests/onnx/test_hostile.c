@@ -307,6 +307,19 @@ static void test_crafted(void)
         mb_free(&b);
     }
 
+    /* A tensor whose shape claims 2 GiB but whose data holds one value:
+     * refused before anything is allocated (the fuzzer's malloc limit
+     * catches the allocation: fuzz/corpus/.../regress_huge_typed_tensor). */
+    mb_init(&b, 13);
+    mb_input(&b, "x", 1, 2, xd);
+    t = mb_init_f32(&b, "w", 2, xd, f6);
+    t->dims[0] = (int64_t)1 << 28, t->dims[1] = 2;
+    t->has_raw_data = 0, t->raw_data.len = 0;
+    t->n_float_data = 1, t->float_data = f6;
+    mb_node(&b, "Add", "add", "x,w", "y");
+    mb_output(&b, "y");
+    REFUSED(&b, "1 values, shape needs 536870912");
+
     /* Binary ops with one input: Mod was missing from the arity table and
      * read a stale second input (a use after free found by fuzz_onnx_dnnl);
      * ScatterND needs three. */
