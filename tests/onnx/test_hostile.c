@@ -129,6 +129,18 @@ static void expect_refused(struct mb *b, const char *want, int line)
 }
 #define REFUSED(b, want) expect_refused(b, want, __LINE__)
 
+/* One node `op` reading `ins` of a [2, 3] input x, refused with `want`. */
+static void refused_node(const char *op, const char *ins, const char *want, int line)
+{
+    struct mb b;
+    int64_t xd[2] = {2, 3};
+    mb_init(&b, 13);
+    mb_input(&b, "x", 1, 2, xd);
+    mb_node(&b, op, "op", ins, "y");
+    mb_output(&b, "y");
+    expect_refused(&b, want, line);
+}
+
 static void test_crafted(void)
 {
     struct mb b;
@@ -324,18 +336,9 @@ static void test_crafted(void)
      * read a stale second input (a use after free found by fuzz_onnx_dnnl);
      * ScatterND needs three. */
     static const char *const one_in[] = {"Mod", "Add", "Pow", "PRelu"};
-    for (size_t k = 0; k < sizeof one_in / sizeof one_in[0]; k++) {
-        mb_init(&b, 13);
-        mb_input(&b, "x", 1, 2, xd);
-        mb_node(&b, one_in[k], "op", "x", "y");
-        mb_output(&b, "y");
-        REFUSED(&b, "1 inputs, needs 2");
-    }
-    mb_init(&b, 13);
-    mb_input(&b, "x", 1, 2, xd);
-    mb_node(&b, "ScatterND", "sc", "x,x", "y");
-    mb_output(&b, "y");
-    REFUSED(&b, "2 inputs, needs 3");
+    for (size_t k = 0; k < sizeof one_in / sizeof one_in[0]; k++)
+        refused_node(one_in[k], "x", "1 inputs, needs 2", __LINE__);
+    refused_node("ScatterND", "x,x", "2 inputs, needs 3", __LINE__);
 
     /* Unsupported opset and a non-default domain. */
     mb_init(&b, 99);
