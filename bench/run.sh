@@ -128,8 +128,8 @@ for m in $MODELS; do
     r=$(node bench/first_output.js "$OUT/$m.proc.npy" "$TIMEOUT" -- build-release/mlc tensor \
       "$MD/$m.onnx" --threads "$THREADS" --input "$MD/input.in1.npy" --output "$OUT/$m.proc.npy")
     [ "$r" = fail ] && continue
-    set -- $r
-    if [ -z "$best" ] || awk "BEGIN{exit !($1 < $best)}"; then best=$1 exit_ms=$2; fi
+    read -r to_out to_exit <<<"$r"
+    if [ -z "$best" ] || awk "BEGIN{exit !($to_out < $best)}"; then best=$to_out exit_ms=$to_exit; fi
   done
   echo "$m ${best:-fail} ${exit_ms:-fail}" >>"$OUT/process.txt"
 done

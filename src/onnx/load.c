@@ -196,10 +196,13 @@ static int dtype_ok(int32_t dt)
     return 0;
 }
 
+/* Reads external data of nbytes into a buffer allocated once the file is
+ * known to hold them (*dst_out, mlc_alloc'd). */
 static mlc_status read_external(const Onnx__TensorProto *tp, const char *what,
-                                const struct onnx_load_opts *o, void *dst, size_t nbytes,
+                                const struct onnx_load_opts *o, size_t nbytes, void **dst_out,
                                 mlc_error *err)
 {
+    void *dst = NULL;
     const char *loc = NULL;
     int64_t off = 0, len = -1;
     mlc_status st = MLC_OK;
@@ -248,13 +251,21 @@ static mlc_status read_external(const Onnx__TensorProto *tp, const char *what,
                       (long long)off, nbytes);
         goto fail;
     }
-    if (dst && (fseeko(f, (off_t)off, SEEK_SET) != 0 || fread(dst, 1, nbytes, f) != nbytes)) {
+    dst = mlc_alloc(nbytes ? nbytes : 1);
+    if (!dst) {
+        st = core_err(err, MLC_STATUS_NO_MEMORY, "%s: out of memory", what);
+        goto fail;
+    }
+    if (fseeko(f, (off_t)off, SEEK_SET) != 0 || fread(dst, 1, nbytes, f) != nbytes) {
         st = core_err(err, MLC_STATUS_IO, "%s: cannot read '%s'", what, path);
         goto fail;
     }
+    *dst_out = dst;
+    dst = NULL;
 fail:
     if (f) fclose(f);
     mlc_free(path);
+    mlc_free(dst);
     return st;
 }
 
@@ -302,43 +313,40 @@ static mlc_status tensor_from_proto(const Onnx__TensorProto *tp, const struct on
     }
     /* The source must hold the shape's values before anything is allocated:
      * a few bytes of model may claim a 2 GiB tensor (fuzz_onnx_dnnl). */
-    mlc_status st = MLC_OK;
-    size_t have = 0;
+    void *data = NULL;
     if (external) {
-        st = read_external(tp, what, o, NULL, nbytes, err); /* checks only */
+        mlc_status st = read_external(tp, what, o, nbytes, &data, err);
         if (st) return st;
-        have = (size_t)numel;
-    } else if (tp->has_raw_data) {
-        if (tp->raw_data.len != nbytes)
-            return core_err(err, MLC_STATUS_BAD_MODEL,
-                            "tensor '%s': raw_data has %zu bytes, shape needs %zu", what,
-                            tp->raw_data.len, nbytes);
-        have = (size_t)numel;
-    } else if (dt == MLC_DTYPE_F32) {
-        have = tp->n_float_data;
-    } else if (dt == MLC_DTYPE_I64) {
-        have = tp->n_int64_data;
-    } else if (dt == MLC_DTYPE_F64) {
-        have = tp->n_double_data;
-    } else {
-        have = tp->n_int32_data; /* i32, u8, i8, bool, f16, bf16: one per element */
+        *dt_out = (mlc_dtype)dt;
+        *rank_out = (int)tp->n_dims;
+        *data_out = data;
+        return MLC_OK;
     }
+    if (tp->has_raw_data && tp->raw_data.len != nbytes)
+        return core_err(err, MLC_STATUS_BAD_MODEL,
+                        "tensor '%s': raw_data has %zu bytes, shape needs %zu", what,
+                        tp->raw_data.len, nbytes);
+    /* The typed fields: int32_data carries i32, u8, i8, bool, f16, bf16 (one
+     * per element, narrowed below); the others hold the bytes as they are. */
+    const void *src = NULL;
+    size_t have = (size_t)numel;
+    if (tp->has_raw_data)
+        src = tp->raw_data.data;
+    else if (dt == MLC_DTYPE_F32)
+        src = tp->float_data, have = tp->n_float_data;
+    else if (dt == MLC_DTYPE_I64)
+        src = tp->int64_data, have = tp->n_int64_data;
+    else if (dt == MLC_DTYPE_F64)
+        src = tp->double_data, have = tp->n_double_data;
+    else
+        have = tp->n_int32_data;
     if (have != (size_t)numel)
         return core_err(err, MLC_STATUS_BAD_MODEL, "tensor '%s': %zu values, shape needs %lld",
                         what, have, (long long)numel);
-    void *data = mlc_alloc(nbytes ? nbytes : 1);
+    data = mlc_alloc(nbytes ? nbytes : 1);
     if (!data) return core_err(err, MLC_STATUS_NO_MEMORY, "tensor '%s': out of memory", what);
-    if (external) {
-        st = read_external(tp, what, o, data, nbytes, err);
-        if (st) goto fail;
-    } else if (tp->has_raw_data) {
-        if (nbytes) memcpy(data, tp->raw_data.data, nbytes);
-    } else if (dt == MLC_DTYPE_F32) {
-        if (nbytes) memcpy(data, tp->float_data, nbytes);
-    } else if (dt == MLC_DTYPE_I64) {
-        if (nbytes) memcpy(data, tp->int64_data, nbytes);
-    } else if (dt == MLC_DTYPE_F64) {
-        if (nbytes) memcpy(data, tp->double_data, nbytes);
+    if (src) {
+        if (nbytes) memcpy(data, src, nbytes);
     } else {
         for (size_t i = 0; i < have; i++) {
             int32_t v = tp->int32_data[i];
@@ -359,9 +367,6 @@ static mlc_status tensor_from_proto(const Onnx__TensorProto *tp, const struct on
     *rank_out = (int)tp->n_dims;
     *data_out = data;
     return MLC_OK;
-fail:
-    mlc_free(data);
-    return st;
 }
 
 mlc_status onnx_read_tensor_pb(const void *bytes, size_t n, mlc_tensor *t_out, char **name_out,

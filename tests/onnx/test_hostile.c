@@ -7,7 +7,9 @@
  * load and run - and never crash or leak (ASan/LSan run this).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../engine/mb.h"
 #include "core/core.h"
@@ -361,6 +363,69 @@ static void test_crafted(void)
     }
 }
 
+/* An initializer in an external file beside the model: read and used (x + w
+ * on the reference kernels), and refused when the file is shorter than the
+ * tensor (before its buffer is allocated). */
+static void test_external_data(void)
+{
+    char dir[] = "/tmp/mlc_ext_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char *model = core_sprintf("%s/m.onnx", dir), *wpath = core_sprintf("%s/w.bin", dir);
+    static const float w[6] = {1, 2, 3, 4, 5, 6}, x[6] = {10, 20, 30, 40, 50, 60};
+    int64_t xd[2] = {2, 3};
+    for (int shortfile = 0; shortfile < 2; shortfile++) {
+        FILE *f = fopen(wpath, "wb");
+        CHECK(f != NULL);
+        if (f) fwrite(w, sizeof(float), shortfile ? 5 : 6, f), fclose(f);
+        struct mb b;
+        mb_init(&b, 13);
+        mb_input(&b, "x", 1, 2, xd);
+        Onnx__TensorProto *t = mb_init_f32(&b, "w", 2, xd, w);
+        Onnx__StringStringEntryProto *e = core_arena_alloc(&b.a, sizeof *e);
+        onnx__string_string_entry_proto__init(e);
+        e->key = mb_str(&b, "location");
+        e->value = mb_str(&b, "w.bin");
+        t->external_data = core_arena_alloc(&b.a, sizeof(void *));
+        t->external_data[0] = e;
+        t->n_external_data = 1;
+        t->has_data_location = 1;
+        t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+        t->has_raw_data = 0;
+        mb_node(&b, "Add", "add", "x,w", "y");
+        mb_output(&b, "y");
+        uint8_t *bytes;
+        size_t n;
+        mb_pack(&b, &bytes, &n);
+        f = fopen(model, "wb");
+        CHECK(f != NULL);
+        if (f) fwrite(bytes, 1, n, f), fclose(f);
+        mlc_free(bytes);
+        mb_free(&b);
+        mlc_model_options o;
+        memset(&o, 0, sizeof o);
+        o.backend = MLC_BACKEND_REFERENCE;
+        mlc_error err = {0};
+        mlc_net *net = NULL;
+        mlc_net_session *s = NULL;
+        mlc_status st = mlc_net_load(model, &o, &net, &err);
+        if (shortfile) {
+            CHECK_MSG(st != MLC_OK && strstr(err.message, "is shorter than"), "short file: %s",
+                      err.message);
+        } else {
+            CHECK_OK(st, &err);
+            mlc_tensor in = {MLC_DTYPE_F32, 2, {2, 3}, (void *)x}, out = {0};
+            if (net) CHECK_OK(mlc_net_session_create(net, &s, &err), &err);
+            if (s) CHECK_OK(mlc_net_run(s, &in, 1, &out, 1, &err), &err);
+            for (int i = 0; out.data && i < 6; i++)
+                CHECK(((const float *)out.data)[i] == x[i] + w[i]);
+        }
+        mlc_net_session_free(s);
+        mlc_net_free(net);
+    }
+    remove(wpath), remove(model), rmdir(dir);
+    mlc_free(model), mlc_free(wpath);
+}
+
 /* Fails each allocation in turn while loading, planning and running a
  * model: every failure must come back as a status, with nothing leaked. */
 static void test_alloc_failures(void)
@@ -407,5 +472,6 @@ int main(void)
     TEST_RUN(test_truncations);
     TEST_RUN(test_bitflips);
     TEST_RUN(test_crafted);
+    TEST_RUN(test_external_data);
     TEST_DONE();
 }
