@@ -131,6 +131,21 @@ static void expect_refused(struct mb *b, const char *want, int line)
 }
 #define REFUSED(b, want) expect_refused(b, want, __LINE__)
 
+/* Initializer t's data moved to the external file `location`. */
+static void external_at(struct mb *b, Onnx__TensorProto *t, const char *location)
+{
+    Onnx__StringStringEntryProto *e = core_arena_alloc(&b->a, sizeof *e);
+    onnx__string_string_entry_proto__init(e);
+    e->key = mb_str(b, "location");
+    e->value = mb_str(b, location);
+    t->external_data = core_arena_alloc(&b->a, sizeof(void *));
+    t->external_data[0] = e;
+    t->n_external_data = 1;
+    t->has_data_location = 1;
+    t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    t->has_raw_data = 0;
+}
+
 /* One node `op` reading `ins` of a [2, 3] input x, refused with `want`. */
 static void refused_node(const char *op, const char *ins, const char *want, int line)
 {
@@ -244,19 +259,7 @@ static void test_crafted(void)
     /* External data escaping the model directory. */
     mb_init(&b, 13);
     mb_input(&b, "x", 1, 2, xd);
-    t = mb_init_f32(&b, "w", 2, xd, f6);
-    {
-        Onnx__StringStringEntryProto *e = core_arena_alloc(&b.a, sizeof *e);
-        onnx__string_string_entry_proto__init(e);
-        e->key = mb_str(&b, "location");
-        e->value = mb_str(&b, "../../etc/passwd");
-        t->external_data = core_arena_alloc(&b.a, sizeof(void *));
-        t->external_data[0] = e;
-        t->n_external_data = 1;
-        t->has_data_location = 1;
-        t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
-        t->has_raw_data = 0;
-    }
+    external_at(&b, mb_init_f32(&b, "w", 2, xd, f6), "../../etc/passwd");
     mb_node(&b, "Add", "add", "x,w", "y");
     mb_output(&b, "y");
     REFUSED(&b, "external data");
@@ -380,17 +383,7 @@ static void test_external_data(void)
         struct mb b;
         mb_init(&b, 13);
         mb_input(&b, "x", 1, 2, xd);
-        Onnx__TensorProto *t = mb_init_f32(&b, "w", 2, xd, w);
-        Onnx__StringStringEntryProto *e = core_arena_alloc(&b.a, sizeof *e);
-        onnx__string_string_entry_proto__init(e);
-        e->key = mb_str(&b, "location");
-        e->value = mb_str(&b, "w.bin");
-        t->external_data = core_arena_alloc(&b.a, sizeof(void *));
-        t->external_data[0] = e;
-        t->n_external_data = 1;
-        t->has_data_location = 1;
-        t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
-        t->has_raw_data = 0;
+        external_at(&b, mb_init_f32(&b, "w", 2, xd, w), "w.bin");
         mb_node(&b, "Add", "add", "x,w", "y");
         mb_output(&b, "y");
         uint8_t *bytes;
