@@ -43,6 +43,7 @@ static struct dn_ctx *ctx_new(int n_in, int n_vals, int n_ops, int n_consts)
     c->consts = mlc_calloc((size_t)n_consts, sizeof *c->consts);
     c->outs = mlc_calloc(4, sizeof *c->outs);
     c->threads = 2;
+    c->silu_max = dn_silu_max();
     for (int i = 0; i < n_ops; i++) {
         struct dn_op *op = &c->ops[i];
         op->name = core_sprintf("op%d", i);
@@ -1079,7 +1080,8 @@ static void test_gemm_matmul(void)
 
 /* silu.c against double precision: every tail length, the parallel split,
  * huge, tiny and signed-zero inputs; then a conv whose SiLU post-op runs as
- * our step and as oneDNN's (MLC_DNNL_SILU=0), both against naive loops. */
+ * our step or as oneDNN's (MLC_DNNL_SILU=0/1, or by output size against
+ * ctx->silu_max), against naive loops. */
 static void test_silu(void)
 {
     enum { N = 300000 };
@@ -1108,24 +1110,45 @@ static void test_silu(void)
     CHECK(y[0] == 0 && y[3] == 0 && y[4] == 1e30f);
     mlc_free(x), mlc_free(y);
 
+    /* The conv's output is 600 KiB: auto takes our step under a 1 MiB
+     * limit and oneDNN's post-op under 512 KiB. */
+    static const struct {
+        const char *env;
+        size_t max;
+        int own;
+    } modes[] = {{"0", 1 << 20, 0}, {"1", 1 << 19, 1}, {NULL, 1 << 20, 1}, {NULL, 1 << 19, 0}};
     uint32_t seed = 9;
-    for (int own = 0; own < 2; own++) {
-        setenv("MLC_DNNL_SILU", own ? "1" : "0", 1);
+    for (int mi = 0; mi < 4; mi++) {
+        if (modes[mi].env)
+            setenv("MLC_DNNL_SILU", modes[mi].env, 1);
+        else
+            unsetenv("MLC_DNNL_SILU");
         int64_t wd[4] = {48, 16, 1, 1};
         float *w, *b;
         struct dn_ctx *c = conv_region(wd, &seed, &w, &b);
+        c->silu_max = modes[mi].max;
         struct dn_op *op = &c->ops[0];
         op->post[0] = (struct dn_post){0, dnnl_eltwise_swish, 1, 0};
         op->n_post = 1;
         float *wc = mlc_alloc(sizeof(float) * 48 * 16), bc[48];
         memcpy(wc, w, sizeof(float) * 48 * 16), memcpy(bc, b, sizeof bc);
         mlc_tensor in = tensor4(2, 16, 40, 40, &seed), out = {0};
-        CHECK(run_region(c, &in, &out));
+        const struct eng_region_vtbl *vt = &dn_region_vtbl;
+        mlc_error err = {0};
+        void *state = mlc_calloc(1, vt->session_size(c));
+        CHECK_OK(vt->infer(c, &in, 1, &out, 1, &err), &err);
+        out.data = mlc_calloc(2 * 48 * 1600, sizeof(float));
+        CHECK_OK(vt->bind(c, &in, 1, state, &err), &err);
+        CHECK_OK(vt->run(c, state, &in, 1, &out, 1, &err), &err);
+        CHECK_MSG(dn_region_n_silu(state) == modes[mi].own, "mode %d: %d own SiLU steps", mi,
+                  dn_region_n_silu(state));
+        vt->unbind(c, state);
+        mlc_free(state);
         float *ref = mlc_alloc(sizeof(float) * 2 * 48 * 1600);
         conv_ref(in.data, 2, 16, 40, 40, wc, bc, 48, 1, 1, 1, 1, 0, 1, ref, 40, 40);
         for (int i = 0; i < 2 * 48 * 1600; i++)
             ref[i] = (float)(ref[i] / (1 + exp(-(double)ref[i])));
-        if (out.data) CHECK_MSG(max_diff(out.data, ref, 2 * 48 * 1600) <= 1e-4, "own %d", own);
+        CHECK_MSG(max_diff(out.data, ref, 2 * 48 * 1600) <= 1e-4, "mode %d", mi);
         mlc_free(in.data), mlc_free(out.data), mlc_free(ref), mlc_free(wc);
         dn_ctx_free(c);
     }

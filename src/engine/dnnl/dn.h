@@ -121,6 +121,7 @@ struct dn_ctx {
     int n_consts;
     int threads;
     int bf16;
+    size_t silu_max;      /* largest output our SiLU step takes (dn_silu_max) */
     pthread_mutex_t lock; /* guards consts[] packing state (at first binds) */
     pthread_cond_t cond;  /* a constant finished packing */
     dnnl_engine_t eng;    /* for packing reorders */
@@ -138,6 +139,8 @@ const struct eng_adapt *dn_region_adapt(const void *state);
 int dn_region_n_folded(const void *state);
 /* Strided 1x1 convolutions a bound state runs on a dense subsample (tests). */
 int dn_region_n_subsampled(const void *state);
+/* SiLU post-ops a bound state runs as silu.c's step (tests). */
+int dn_region_n_silu(const void *state);
 
 /* shapes.c: every value's dims (v: ctx->n_vals of them) from the region's
  * inputs, checked against each op; and the vtable's infer (output dims). */
@@ -199,6 +202,10 @@ void dn_wscale_run(const struct dn_wscale *g, const float *w, const float *s, fl
 /* silu.c: x[i] * sigmoid(x[i]) in place, on the OpenMP threads the
  * calling thread is set to. */
 void dn_silu_f32(float *x, size_t n);
+/* The largest output (bytes) whose SiLU runs as that step rather than as
+ * oneDNN's post-op: a quarter of the last-level cache the calling CPU
+ * shares (sysfs), 8 MiB when sysfs does not say. */
+size_t dn_silu_max(void);
 
 /* Frees a context built by partition.c (also used on partition failure). */
 void dn_ctx_free(void *ctx);

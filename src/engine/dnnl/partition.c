@@ -632,6 +632,7 @@ static mlc_status build_region(struct ir_graph *g, const struct eng_backend_opts
     pthread_cond_init(&c->cond, NULL);
     c->threads = o->threads;
     c->bf16 = o->precision == MLC_PRECISION_BF16;
+    c->silu_max = dn_silu_max();
     if (dnnl_engine_create(&c->eng, dnnl_cpu, 0) != dnnl_success) {
         st = core_err(err, MLC_STATUS_UNSUPPORTED, "oneDNN: cannot create a CPU engine");
         goto fail;

@@ -122,6 +122,7 @@ struct dn_state {
     int fold_x, fold_s, fold_failed;
     int n_folded;
     int n_subsampled;    /* strided 1x1 convs run on a dense subsample */
+    int n_silu;          /* SiLU post-ops run as our step (own_silu) */
     size_t scratch_size; /* the largest scratchpad a step needs */
     int tick;            /* bind events, for the buffers' lifetimes */
     struct job *jobs;
@@ -369,14 +370,22 @@ static void value_release(struct dn_state *s, int vi)
 }
 
 /* Whether op's last post-op, a SiLU, runs as a step of ours after the
- * primitive (silu.c: about twice as fast as oneDNN's swish here, bench/micro); f32 only.
- * MLC_DNNL_SILU=0 keeps oneDNN's. */
-static int own_silu(const struct dn_ctx *c, const struct dn_op *op)
+ * primitive (silu.c: about twice as fast as oneDNN's swish on data in
+ * cache); f32 only. An output larger than c->silu_max has left the cache
+ * by the time our pass reads it back, and that second trip to memory costs
+ * more than oneDNN's slower swish inside the convolution (efficientnet_b0
+ * at batch 8, docs/PERFORMANCE.md). MLC_DNNL_SILU=0 always keeps oneDNN's,
+ * =1 always takes ours. */
+static int own_silu(const struct dn_ctx *c, const struct dn_op *op, const struct vstate *o)
 {
     const char *e = getenv("MLC_DNNL_SILU");
     const struct dn_post *p = op->n_post ? &op->post[op->n_post - 1] : NULL;
-    return !c->bf16 && p && !p->sum && p->alg == dnnl_eltwise_swish && p->alpha == 1.0f &&
-           !(e && !strcmp(e, "0"));
+    if (c->bf16 || !p || p->sum || p->alg != dnnl_eltwise_swish || p->alpha != 1.0f ||
+        (e && !strcmp(e, "0")))
+        return 0;
+    double bytes = sizeof(float);
+    for (int k = 0; k < o->rank; k++) bytes *= (double)o->dims[k];
+    return (e && !strcmp(e, "1")) || bytes <= (double)c->silu_max;
 }
 
 /* op's post-ops but the last n_skip. */
@@ -487,7 +496,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     dnnl_memory_t m_ws = NULL; /* the folded conv's scaled weights */
     int flat = 0;              /* matmul run as 2-D on reshaped views of src/dst */
 
-    int silu = own_silu(c, op);
+    int silu = own_silu(c, op, o);
     /* A strided 1x1 convolution reads only every s-th pixel: it runs as a
      * reorder of that subsample into a dense buffer and a stride-1 conv. */
     int subsample = op->kind == DN_CONV && subsample_ok(op, a, dt);
@@ -887,6 +896,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         if (!u) DNCHK(dnnl_out_of_memory, "step");
         u->silu_mem = m_dst;
         u->silu_n = dnnl_memory_desc_get_size(&o->md) / sizeof(float);
+        s->n_silu++;
     }
 done:
 fail:
@@ -1433,6 +1443,11 @@ int dn_region_n_folded(const void *state)
 {
     return ((const struct dn_state *)state)->n_folded;
 }
+int dn_region_n_silu(const void *state)
+{
+    return ((const struct dn_state *)state)->n_silu;
+}
+
 int dn_region_n_subsampled(const void *state)
 {
     return ((const struct dn_state *)state)->n_subsampled;

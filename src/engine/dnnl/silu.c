@@ -17,11 +17,13 @@
  * Threads: OpenMP (the engine layer is compiled with -fopenmp; oneDNN
  * already runs on libgomp), with the count the region set on the calling
  * thread.
- * Not here: bf16 buffers (those keep oneDNN's post-op).
+ * Not here: bf16 buffers (those keep oneDNN's post-op), and which ops take
+ * this step (region.c, by output size against dn_silu_max).
  */
 #include <math.h>
 #include <omp.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "engine/dnnl/dn.h"
 #include "engine/ops/ops.h"
@@ -91,4 +93,34 @@ void dn_silu_f32(float *x, size_t n)
         eng_apply_act(IR_ACT_SILU, 0, 0, x + a, (int64_t)m); /* the reference kernel's */
     }
     (void)fast;
+}
+
+/* One number from a sysfs file ("32768K" and the like: K or M suffixes). */
+static long long sysfs_size(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long long v = -1;
+    char unit = 0;
+    if (!f) return -1;
+    int n = fscanf(f, "%lld%c", &v, &unit);
+    fclose(f);
+    if (n < 1 || v < 0 || v > (1LL << 40)) return -1;
+    return unit == 'K' ? v << 10 : unit == 'M' ? v << 20 : v;
+}
+
+size_t dn_silu_max(void)
+{
+    /* The last level of cpu0's caches, as Linux reports it for this VM
+     * (sysconf's figure here is the whole socket's, 12x too large). */
+    long long best = -1, best_level = 0;
+    for (int i = 0; i < 8; i++) {
+        char path[96];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+        long long level = sysfs_size(path);
+        if (level < 0) break;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        long long size = sysfs_size(path);
+        if (level >= best_level && size > 0) best = size, best_level = level;
+    }
+    return best > 0 ? (size_t)(best / 4) : (size_t)8 << 20;
 }
