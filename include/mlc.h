@@ -209,6 +209,11 @@ typedef struct mlc_model_options {
     const char *api_url;     /* NULL = $API_BASE_URL or https://api.roboflow.com */
     int offline;             /* never download */
     mlc_limits limits;       /* zero = defaults */
+    /* Directory of packed-weights caches: the oneDNN backend keeps the
+     * weights it packed in one file per model there, and a later load maps
+     * them instead of reading and reordering the ONNX weights (a faster
+     * start). NULL = $MLC_PACK_CACHE when set, else none; "" = none. */
+    const char *pack_cache;
 } mlc_model_options;
 
 /* Fills *out with defaults (threads 0, f32, auto backend, env lookups). */
@@ -334,14 +339,18 @@ typedef struct mlc_net_session mlc_net_session;
 
 /* Loads and optimises an ONNX file (external data is read from beside it).
  * Unsupported ops are refused here with their name, node and opset.
- * Caller frees *net_out with mlc_net_free. Only threads, precision, backend
- * and limits of `opt` are used; opt may be NULL. */
+ * Caller frees *net_out with mlc_net_free. Only threads, precision, backend,
+ * limits and pack_cache of `opt` are used; opt may be NULL. */
 MLC_API mlc_status mlc_net_load(const char *onnx_path, const mlc_model_options *opt,
                                 mlc_net **net_out, mlc_error *err);
 /* Same from bytes in memory (borrowed; copied as needed). */
 MLC_API mlc_status mlc_net_load_mem(const void *bytes, size_t n, const mlc_model_options *opt,
                                     mlc_net **net_out, mlc_error *err);
 MLC_API void mlc_net_free(mlc_net *net);
+/* Packed-weights cache (mlc_model_options.pack_cache) of a net: entries
+ * read from its file at load, entries added by this process's binds, and
+ * binds that used a read entry. All 0 without a cache. */
+MLC_API void mlc_net_pack_cache_counts(const mlc_net *net, int *loaded, int *added, int *hits);
 MLC_API int mlc_net_n_inputs(const mlc_net *net);
 MLC_API int mlc_net_n_outputs(const mlc_net *net);
 /* Name (borrowed) and shape of input/output i; desc_out->data is NULL. */

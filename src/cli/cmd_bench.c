@@ -62,10 +62,12 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: mlc bench MODEL.onnx [--batch N] [--threads N] [--runs N]\n"
                "                 [--precision f32|bf16] [--backend ref|auto]\n"
-               "                 [--input in.npy] [--output out.npy] [--json]\n"
+               "                 [--input in.npy] [--output out.npy] [--pack-cache DIR] [--json]\n"
                "       mlc bench PACKAGE_DIR --image IMG [--threads N] [--runs N] [--json]\n"
                "Times load, first run and --runs runs (default 20) after 2 warm-ups;\n"
-               "with --image, decode + classify + JSON per image against the forward alone.\n");
+               "with --image, decode + classify + JSON per image against the forward alone.\n"
+               "--pack-cache DIR (or $MLC_PACK_CACHE) keeps the packed weights there for the\n"
+               "next start.\n");
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -129,6 +131,8 @@ int cli_cmd_bench(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--input") && v) {
             in_path = v, i++;
+        } else if (!strcmp(a, "--pack-cache") && v) {
+            opt.pack_cache = v, i++;
         } else if (!strcmp(a, "--image") && v) {
             image = v, i++;
         } else if (!strcmp(a, "--output") && v) {
@@ -227,20 +231,23 @@ int cli_cmd_bench(int argc, char **argv)
     }
     const char *prec = opt.precision == MLC_PRECISION_BF16 ? "bf16" : "f32";
     const char *be = opt.backend == MLC_BACKEND_REFERENCE ? "ref" : "auto";
+    int pk_loaded, pk_added, pk_hits;
+    mlc_net_pack_cache_counts(net, &pk_loaded, &pk_added, &pk_hits);
     if (json)
         printf("{\"engine\":\"mlc %s\",\"model\":\"%s\",\"batch\":%d,\"threads\":%d,"
                "\"precision\":\"%s\",\"backend\":\"%s\",\"load_ms\":%.1f,\"first_ms\":%.2f,"
                "\"median_ms\":%.2f,\"min_ms\":%.2f,\"img_per_s\":%.1f,\"rss_mb\":%.0f,"
-               "\"workspace_mb\":%.1f}\n",
+               "\"workspace_mb\":%.1f,\"pack_cache\":{\"loaded\":%d,\"added\":%d,\"hits\":%d}}\n",
                MLC_VERSION, base_name(model), batch, opt.threads, prec, be, load_ms, first_ms, med,
                mn, 1000.0 * batch / med, peak_rss_mb(),
-               (double)mlc_net_session_workspace(ns) / 1048576.0);
+               (double)mlc_net_session_workspace(ns) / 1048576.0, pk_loaded, pk_added, pk_hits);
     else
         printf("model       %s (batch %d, threads %d, %s, backend %s)\n"
                "load        %.1f ms\nfirst run   %.2f ms\nmedian      %.2f ms (%d runs)\n"
-               "min         %.2f ms\nthroughput  %.1f images/s\npeak RSS    %.0f MiB\n",
+               "min         %.2f ms\nthroughput  %.1f images/s\npeak RSS    %.0f MiB\n"
+               "pack cache  %d entries read, %d added, %d used\n",
                base_name(model), batch, opt.threads, prec, be, load_ms, first_ms, med, runs, mn,
-               1000.0 * batch / med, peak_rss_mb());
+               1000.0 * batch / med, peak_rss_mb(), pk_loaded, pk_added, pk_hits);
     rc = 0;
 done:
     if (owned_input) mlc_free(in.data);

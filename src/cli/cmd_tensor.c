@@ -1,6 +1,7 @@
 /*
  * cmd_tensor.c - `mlc tensor MODEL.onnx --input in.npy [--input more.npy ...]
- * --output out.npy [--threads N] [--backend ref|auto] [--precision f32|bf16]`:
+ * --output out.npy [--threads N] [--backend ref|auto] [--precision f32|bf16]
+ * [--pack-cache DIR]`:
  * runs a raw ONNX network on .npy inputs (graph input order) and writes the
  * first output as .npy float32. Uses only the public API (mlc.h).
  */
@@ -15,7 +16,8 @@
 static int usage(void)
 {
     fprintf(stderr, "usage: mlc tensor MODEL.onnx --input IN.npy [--input IN2.npy ...] "
-                    "--output OUT.npy [--threads N] [--backend ref|auto] [--precision f32|bf16]\n");
+                    "--output OUT.npy [--threads N] [--backend ref|auto] [--precision f32|bf16] "
+                    "[--pack-cache DIR]\n");
     return 2;
 }
 
@@ -36,6 +38,8 @@ int cli_cmd_tensor(int argc, char **argv)
             in_paths[n_in++] = v, i++;
         } else if (strcmp(a, "--output") == 0 && v) {
             out_path = v, i++;
+        } else if (strcmp(a, "--pack-cache") == 0 && v) {
+            opt.pack_cache = v, i++;
         } else if (strcmp(a, "--threads") == 0 && v) {
             char *end;
             long t = strtol(v, &end, 10);

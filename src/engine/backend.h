@@ -48,11 +48,19 @@
 #include "core/core.h"
 #include "onnx/ir.h"
 
+struct eng_pcache;
+
 struct eng_backend_opts {
-    int threads;             /* compute threads per session; 0 = all cores */
-    mlc_precision precision; /* F32 or BF16 */
-    mlc_backend backend;     /* AUTO or REFERENCE (partition is not called then) */
+    int threads;               /* compute threads per session; 0 = all cores */
+    mlc_precision precision;   /* F32 or BF16 */
+    mlc_backend backend;       /* AUTO or REFERENCE (partition is not called then) */
+    struct eng_pcache *pcache; /* packed-weights cache (engine/pcache.h), or NULL */
 };
+
+/* What a backend's packed weights depend on besides the model (its version,
+ * the CPU's ISA, the precision), as a pcache variant string in buf; an
+ * empty string when the backend packs nothing (no cache then). */
+void eng_dnnl_variant(const struct eng_backend_opts *o, char *buf, size_t n);
 
 /* A Region node's implementation. `in`/`out` shapes and tensors are
  * mlc_tensor descriptors (dims are concrete here; data NULL for shapes). */

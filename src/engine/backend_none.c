@@ -15,4 +15,10 @@ eng_dnnl_partition(struct ir_graph *g, const struct eng_backend_opts *o, mlc_err
     (void)err;
     return MLC_OK;
 }
+
+__attribute__((weak)) void eng_dnnl_variant(const struct eng_backend_opts *o, char *buf, size_t n)
+{
+    (void)o;
+    if (n) buf[0] = 0;
+}
 #endif

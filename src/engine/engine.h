@@ -19,6 +19,7 @@ struct mlc_net {
     int n_fused;   /* nodes removed by fusions */
     int n_regions; /* backend regions */
     size_t max_ws; /* cap on one plan workspace: 16 x limits.max_input_bytes */
+    struct eng_pcache *pc; /* packed-weights cache (owned), or NULL */
 };
 
 /* Infers static shapes, folds constants and removes dead nodes; then fuses

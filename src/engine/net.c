@@ -28,6 +28,7 @@
 #include "engine/adapt.h"
 #include "engine/engine.h"
 #include "engine/fit.h"
+#include "engine/pcache.h"
 #include "onnx/onnx.h"
 
 #define PLAN_CACHE    4
@@ -52,13 +53,20 @@ static mlc_status net_finish(struct mlc_net *net, mlc_error *err)
     return eng_fuse_late(net, err);
 }
 
+/* pc (may be NULL) passes to the net, which frees it even on failure. */
 static mlc_status net_load(const void *bytes, size_t n, const char *dir,
                            const mlc_model_options *opt, mlc_net **net_out, mlc_error *err,
-                           int release)
+                           int release, struct eng_pcache *pc)
 {
     mlc_status st = MLC_OK;
+    struct onnx_span *lazy = NULL;
     struct mlc_net *net = mlc_calloc(1, sizeof *net);
-    if (!net) return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
+    if (!net) {
+        eng_pcache_free(pc);
+        return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
+    }
+    net->pc = pc;
+    net->bo.pcache = pc;
     mlc_limits_default(&net->limits);
     if (opt) {
         if (opt->limits.max_input_bytes) net->limits.max_input_bytes = opt->limits.max_input_bytes;
@@ -74,20 +82,45 @@ static mlc_status net_load(const void *bytes, size_t n, const char *dir,
     net->threads = th > 64 ? 64 : th;
     net->max_ws =
         net->limits.max_input_bytes > SIZE_MAX / 16 ? SIZE_MAX : net->limits.max_input_bytes * 16;
-    struct onnx_load_opts lo = {dir,
-                                net->limits.max_input_bytes > ((size_t)2 << 30)
-                                    ? net->limits.max_input_bytes
-                                    : ((size_t)2 << 30),
-                                0, release, net->threads};
+    struct onnx_load_opts lo = {
+        .base_dir = dir,
+        .max_bytes = net->limits.max_input_bytes > ((size_t)2 << 30) ? net->limits.max_input_bytes
+                                                                     : ((size_t)2 << 30),
+        .release_input = release,
+        .threads = net->threads,
+        .want_spans = pc != NULL,
+    };
+    /* With a packed-weights cache, the weights it holds stay in the file. */
+    if (pc) lo.n_lazy = eng_pcache_lazy(pc, &lazy), lo.lazy = lazy;
     st = onnx_load(bytes, n, &lo, &net->g, err);
     if (st) goto fail;
+    net->g.src = bytes;
+    net->g.src_n = n;
     st = net_finish(net, err);
+    /* What the backend did not take of them is read now, while the file's
+     * bytes are at hand (a lazy tensor's data is an inaccessible placeholder). */
+    for (int t = 0; !st && t < net->g.n_tensors; t++)
+        if (net->g.tensors[t].flags & IR_TENSOR_LAZY) st = ir_tensor_materialize(&net->g, t, err);
+    net->g.src = NULL;
+    net->g.src_n = 0;
     if (st) goto fail;
+    mlc_free(lazy);
     *net_out = net;
     return MLC_OK;
 fail:
+    mlc_free(lazy);
     mlc_net_free(net);
     return st;
+}
+
+/* The packed-weights cache directory for opt: its pack_cache, else
+ * $MLC_PACK_CACHE; NULL for none (also for the reference backend, which
+ * packs nothing). */
+static const char *pack_cache_dir(const mlc_model_options *opt)
+{
+    if (opt && opt->backend == MLC_BACKEND_REFERENCE) return NULL;
+    const char *d = opt && opt->pack_cache ? opt->pack_cache : getenv("MLC_PACK_CACHE");
+    return d && *d ? d : NULL;
 }
 
 mlc_status mlc_net_load(const char *onnx_path, const mlc_model_options *opt, mlc_net **net_out,
@@ -107,6 +140,19 @@ mlc_status mlc_net_load(const char *onnx_path, const mlc_model_options *opt, mlc
      * goes through core_read_file, which bounds and reports it. */
     void *map = NULL;
     mlc_status st = MLC_OK;
+    /* A packed-weights cache first: when it has entries, most of the file
+     * is never read, so it is not populated either. */
+    struct eng_pcache *pc = NULL;
+    const char *pdir = pack_cache_dir(opt);
+    if (pdir) {
+        char variant[128];
+        struct eng_backend_opts bo = {.precision = opt ? opt->precision : MLC_PRECISION_F32};
+        eng_dnnl_variant(&bo, variant, sizeof variant);
+        st = eng_pcache_open(pdir, onnx_path, variant, &pc, err);
+        if (st) return st;
+    }
+    int warm = 0, added, hits;
+    if (pc) eng_pcache_counts(pc, &warm, &added, &hits);
     int fd = open(onnx_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd >= 0) {
         struct stat sb;
@@ -114,13 +160,17 @@ mlc_status mlc_net_load(const char *onnx_path, const mlc_model_options *opt, mlc
             (uint64_t)sb.st_size <= max) {
             /* MAP_POPULATE: one pass over the page cache instead of a page
              * fault per 4 KiB page (expensive in this kind of VM). */
-            map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+            map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE | (warm ? 0 : MAP_POPULATE),
+                       fd, 0);
             if (map == MAP_FAILED) map = NULL;
             if (map) n = (size_t)sb.st_size;
         }
         close(fd);
     }
     if (!map) {
+        /* Only for a file mapped here: the cache's spans are the file's. */
+        eng_pcache_free(pc);
+        pc = NULL;
         st = core_read_file(onnx_path, max, &data, &n, err);
         if (st) return st;
     }
@@ -129,9 +179,10 @@ mlc_status mlc_net_load(const char *onnx_path, const mlc_model_options *opt, mlc
     if (!dir) {
         if (map) munmap(map, n);
         mlc_free(data);
+        eng_pcache_free(pc);
         return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
     }
-    st = net_load(map ? map : data, n, dir, opt, net_out, err, map != NULL);
+    st = net_load(map ? map : data, n, dir, opt, net_out, err, map != NULL, pc);
     if (st) core_err_prefix(err, "%s", onnx_path);
     if (map) munmap(map, n);
     mlc_free(data);
@@ -144,13 +195,15 @@ mlc_status mlc_net_load_mem(const void *bytes, size_t n, const mlc_model_options
 {
     if (!bytes || !net_out)
         return core_err(err, MLC_STATUS_INVALID_ARGUMENT, "mlc_net_load_mem: NULL argument");
-    return net_load(bytes, n, NULL, opt, net_out, err, 0);
+    return net_load(bytes, n, NULL, opt, net_out, err, 0, NULL);
 }
 
 void mlc_net_free(mlc_net *net)
 {
     if (!net) return;
+    eng_pcache_wait(net->pc); /* its writer reads the packed weights the graph owns */
     ir_graph_free(&net->g);
+    eng_pcache_free(net->pc);
     mlc_free(net);
 }
 
@@ -808,8 +861,21 @@ mlc_status mlc_net_run(mlc_net_session *s, const mlc_tensor *inputs, int n_in, m
         if (ir_numel(x->rank, x->dims) < 0)
             return core_err(err, MLC_STATUS_LIMIT, "input '%s': too many elements", t->name);
     }
-    if (chunkable(s, inputs, n_in, n_out)) return run_chunked(s, inputs, n_in, outputs, n_out, err);
-    return run_plan(s, inputs, n_in, outputs, n_out, err);
+    mlc_status st = chunkable(s, inputs, n_in, n_out)
+                        ? run_chunked(s, inputs, n_in, outputs, n_out, err)
+                        : run_plan(s, inputs, n_in, outputs, n_out, err);
+    /* Weights packed by this run's first bind go to the cache file, on a
+     * thread of the cache's own (writing 100 MB took 0.3-0.4 s of system
+     * time here); a file that cannot be written only costs the next start
+     * its speed. */
+    if (!st && net->pc) eng_pcache_flush_async(net->pc);
+    return st;
+}
+
+void mlc_net_pack_cache_counts(const mlc_net *net, int *loaded, int *added, int *hits)
+{
+    *loaded = *added = *hits = 0;
+    if (net && net->pc) eng_pcache_counts(net->pc, loaded, added, hits);
 }
 
 /* Runs inputs (validated) through the plan for their shapes, built on first

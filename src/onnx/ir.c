@@ -8,6 +8,7 @@
 #include "onnx/ir.h"
 
 #include <string.h>
+#include <sys/mman.h>
 
 #include "engine/backend.h"
 
@@ -69,6 +70,7 @@ void ir_graph_free(struct ir_graph *g)
     mlc_free(g->outputs);
     mlc_free(g->name);
     mlc_free(g->producer);
+    if (g->lazy_base) munmap(g->lazy_base, g->lazy_size);
     memset(g, 0, sizeof *g);
 }
 
@@ -256,7 +258,24 @@ void ir_tensor_drop_data(struct ir_tensor *t)
 {
     if (t->flags & IR_TENSOR_OWNED) mlc_free(t->data);
     t->data = NULL;
-    t->flags &= ~IR_TENSOR_OWNED;
+    t->flags &= ~(IR_TENSOR_OWNED | IR_TENSOR_LAZY);
+}
+
+mlc_status ir_tensor_materialize(struct ir_graph *g, int t, mlc_error *err)
+{
+    struct ir_tensor *x = &g->tensors[t];
+    if (!(x->flags & IR_TENSOR_LAZY)) return MLC_OK;
+    if (!g->src || x->src_off < 0 || x->src_len > g->src_n ||
+        (uint64_t)x->src_off > g->src_n - x->src_len)
+        return core_err(err, MLC_STATUS_INTERNAL, "tensor '%s': its bytes are no longer at hand",
+                        x->name);
+    /* 64 bytes of room, as the loader gives weights (engine/dnnl/pack.c). */
+    void *d = mlc_alloc(x->src_len + 64);
+    if (!d) return core_err(err, MLC_STATUS_NO_MEMORY, "tensor '%s': out of memory", x->name);
+    memcpy(d, g->src + x->src_off, x->src_len);
+    x->data = d;
+    x->flags = (x->flags & ~IR_TENSOR_LAZY) | IR_TENSOR_OWNED;
+    return MLC_OK;
 }
 
 void ir_tensor_set_data(struct ir_tensor *t, mlc_dtype dt, int rank, const int64_t *dims,

@@ -54,6 +54,11 @@ enum ir_op ir_op_from_name(const char *name);
 #define IR_TENSOR_OWNED  1u /* data was allocated with mlc_alloc and is the graph's */
 #define IR_TENSOR_INPUT  2u /* a graph input (fed by the caller at run time) */
 #define IR_TENSOR_OUTPUT 4u /* a graph output */
+/* A constant left in the model file (onnx_load_opts.lazy): data points at an
+ * inaccessible placeholder of the right size, so that every pass sees a
+ * constant; its bytes are [src_off, src_off + src_len) of the model, which
+ * ir_tensor_materialize reads while g->src is set. */
+#define IR_TENSOR_LAZY 8u
 
 struct ir_tensor {
     char *name;                 /* owned; unique within the graph ("" for fused temporaries) */
@@ -64,6 +69,8 @@ struct ir_tensor {
     unsigned flags;             /* IR_TENSOR_* */
     int producer;               /* node index, -1 for inputs/constants (valid after compact) */
     int n_uses;                 /* node inputs + graph outputs referring to it (after compact) */
+    int64_t src_off;            /* where the initializer's raw_data lies in the model file, */
+    size_t src_len;             /* when onnx_load_opts.want_spans or lazy (0: nowhere) */
 };
 
 enum ir_attr_type {
@@ -136,7 +143,18 @@ struct ir_graph {
     char *name;     /* graph name, owned */
     char *producer; /* producer_name + version, owned */
     int max_nodes;  /* growth cap (mlc_limits) */
+    /* The model's bytes while it loads (not owned; NULL after), and the
+     * placeholder mapping of its lazy tensors (owned). */
+    const uint8_t *src;
+    size_t src_n;
+    void *lazy_base;
+    size_t lazy_size;
 };
+
+/* Reads a lazy tensor's bytes from g->src into a buffer the graph owns (the
+ * tensor becomes an ordinary constant). NO_MEMORY, or INTERNAL when the
+ * model bytes are gone. */
+mlc_status ir_tensor_materialize(struct ir_graph *g, int t, mlc_error *err);
 
 /* Lifetime. ir_graph_free releases everything, including regions (through
  * their vt->free) and owned constant data. */

@@ -269,10 +269,9 @@ fail:
     return st;
 }
 
-/* Converts a TensorProto into dtype/rank/dims and an mlc_alloc'd buffer. */
-static mlc_status tensor_from_proto(const Onnx__TensorProto *tp, const struct onnx_load_opts *o,
-                                    mlc_dtype *dt_out, int *rank_out, int64_t *dims,
-                                    void **data_out, mlc_error *err)
+/* A TensorProto's dtype, dims and byte count, checked. */
+static mlc_status tensor_shape(const Onnx__TensorProto *tp, const struct onnx_load_opts *o,
+                               int64_t *dims, size_t *nbytes_out, mlc_error *err)
 {
     const char *what = tp->name && *tp->name ? tp->name : "(unnamed tensor)";
     int32_t dt = tp->data_type;
@@ -295,7 +294,22 @@ static mlc_status tensor_from_proto(const Onnx__TensorProto *tp, const struct on
     size_t max = o && o->max_bytes ? o->max_bytes : ((size_t)2 << 30);
     if (numel < 0 || (uint64_t)numel > max / esz)
         return core_err(err, MLC_STATUS_LIMIT, "tensor '%s': shape too large", what);
-    size_t nbytes = (size_t)numel * esz;
+    *nbytes_out = (size_t)numel * esz;
+    return MLC_OK;
+}
+
+/* Converts a TensorProto into dtype/rank/dims and an mlc_alloc'd buffer. */
+static mlc_status tensor_from_proto(const Onnx__TensorProto *tp, const struct onnx_load_opts *o,
+                                    mlc_dtype *dt_out, int *rank_out, int64_t *dims,
+                                    void **data_out, mlc_error *err)
+{
+    const char *what = tp->name && *tp->name ? tp->name : "(unnamed tensor)";
+    int32_t dt = tp->data_type;
+    size_t nbytes;
+    mlc_status st0 = tensor_shape(tp, o, dims, &nbytes, err);
+    if (st0) return st0;
+    int64_t numel = ir_numel((int)tp->n_dims, dims);
+    size_t esz = mlc_dtype_size((mlc_dtype)dt);
     int external =
         tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
     /* raw_data was allocated by protobuf-c through pb_alloc (mlc_alloc): take
@@ -400,7 +414,57 @@ struct loader {
     struct name_map map;
     int64_t opset;
     mlc_error *err;
+    /* Initializers' raw_data spans (want_spans / lazy), and which of them
+     * were left out of the parsed bytes (skip, sorted by offset). */
+    const struct onnx_span *spans;
+    int n_spans;
+    const struct onnx_span *skip;
+    int n_skip;
 };
+
+/* Initializer ord's span in L->spans / L->skip, or NULL. */
+static const struct onnx_span *span_at(const struct onnx_span *v, int n, int ord)
+{
+    int lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (v[mid].ordinal == ord) return &v[mid];
+        if (v[mid].ordinal < ord)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return NULL;
+}
+
+/* Initializer tp left in the file (its raw_data span sp): checked as any
+ * tensor, then given a place in the graph's inaccessible placeholder. */
+static mlc_status lazy_initializer(struct loader *L, const Onnx__TensorProto *tp,
+                                   const struct onnx_span *sp, size_t *cursor, int *idx_out)
+{
+    struct ir_graph *g = L->g;
+    int64_t dims[MLC_MAX_RANK];
+    size_t nbytes;
+    mlc_status st = tensor_shape(tp, L->o, dims, &nbytes, L->err);
+    if (st) return st;
+    if (nbytes != sp->len || tp->has_raw_data || tp->n_float_data || tp->n_int32_data ||
+        tp->n_int64_data || tp->n_double_data ||
+        (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL))
+        return core_err(L->err, MLC_STATUS_BAD_MODEL,
+                        "tensor '%s': raw_data has %zu bytes, shape needs %zu", tp->name, sp->len,
+                        nbytes);
+    int idx;
+    st = ir_add_tensor(g, tp->name, (mlc_dtype)tp->data_type, (int)tp->n_dims, dims, &idx, L->err);
+    if (st) return st;
+    struct ir_tensor *t = &g->tensors[idx];
+    t->data = (uint8_t *)g->lazy_base + *cursor;
+    t->flags |= IR_TENSOR_LAZY;
+    t->src_off = sp->off;
+    t->src_len = sp->len;
+    *cursor += (sp->len + 127) & ~(size_t)63;
+    *idx_out = idx;
+    return MLC_OK;
+}
 
 static mlc_status add_const(struct loader *L, const char *name, mlc_dtype dt, int rank,
                             const int64_t *dims, void *data, int *idx_out)
@@ -706,22 +770,42 @@ static mlc_status load_graph(struct loader *L, const Onnx__GraphProto *gp)
     if (gp->n_sparse_initializer)
         return core_err(L->err, MLC_STATUS_UNSUPPORTED, "sparse initializers not supported");
     if (map_init(&L->map, total)) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
+    if (L->n_skip) { /* the placeholder: address space only, never touched */
+        size_t sz = 4096;
+        for (int k = 0; k < L->n_skip; k++) sz += (L->skip[k].len + 127) & ~(size_t)63;
+        void *p = mmap(NULL, sz, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of address space");
+        g->lazy_base = p;
+        g->lazy_size = sz;
+    }
+    size_t cursor = 0;
 
     for (size_t i = 0; i < gp->n_initializer; i++) {
         const Onnx__TensorProto *tp = gp->initializer[i];
         int64_t dims[MLC_MAX_RANK];
         void *data;
         mlc_dtype dt;
-        int rank, idx;
+        int rank, idx = -1;
         if (!tp->name || !*tp->name)
             return core_err(L->err, MLC_STATUS_BAD_MODEL, "initializer %zu has no name", i);
         if (map_get_put(&L->map, tp->name, -1) >= 0)
             return core_err(L->err, MLC_STATUS_BAD_MODEL, "initializer '%s' defined twice",
                             tp->name);
-        st = tensor_from_proto(tp, L->o, &dt, &rank, dims, &data, L->err);
-        if (st) return core_err_prefix(L->err, "initializer %zu", i);
-        st = add_const(L, tp->name, dt, rank, dims, data, &idx);
-        if (st) return st;
+        const struct onnx_span *lz = span_at(L->skip, L->n_skip, (int)i);
+        if (lz) {
+            st = lazy_initializer(L, tp, lz, &cursor, &idx);
+            if (st) return core_err_prefix(L->err, "initializer %zu", i);
+        } else {
+            st = tensor_from_proto(tp, L->o, &dt, &rank, dims, &data, L->err);
+            if (st) return core_err_prefix(L->err, "initializer %zu", i);
+            st = add_const(L, tp->name, dt, rank, dims, data, &idx);
+            if (st) return st;
+            const struct onnx_span *sp = span_at(L->spans, L->n_spans, (int)i);
+            int external = tp->has_data_location &&
+                           tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+            if (sp && !external && sp->len == ir_tensor_nbytes(&g->tensors[idx]))
+                g->tensors[idx].src_off = sp->off, g->tensors[idx].src_len = sp->len;
+        }
         map_get_put(&L->map, g->tensors[idx].name, idx);
     }
     g->inputs = mlc_calloc(gp->n_input + 1, sizeof(int));
@@ -855,6 +939,9 @@ mlc_status onnx_load(const void *bytes, size_t n, const struct onnx_load_opts *o
     struct loader L;
     mlc_status st = MLC_OK;
     Onnx__ModelProto *mp = NULL;
+    struct onnx_span *spans = NULL, *skip = NULL;
+    uint8_t *skel = NULL;
+    size_t skel_n = 0;
     if (!o) o = &dflt;
     ir_graph_init(g);
     if (o->max_nodes > 0) g->max_nodes = o->max_nodes;
@@ -867,15 +954,41 @@ mlc_status onnx_load(const void *bytes, size_t n, const struct onnx_load_opts *o
         st = core_err(err, MLC_STATUS_LIMIT, "model is %zu bytes, more than the limit %zu", n, max);
         goto fail;
     }
+    /* Spans of the weights, and the bytes to parse: without the raw_data of
+     * lazy initializers when any of o->lazy still matches the file. */
+    if (o->want_spans || o->n_lazy > 0) L.n_spans = onnx_raw_spans(bytes, n, &spans);
+    if (L.n_spans > 0 && o->n_lazy > 0) {
+        skip = mlc_alloc((size_t)o->n_lazy * sizeof *skip);
+        if (!skip) {
+            st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
+            goto fail;
+        }
+        int j = 0;
+        for (int k = 0; k < o->n_lazy; k++) {
+            const struct onnx_span *w = &o->lazy[k];
+            while (j < L.n_spans && spans[j].off < w->off) j++;
+            if (j < L.n_spans && spans[j].off == w->off && spans[j].len == w->len &&
+                spans[j].name_len == w->name_len && !memcmp(spans[j].name, w->name, w->name_len) &&
+                (L.n_skip == 0 || skip[L.n_skip - 1].off < w->off))
+                skip[L.n_skip++] = spans[j];
+        }
+        if (L.n_skip && onnx_strip_raw(bytes, n, skip, L.n_skip, &skel, &skel_n)) L.n_skip = 0;
+    }
+    if (L.n_spans < 0) L.n_spans = 0;
+    L.spans = spans;
+    L.skip = skip;
     pb_oom = 0;
     pb_threads = o->threads;
-    if (o->release_input) {
+    if (o->release_input && !skel) {
         pb_src = bytes;
         pb_src_len = n;
         pb_done = pb_dropped = 0;
     }
-    mp = onnx__model_proto__unpack(&pb_allocator, n, bytes);
+    mp = skel ? onnx__model_proto__unpack(&pb_allocator, skel_n, skel)
+              : onnx__model_proto__unpack(&pb_allocator, n, bytes);
     pb_src = NULL;
+    mlc_free(skel);
+    skel = NULL;
     if (!mp && pb_oom) {
         st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory parsing the ONNX model");
         goto fail;
@@ -916,6 +1029,9 @@ mlc_status onnx_load(const void *bytes, size_t n, const struct onnx_load_opts *o
     st = load_graph(&L, mp->graph);
 fail:
     map_free(&L.map);
+    mlc_free(spans);
+    mlc_free(skip);
+    mlc_free(skel);
     if (mp) onnx__model_proto__free_unpacked(mp, &pb_allocator);
     if (st) ir_graph_free(g);
     return st;

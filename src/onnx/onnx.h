@@ -33,7 +33,35 @@ struct onnx_load_opts {
     int release_input;
     /* Threads that may populate the weights' fresh buffers (core_prefault). */
     int threads;
+    /* Record where each initializer's raw_data lies in `bytes`
+     * (ir_tensor.src_off / src_len), for a packed-weights cache. */
+    int want_spans;
+    /* Initializers to leave unread, as onnx_raw_spans gives them (sorted by
+     * offset): those whose name and span still match become IR_TENSOR_LAZY
+     * (their bytes stay in the file; a packed-weights cache has what they
+     * become). The others load as usual. */
+    const struct onnx_span *lazy;
+    int n_lazy;
 };
+
+/* wire.c: where an initializer's raw_data lies in the model bytes. */
+struct onnx_span {
+    int ordinal;      /* index in graph.initializer */
+    const char *name; /* the initializer's name, not NUL-terminated */
+    size_t name_len;
+    int64_t off; /* raw_data's offset in the bytes */
+    size_t len;
+};
+/* The raw_data spans of every initializer that has one, in file order;
+ * *spans_out is mlc_alloc'd (caller frees; names point into bytes).
+ * Returns their count, or -1 when the file is not a shape this reads
+ * (then load it the ordinary way: that is not an error). */
+int onnx_raw_spans(const void *bytes, size_t n, struct onnx_span **spans_out);
+/* A copy of the model without the raw_data of the `skip` spans (sorted by
+ * offset, each one onnx_raw_spans returned): *out is mlc_alloc'd. Returns 0,
+ * or -1 (out of memory, or a file onnx_raw_spans would decline). */
+int onnx_strip_raw(const void *bytes, size_t n, const struct onnx_span *skip, int n_skip,
+                   uint8_t **out, size_t *out_len);
 
 /* Parses, validates and converts a model. On success *g holds the graph
  * (caller frees with ir_graph_free); on failure *g is left empty. */

@@ -18,6 +18,7 @@
 
 #include "engine/adapt.h"
 #include "engine/backend.h"
+#include "engine/pcache.h"
 
 enum dn_kind {
     DN_CONV,      /* 2-D convolution (groups, dilation, pads) */
@@ -58,6 +59,15 @@ struct dn_const {
     int n_pk;
     int n_pk_plain_users; /* binds that use `data` directly (then it is kept) */
     int busy;             /* a thread is packing it (others wait on ctx->cond) */
+    /* The initializer it came from, for the packed-weights cache
+     * (engine/pcache.h): name (owned) and raw_data span in the model file;
+     * NULL name when it did not come from one. lazy: its bytes were never
+     * read (IR_TENSOR_LAZY): data is NULL until a cache entry or the
+     * model file supplies them. */
+    char *src_name;
+    int64_t src_off;
+    size_t src_len;
+    int lazy;
 };
 
 struct dn_op {
@@ -121,10 +131,11 @@ struct dn_ctx {
     int n_consts;
     int threads;
     int bf16;
-    size_t silu_max;      /* largest output our SiLU step takes (dn_silu_max) */
-    pthread_mutex_t lock; /* guards consts[] packing state (at first binds) */
-    pthread_cond_t cond;  /* a constant finished packing */
-    dnnl_engine_t eng;    /* for packing reorders */
+    size_t silu_max;       /* largest output our SiLU step takes (dn_silu_max) */
+    struct eng_pcache *pc; /* packed-weights cache (borrowed from the net), or NULL */
+    pthread_mutex_t lock;  /* guards consts[] packing state (at first binds) */
+    pthread_cond_t cond;   /* a constant finished packing */
+    dnnl_engine_t eng;     /* for packing reorders */
     char desc[160];
 };
 

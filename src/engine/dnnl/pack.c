@@ -6,9 +6,60 @@
  *
  * Not here: which layout a primitive wants (region.c asks oneDNN).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "engine/dnnl/dn.h"
+
+void eng_dnnl_variant(const struct eng_backend_opts *o, char *buf, size_t n)
+{
+    const dnnl_version_t *v = dnnl_version();
+    snprintf(buf, n, "dnnl %d.%d.%d %s isa %d %s", v->major, v->minor, v->patch, v->hash,
+             (int)dnnl_get_effective_cpu_isa(),
+             o->precision == MLC_PRECISION_BF16 ? "bf16" : "f32");
+}
+
+/* A lazy constant's packed form in layout want from the cache, as a packed
+ * variant of k (the mapping outlives the net). 0 when found. */
+static int from_cache(struct dn_ctx *c, struct dn_const *k, const dnnl_memory_desc_t *want)
+{
+    const void *md, *data;
+    size_t md_size, nbytes;
+    for (int i = 0;
+         eng_pcache_find(c->pc, k->src_name, k->src_off, i, &md, &md_size, &data, &nbytes) == 0;
+         i++) {
+        dnnl_memory_desc_t cached;
+        if (md_size != sizeof cached || ((uintptr_t)data & 63)) continue;
+        memcpy(&cached, md, sizeof cached);
+        if (!dnnl_memory_desc_equal(&cached, want) || nbytes != dnnl_memory_desc_get_size(want))
+            continue;
+        struct dn_packed *np = mlc_realloc(k->pk, (size_t)(k->n_pk + 1) * sizeof *np);
+        if (!np) return -1;
+        k->pk = np;
+        k->pk[k->n_pk].md = *want;
+        k->pk[k->n_pk].data = (void *)data;
+        k->pk[k->n_pk].raw = NULL; /* the cache's mapping */
+        k->n_pk++;
+        eng_pcache_hit(c->pc);
+        return 0;
+    }
+    return -1;
+}
+
+/* A lazy constant's plain bytes, read from the model file (no cache entry
+ * has the layout a primitive asks for). Under c->lock. */
+static dnnl_status_t from_file(struct dn_ctx *c, struct dn_const *k)
+{
+    void *d = mlc_alloc(k->src_len + 64);
+    if (!d) return dnnl_out_of_memory;
+    if (eng_pcache_read_src(c->pc, k->src_off, k->src_len, d)) {
+        mlc_free(d);
+        return dnnl_runtime_error;
+    }
+    k->data = d;
+    k->lazy = 0;
+    return dnnl_success;
+}
 
 dnnl_format_tag_t dn_plain_tag(int rank)
 {
@@ -76,6 +127,11 @@ dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
     dn_const_md(c, op, cid, want->ndims, &logical);
     pthread_mutex_lock(&c->lock);
     while (k->busy) pthread_cond_wait(&c->cond, &c->lock);
+    if (k->lazy && k->n_pk == 0 && from_cache(c, k, want) == 0) {
+        *data_out = k->pk[k->n_pk - 1].data;
+        goto out;
+    }
+    if (k->lazy && k->n_pk == 0 && (r = from_file(c, k)) != dnnl_success) goto out;
     if (k->data && dnnl_memory_desc_equal(&logical, want)) {
         *data_out = k->data;
         k->n_pk_plain_users++;
@@ -117,6 +173,11 @@ dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
     dnnl_stream_t strm = NULL;
+    /* Worth a cache entry: packed straight from the initializer's bytes as
+     * the file has them (no pass changed them). Checked before the reorder,
+     * while the plain bytes are intact. */
+    int cache_it = c->pc && k->src_name && k->data && k->n_pk == 0 &&
+                   eng_pcache_same_src(c->pc, k->src_off, k->src_len, k->data) == 0;
     if (r == dnnl_success) r = dnnl_memory_create(&ms, smd, c->eng, sdata);
     if (r == dnnl_success) r = dnnl_memory_create(&md, want, c->eng, dst);
     if (r == dnnl_success)
@@ -143,6 +204,8 @@ dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
     k->n_pk++;
     raw = NULL;
     *data_out = dst;
+    if (cache_it)
+        eng_pcache_add(c->pc, k->src_name, k->src_off, k->src_len, want, sizeof *want, dst, n);
     /* The plain copy is no longer needed: any later layout is reordered
      * from the first packed one. (A primitive handed the plain data
      * directly keeps it: then k->data was returned above and n_pk may

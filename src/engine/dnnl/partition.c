@@ -383,6 +383,24 @@ static int add_const(struct builder *bd, int t, mlc_error *err)
      * copied: the node dies with the region, so the graph would free its
      * copy at compact anyway; this keeps one copy of the weights at peak.
      * (A failed partition fails the whole load, so nothing reads it later.) */
+    if (it->src_len >= ENG_PCACHE_MIN && it->src_len == n && c->pc) {
+        k->src_name = core_strdup(it->name ? it->name : "");
+        if (!k->src_name)
+            return core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN partition: out of memory"), -1;
+        k->src_off = it->src_off, k->src_len = it->src_len;
+    }
+    if ((it->flags & IR_TENSOR_LAZY) && k->src_name && total_uses(bd->g, t) == 1) {
+        /* Left in the file: a cache entry or the file supplies it at bind. */
+        struct ir_tensor *w = &bd->g->tensors[t];
+        k->lazy = 1;
+        w->data = NULL;
+        w->flags &= ~IR_TENSOR_LAZY;
+        return c->n_consts++;
+    }
+    if ((it->flags & IR_TENSOR_LAZY) && ir_tensor_materialize(bd->g, t, err)) {
+        mlc_free(k->src_name);
+        return -1;
+    }
     if ((it->flags & IR_TENSOR_OWNED) && n && total_uses(bd->g, t) == 1) {
         struct ir_tensor *w = &bd->g->tensors[t];
         k->data = w->data;
@@ -391,7 +409,10 @@ static int add_const(struct builder *bd, int t, mlc_error *err)
         return c->n_consts++;
     }
     k->data = mlc_alloc(n + 64); /* room to pack in place, aligned (pack.c) */
-    if (!k->data) return core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN partition: out of memory"), -1;
+    if (!k->data) {
+        mlc_free(k->src_name);
+        return core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN partition: out of memory"), -1;
+    }
     memcpy(k->data, it->data, n);
     return c->n_consts++;
 }
@@ -633,6 +654,7 @@ static mlc_status build_region(struct ir_graph *g, const struct eng_backend_opts
     c->threads = o->threads;
     c->bf16 = o->precision == MLC_PRECISION_BF16;
     c->silu_max = dn_silu_max();
+    c->pc = o->pcache;
     if (dnnl_engine_create(&c->eng, dnnl_cpu, 0) != dnnl_success) {
         st = core_err(err, MLC_STATUS_UNSUPPORTED, "oneDNN: cannot create a CPU engine");
         goto fail;
@@ -803,7 +825,7 @@ mlc_status eng_dnnl_partition(struct ir_graph *g, const struct eng_backend_opts 
 {
     mlc_status st = MLC_OK;
     if (o && o->backend == MLC_BACKEND_REFERENCE) return MLC_OK;
-    struct eng_backend_opts dflt = {0, MLC_PRECISION_F32, MLC_BACKEND_AUTO};
+    struct eng_backend_opts dflt = {0, MLC_PRECISION_F32, MLC_BACKEND_AUTO, NULL};
     if (!o) o = &dflt;
     int n_nodes = g->n_nodes; /* regions are appended; do not visit them */
     int *val_of = mlc_alloc((size_t)(g->n_tensors + 1) * sizeof *val_of);

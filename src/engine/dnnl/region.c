@@ -1461,6 +1461,7 @@ void dn_ctx_free(void *mctx)
         mlc_free(c->consts[i].data);
         for (int k = 0; k < c->consts[i].n_pk; k++) mlc_free(c->consts[i].pk[k].raw);
         mlc_free(c->consts[i].pk);
+        mlc_free(c->consts[i].src_name);
     }
     for (int i = 0; i < c->n_ops; i++) mlc_free(c->ops[i].name);
     mlc_free(c->consts);
