@@ -14,11 +14,11 @@ struct mlc_net {
     struct ir_graph g;
     struct eng_backend_opts bo;
     mlc_limits limits;
-    int threads;   /* resolved: >= 1 */
-    int n_folded;  /* nodes removed by constant folding */
-    int n_fused;   /* nodes removed by fusions */
-    int n_regions; /* backend regions */
-    size_t max_ws; /* cap on one plan workspace: 16 x limits.max_input_bytes */
+    int threads;           /* resolved: >= 1 */
+    int n_folded;          /* nodes removed by constant folding */
+    int n_fused;           /* nodes removed by fusions */
+    int n_regions;         /* backend regions */
+    size_t max_ws;         /* cap on one plan workspace: 16 x limits.max_input_bytes */
     struct eng_pcache *pc; /* packed-weights cache (owned), or NULL */
 };
 

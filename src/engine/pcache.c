@@ -415,6 +415,29 @@ out:
     return st;
 }
 
+const char *eng_pcache_path(const struct eng_pcache *pc)
+{
+    return pc->path;
+}
+
+void eng_pcache_seal(const struct eng_pcache *pc, uint8_t *buf, size_t n)
+{
+    struct pc_header h;
+    if (n < PC_HEADER) return;
+    memcpy(&h, buf, sizeof h);
+    memcpy(h.magic, PC_MAGIC, 8);
+    h.version = PC_VERSION;
+    memcpy(h.key, pc->key, sizeof h.key);
+    memset(h.variant, 0, sizeof h.variant);
+    snprintf(h.variant, sizeof h.variant, "%s", pc->variant);
+    h.table_off = PC_HEADER;
+    if (h.table_len > n - PC_HEADER) h.table_len = n - PC_HEADER;
+    h.table_hash = fnv(FNV0, buf + PC_HEADER, (size_t)h.table_len);
+    h.file_size = n;
+    h.hash = fnv(FNV0, &h, offsetof(struct pc_header, hash));
+    memcpy(buf, &h, sizeof h);
+}
+
 static void *flush_main(void *arg)
 {
     (void)eng_pcache_flush(arg, NULL);

@@ -74,6 +74,13 @@ mlc_status eng_pcache_flush(struct eng_pcache *pc, mlc_error *err);
 void eng_pcache_flush_async(struct eng_pcache *pc);
 void eng_pcache_wait(struct eng_pcache *pc);
 
+/* The cache file's path (borrowed). */
+const char *eng_pcache_path(const struct eng_pcache *pc);
+/* For fuzzing the reader: stamps buf (a would-be cache file of n bytes) with
+ * pc's model identity and variant, and fixes its hashes and file size, so
+ * that only its table and entries can be wrong. No-op under 4096 bytes. */
+void eng_pcache_seal(const struct eng_pcache *pc, uint8_t *buf, size_t n);
+
 /* Entries read from the file and entries added since (tests, mlc bench). */
 void eng_pcache_counts(struct eng_pcache *pc, int *loaded, int *added, int *hits);
 /* Counts a use of a loaded entry (the backend, on a hit). */

@@ -447,9 +447,12 @@ static mlc_status lazy_initializer(struct loader *L, const Onnx__TensorProto *tp
     size_t nbytes;
     mlc_status st = tensor_shape(tp, L->o, dims, &nbytes, L->err);
     if (st) return st;
-    if (nbytes != sp->len || tp->has_raw_data || tp->n_float_data || tp->n_int32_data ||
-        tp->n_int64_data || tp->n_double_data ||
-        (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL))
+    /* As tensor_from_proto: external data comes first, and raw_data before
+     * any typed field. */
+    if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+        return core_err(L->err, MLC_STATUS_UNSUPPORTED, "tensor '%s': external data with raw_data",
+                        tp->name);
+    if (nbytes != sp->len)
         return core_err(L->err, MLC_STATUS_BAD_MODEL,
                         "tensor '%s': raw_data has %zu bytes, shape needs %zu", tp->name, sp->len,
                         nbytes);
@@ -968,7 +971,8 @@ mlc_status onnx_load(const void *bytes, size_t n, const struct onnx_load_opts *o
             const struct onnx_span *w = &o->lazy[k];
             while (j < L.n_spans && spans[j].off < w->off) j++;
             if (j < L.n_spans && spans[j].off == w->off && spans[j].len == w->len &&
-                spans[j].name_len == w->name_len && !memcmp(spans[j].name, w->name, w->name_len) &&
+                spans[j].name_len == w->name_len && w->name_len &&
+                !memcmp(spans[j].name, w->name, w->name_len) &&
                 (L.n_skip == 0 || skip[L.n_skip - 1].off < w->off))
                 skip[L.n_skip++] = spans[j];
         }
