@@ -120,18 +120,38 @@ done
 # output file written (mlc tensor: load, bind, one run; bench/first_output.js
 # watches for the file), batch 1, best of 3 (a process start is short enough
 # for a stolen slice to matter); the process's exit, after it frees the net,
-# is recorded beside it.
+# is recorded beside it. Then the same from a warm packed-weights cache
+# (--pack-cache, filled by one run first), and `mlc bench` from it (load,
+# first run, peak RSS) into the results as "mlc MODEL 1 PREC warm".
 : >"$OUT/process.txt"
-for m in $MODELS; do
-  best="" exit_ms=""
+PC=$OUT/pack-cache
+rm -rf "$PC"
+mkdir -p "$PC"
+best_of3() { # prints "<best ms to output> <its ms to exit>"
+  local best="" exit_ms="" r to_out to_exit
   for k in 1 2 3; do
     r=$(node bench/first_output.js "$OUT/$m.proc.npy" "$TIMEOUT" -- build-release/mlc tensor \
-      "$MD/$m.onnx" --threads "$THREADS" --input "$MD/input.in1.npy" --output "$OUT/$m.proc.npy")
+      "$MD/$m.onnx" --threads "$THREADS" --input "$MD/input.in1.npy" --output "$OUT/$m.proc.npy" "$@")
     [ "$r" = fail ] && continue
     read -r to_out to_exit <<<"$r"
     if [ -z "$best" ] || awk "BEGIN{exit !($to_out < $best)}"; then best=$to_out exit_ms=$to_exit; fi
   done
-  echo "$m ${best:-fail} ${exit_ms:-fail}" >>"$OUT/process.txt"
+  echo "${best:-fail} ${exit_ms:-fail}"
+}
+for m in $MODELS; do
+  cold=$(best_of3)
+  timeout "$TIMEOUT" build-release/mlc tensor "$MD/$m.onnx" --threads "$THREADS" \
+    --input "$MD/input.in1.npy" --output "$OUT/$m.proc.npy" --pack-cache "$PC" || true
+  warm=$(best_of3 --pack-cache "$PC")
+  echo "$m $cold $warm" >>"$OUT/process.txt"
+  precs="f32"
+  case " $BF16 " in *" $m "*) precs="f32 bf16" ;; esac
+  for p in $precs; do
+    timeout "$TIMEOUT" build-release/mlc bench "$MD/$m.onnx" --threads "$THREADS" --runs 1 \
+      --precision "$p" --pack-cache "$PC" --input "$MD/input.in1.npy" >/dev/null || true
+    run "mlc $m 1 $p warm" build-release/mlc bench "$MD/$m.onnx" --threads "$THREADS" --runs 3 \
+      --precision "$p" --pack-cache "$PC" --input "$MD/input.in1.npy" --json
+  done
 done
 # The pipeline around the network: a 1280x720 JPEG through decode, classify
 # and JSON with the demo package, against its forward alone.

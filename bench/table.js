@@ -94,19 +94,36 @@ for (const mb of labels) {
   }
 }
 
-// Process start to output (mlc tensor) against ORT's session create + first run.
+// Process start to output (mlc tensor) against ORT's session create + first
+// run: cold (nothing cached) and warm (--pack-cache filled by an earlier run).
 try {
   const lines = fs.readFileSync(path.join(outDir, 'process.txt'), 'utf8').trim().split('\n');
+  const ratio = (ms, ot) => (Number.isNaN(ot) || ms === undefined || ms === 'fail' ? '-' : f(Number(ms) / ot, 2));
   t += '\nTime to first result, batch 1: mlc from process start to the output file written (`mlc tensor`, ' +
-    'best of 3, `bench/first_output.js`) against ORT\'s session create + first run from the table above; ' +
-    'the process exits later, after freeing the net (last column).\n\n' +
-    '| model | mlc process to output ms | ORT create + first ms | ratio | mlc process exit ms |\n|---|---|---|---|---|\n';
+    'best of 3, `bench/first_output.js`) against ORT\'s session create + first run from the table above, ' +
+    'cold and from a warm packed-weights cache (`--pack-cache`, filled by one run before); the process ' +
+    'exits later, after freeing the net.\n\n' +
+    '| model | mlc cold, to output ms | mlc warm, to output ms | ORT create + first ms | cold ratio | warm ratio | mlc exit ms cold / warm |\n|---|---|---|---|---|---|---|\n';
   for (const l of lines) {
-    const [m, ms, ex] = l.split(' ');
+    const [m, ms, ex, wms, wex] = l.split(' ');
     const o = by[`ort ${m} 1 f32`];
     const ot = o && !o.failed ? o.load_ms + o.first_ms : NaN;
-    t += `| ${m} | ${ms} | ${f(ot)} | ${Number.isNaN(ot) || ms === 'fail' ? '-' : f(Number(ms) / ot, 2)} | ${ex || '-'} |\n`;
+    t += `| ${m} | ${ms} | ${wms || '-'} | ${f(ot)} | ${ratio(ms, ot)} | ${ratio(wms, ot)} | ${ex || '-'} / ${wex || '-'} |\n`;
   }
+  // mlc bench from the warm cache: load, first run and peak RSS.
+  let w = '';
+  for (const l of lines) {
+    const m = l.split(' ')[0];
+    for (const p of ['f32', 'bf16']) {
+      const r = by[`mlc ${m} 1 ${p} warm`], o = by[`ort ${m} 1 f32`];
+      if (!r || r.failed || !o || o.failed) continue;
+      const rss = r.peak_rss_kb / 1024;
+      w += `| ${m} | ${p} | ${f(r.load_ms)} | ${f(r.first_ms)} | ${f((r.load_ms + r.first_ms) / (o.load_ms + o.first_ms), 2)} | ` +
+        `${f(r.median_ms, 2)} | ${f(rss, 0)} | ${f(rss / (o.peak_rss_kb / 1024), 2)} |\n`;
+    }
+  }
+  if (w) t += '\nWarm start, batch 1 (`mlc bench --pack-cache`, 3 runs; ratios against ORT f32 above):\n\n' +
+    '| model | precision | load ms | first run ms | to-first ratio | median ms | peak RSS MiB | RSS ratio |\n|---|---|---|---|---|---|---|---|\n' + w;
 } catch (e) { /* no process times */ }
 try {
   const p = JSON.parse(fs.readFileSync(path.join(outDir, 'pipeline.json'), 'utf8'));
