@@ -51,6 +51,7 @@ struct pc_entry {
 struct eng_pcache {
     pthread_mutex_t mu;
     char *path; /* the cache file */
+    char *dir;  /* its directory, made at the first flush when missing */
     int model_fd;
     uint64_t key[PC_KEYS];
     char variant[PC_VARIANT];
@@ -227,7 +228,8 @@ mlc_status eng_pcache_open(const char *dir, const char *model_path, const char *
     uint64_t h = fnv(fnv(FNV0, real, strlen(real) + 1), variant, strlen(variant));
     core_libc_free(real);
     pc->path = core_sprintf("%s/%016llx.mlcpack", dir, (unsigned long long)h);
-    if (!pc->path) {
+    pc->dir = core_strdup(dir);
+    if (!pc->path || !pc->dir) {
         eng_pcache_free(pc);
         return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
     }
@@ -245,6 +247,7 @@ void eng_pcache_free(struct eng_pcache *pc)
     if (pc->map) munmap(pc->map, pc->map_size);
     if (pc->model_fd >= 0) close(pc->model_fd);
     mlc_free(pc->path);
+    mlc_free(pc->dir);
     pthread_mutex_destroy(&pc->mu);
     mlc_free(pc);
 }
@@ -379,6 +382,7 @@ mlc_status eng_pcache_flush(struct eng_pcache *pc, mlc_error *err)
     h.file_size = blob;
     snprintf(h.variant, sizeof h.variant, "%s", pc->variant);
     h.hash = fnv(FNV0, &h, offsetof(struct pc_header, hash));
+    (void)mkdir(pc->dir, 0755); /* one level, as a cache directory's parent usually exists */
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         st = core_err(err, MLC_STATUS_IO, "%s: cannot create: %s", tmp, strerror(errno));
