@@ -352,7 +352,9 @@ mlc_status eng_pcache_flush(struct eng_pcache *pc, mlc_error *err)
     for (int i = 0; i < n; i++)
         tlen += sizeof(struct pc_row) + pad8(strlen(es[i].name) + es[i].md_size);
     table = mlc_calloc(1, tlen ? tlen : 1);
-    tmp = core_sprintf("%s.%ld.tmp", pc->path, (long)getpid());
+    /* Unique to this process and this cache object: two nets of one model
+     * in one process must not write the same temporary file. */
+    tmp = core_sprintf("%s.%ld.%p.tmp", pc->path, (long)getpid(), (void *)pc);
     if (!table || !tmp) {
         st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
         goto out;
