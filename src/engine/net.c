@@ -153,7 +153,8 @@ mlc_status mlc_net_load(const char *onnx_path, const mlc_model_options *opt, mlc
     }
     int warm = 0, added, hits;
     if (pc) eng_pcache_counts(pc, &warm, &added, &hits);
-    int fd = open(onnx_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    int fd = pc ? fcntl(eng_pcache_model_fd(pc), F_DUPFD_CLOEXEC, 0)
+                : open(onnx_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd >= 0) {
         struct stat sb;
         if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&

@@ -421,6 +421,11 @@ out:
     return st;
 }
 
+int eng_pcache_model_fd(const struct eng_pcache *pc)
+{
+    return pc->model_fd;
+}
+
 const char *eng_pcache_path(const struct eng_pcache *pc)
 {
     return pc->path;

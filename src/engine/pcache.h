@@ -74,6 +74,10 @@ mlc_status eng_pcache_flush(struct eng_pcache *pc, mlc_error *err);
 void eng_pcache_flush_async(struct eng_pcache *pc);
 void eng_pcache_wait(struct eng_pcache *pc);
 
+/* The model file the cache opened (borrowed): the loader maps this one, so
+ * that the cache's key and the bytes it reads are the same file even if the
+ * path is replaced meanwhile. */
+int eng_pcache_model_fd(const struct eng_pcache *pc);
 /* The cache file's path (borrowed). */
 const char *eng_pcache_path(const struct eng_pcache *pc);
 /* For fuzzing the reader: stamps buf (a would-be cache file of n bytes) with
