@@ -105,6 +105,23 @@ if command -v curl >/dev/null; then
   ok
 fi
 
+# 4a. A packed-weights cache: the first classify writes it (MLC_PACK_CACHE),
+# the second maps it (bench reports the entries it used), and the
+# predictions are the same either way.
+if [ -f "$MODEL/weights.onnx" ]; then
+  strip_ids() { sed 's/"inference_id":"[^"]*"//g; s/"time":[0-9.e+-]*//g' "$1"; }
+  "$MLC" classify --model "$MODEL" "$SAMPLE" --compact >"$T/nocache" 2>"$T/err" || bad "classify: $(cat "$T/err")"
+  for k in 1 2; do
+    MLC_PACK_CACHE="$T/pc" "$MLC" classify --model "$MODEL" "$SAMPLE" --compact >"$T/cache$k" 2>"$T/err" ||
+      bad "classify with a pack cache: $(cat "$T/err")"
+    [ "$(strip_ids "$T/cache$k")" = "$(strip_ids "$T/nocache")" ] || bad "pack cache run $k: other predictions"
+  done
+  ls "$T/pc"/*.mlcpack >/dev/null 2>&1 || bad "no cache file under MLC_PACK_CACHE"
+  "$MLC" bench "$MODEL/weights.onnx" --runs 1 --pack-cache "$T/pc" --json >"$T/pcb" 2>"$T/err"
+  grep -q '"pack_cache":{"loaded":[1-9][0-9]*,"added":0,"hits":[1-9]' "$T/pcb" || bad "warm bench: $(cat "$T/pcb")"
+  ok
+fi
+
 # 4b. bench: the raw network (one JSON line) and the pipeline around it.
 if [ -f "$MODEL/weights.onnx" ]; then
   if "$MLC" bench "$MODEL/weights.onnx" --runs 2 --json >"$T/bench" 2>"$T/err"; then
