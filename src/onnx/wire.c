@@ -187,41 +187,28 @@ static int skipped(const struct strip *s, const uint8_t *pay)
     return 0;
 }
 
-/* Writes tensor t without its skipped raw_data into o (NULL: only counts). */
-static size_t tensor_out(const struct strip *s, const uint8_t *t, size_t tl, uint8_t *o)
+/* [p, p + n) at depth d (0 the model, 1 its graph, 2 an initializer)
+ * without the skipped raw_data, into o (NULL: only counts). The graph and
+ * its initializers get new lengths; everything else is copied as it is. */
+static size_t rewrite(const struct strip *s, const uint8_t *p, size_t n, int d, uint8_t *o)
 {
-    struct rd r = {t, t + tl};
+    static const uint32_t nested[2] = {7, 5}; /* ModelProto.graph, GraphProto.initializer */
+    struct rd r = {p, p + n};
     size_t k = 0;
     while (r.p < r.end) {
         const uint8_t *start = r.p, *pay;
         uint32_t num;
         size_t len;
         (void)field(&r, &num, &pay, &len); /* each_initializer parsed it already */
-        if (num == 9 && pay && skipped(s, pay)) continue;
-        if (o) memcpy(o + k, start, (size_t)(r.p - start));
-        k += (size_t)(r.p - start);
-    }
-    return k;
-}
-
-/* The graph [g, g + gl) rewritten into o (NULL: only counts). */
-static size_t graph_out(const struct strip *s, const uint8_t *g, size_t gl, uint8_t *o)
-{
-    struct rd r = {g, g + gl};
-    size_t k = 0;
-    while (r.p < r.end) {
-        const uint8_t *start = r.p, *pay;
-        uint32_t num;
-        size_t len;
-        (void)field(&r, &num, &pay, &len);
-        if (num == 5 && pay) {
-            size_t tl = tensor_out(s, pay, len, NULL);
+        if (d == 2 && num == 9 && pay && skipped(s, pay)) continue;
+        if (d < 2 && num == nested[d] && pay) {
+            size_t in = rewrite(s, pay, len, d + 1, NULL);
             if (o) {
-                o[k] = (5 << 3) | 2;
-                size_t h = 1 + put_varint(o + k + 1, tl);
-                tensor_out(s, pay, len, o + k + h);
+                o[k] = (uint8_t)(num << 3 | 2);
+                size_t h = 1 + put_varint(o + k + 1, in);
+                rewrite(s, pay, len, d + 1, o + k + h);
             }
-            k += 1 + varint_len(tl) + tl;
+            k += 1 + varint_len(in) + in;
             continue;
         }
         if (o) memcpy(o + k, start, (size_t)(r.p - start));
@@ -251,44 +238,12 @@ int onnx_strip_raw(const void *bytes, size_t n, const struct onnx_span *skip, in
     *out_len = 0;
     for (int i = 1; i < n_skip; i++)
         if (skip[i].off <= skip[i - 1].off) return -1;
-    /* Validates every level once, so that the writers below can trust it. */
+    /* Validates every level once, so that rewrite can trust it. */
     if (each_initializer(bytes, n, no_op, NULL)) return -1;
-    struct rd m = {bytes, (const uint8_t *)bytes + n};
-    size_t total = 0;
-    const uint8_t *gp = NULL;
-    size_t gl = 0, glen = 0;
-    while (m.p < m.end) {
-        const uint8_t *start = m.p, *pay;
-        uint32_t num;
-        size_t len;
-        (void)field(&m, &num, &pay, &len);
-        if (num == 7) {
-            gp = pay, gl = len;
-            glen = graph_out(&s, pay, len, NULL);
-            total += 1 + varint_len(glen) + glen;
-        } else {
-            total += (size_t)(m.p - start);
-        }
-    }
+    size_t total = rewrite(&s, bytes, n, 0, NULL);
     uint8_t *o = mlc_alloc(total ? total : 1);
     if (!o) return -1;
-    size_t k = 0;
-    m.p = bytes;
-    while (m.p < m.end) {
-        const uint8_t *start = m.p, *pay;
-        uint32_t num;
-        size_t len;
-        (void)field(&m, &num, &pay, &len);
-        if (num == 7) {
-            o[k++] = (7 << 3) | 2;
-            k += put_varint(o + k, glen);
-            k += graph_out(&s, gp, gl, o + k);
-        } else {
-            memcpy(o + k, start, (size_t)(m.p - start));
-            k += (size_t)(m.p - start);
-        }
-    }
+    *out_len = rewrite(&s, bytes, n, 0, o);
     *out = o;
-    *out_len = k;
     return 0;
 }

@@ -183,6 +183,17 @@ static void sh(const char *fmt, const char *arg)
     CHECK(system(cmd) == 0);
 }
 
+/* The model file into bytes (static: one at a time) and its spans. */
+static int file_spans(const char *model, uint8_t **bytes, struct onnx_span **sp)
+{
+    static uint8_t buf[1 << 21];
+    FILE *f = fopen(model, "rb");
+    size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f) fclose(f);
+    *bytes = buf;
+    return onnx_raw_spans(buf, n, sp);
+}
+
 static int same(const struct res *a, const struct res *b, int n)
 {
     return memcmp(a->y, b->y, sizeof(float) * (size_t)(n * K2)) == 0;
@@ -272,12 +283,9 @@ static void test_pcache(void)
         mlc_error err = {0};
         CHECK_OK(eng_pcache_open(cdir, model, variant, &pc, &err), &err);
         CHECK(pc != NULL);
-        FILE *f = fopen(model, "rb");
-        static uint8_t bytes[1 << 21];
-        size_t n = f ? fread(bytes, 1, sizeof bytes, f) : 0;
-        if (f) fclose(f);
+        uint8_t *bytes;
         struct onnx_span *sp = NULL;
-        int ns = onnx_raw_spans(bytes, n, &sp);
+        int ns = file_spans(model, &bytes, &sp);
         CHECK(ns == 5);
         static uint8_t junk[1 << 19];
         memset(junk, 0x7f, sizeof junk);
@@ -310,12 +318,9 @@ static void test_pcache(void)
         struct eng_pcache *pc = NULL;
         mlc_error err = {0};
         CHECK_OK(eng_pcache_open(cdir, model, "test", &pc, &err), &err);
-        FILE *f = fopen(model, "rb");
-        static uint8_t bytes[1 << 21];
-        size_t n = f ? fread(bytes, 1, sizeof bytes, f) : 0;
-        if (f) fclose(f);
+        uint8_t *bytes;
         struct onnx_span *sp = NULL;
-        int ns = onnx_raw_spans(bytes, n, &sp);
+        int ns = file_spans(model, &bytes, &sp);
         CHECK(ns > 0 && pc);
         if (ns > 0 && pc) {
             CHECK(eng_pcache_same_src(pc, sp[0].off, sp[0].len, bytes + sp[0].off) == 0);
