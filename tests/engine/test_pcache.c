@@ -13,6 +13,7 @@
  * the file's bytes.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,56 @@ static void sh(const char *fmt, const char *arg)
     CHECK(system(cmd) == 0);
 }
 
+/* Two sessions of one warm-cached net binding at once, at batch 2 and 4
+ * (threads: each its own session, as the server runs them). */
+struct conc {
+    mlc_net *net;
+    int n, ok;
+    float y[4 * K2];
+};
+
+static void *conc_run(void *arg)
+{
+    struct conc *c = arg;
+    static float x[2][4 * CI * HW * HW];
+    float *xs = x[c->n == 4];
+    fill(xs, c->n * CI * HW * HW, 9);
+    int64_t idx = 17;
+    mlc_tensor in[2] = {{MLC_DTYPE_F32, 4, {c->n, CI, HW, HW}, xs}, {MLC_DTYPE_I64, 1, {1}, &idx}};
+    mlc_tensor out = {0};
+    mlc_net_session *s = NULL;
+    mlc_error err;
+    c->ok = mlc_net_session_create(c->net, &s, &err) == MLC_OK &&
+            mlc_net_run(s, in, 2, &out, 1, &err) == MLC_OK;
+    if (c->ok) memcpy(c->y, out.data, sizeof(float) * (size_t)(c->n * K2));
+    mlc_net_session_free(s);
+    return NULL;
+}
+
+static void concurrent(const char *model, const char *cdir, const struct res *p2,
+                       const struct res *p4)
+{
+    mlc_model_options o;
+    memset(&o, 0, sizeof o);
+    o.threads = 2;
+    o.pack_cache = cdir;
+    mlc_error err;
+    mlc_net *net = NULL;
+    CHECK_OK(mlc_net_load(model, &o, &net, &err), &err);
+    if (!net) return;
+    struct conc c[2] = {{net, 2, 0, {0}}, {net, 4, 0, {0}}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, conc_run, &c[i]);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    CHECK(c[0].ok && c[1].ok);
+    CHECK(!memcmp(c[0].y, p2->y, sizeof(float) * 2 * K2));
+    CHECK(!memcmp(c[1].y, p4->y, sizeof(float) * 4 * K2));
+    int loaded, added, hits;
+    mlc_net_pack_cache_counts(net, &loaded, &added, &hits);
+    CHECK_MSG(loaded >= 2 && hits >= 2, "concurrent: %d loaded, %d hits", loaded, hits);
+    mlc_net_free(net);
+}
+
 /* The model file into bytes (static: one at a time) and its spans. */
 static int file_spans(const char *model, uint8_t **bytes, struct onnx_span **sp)
 {
@@ -231,6 +282,7 @@ static void test_pcache(void)
     CHECK(run(model, NULL, MLC_PRECISION_F32, MLC_BACKEND_AUTO, 4, &p4));
     CHECK(run(model, cdir, MLC_PRECISION_F32, MLC_BACKEND_AUTO, 4, &r));
     CHECK(r.loaded >= 2 && same(&r, &p4, 4));
+    concurrent(model, cdir, &plain, &p4);
     /* The reference backend packs nothing and reads no cache. */
     CHECK(run(model, cdir, MLC_PRECISION_F32, MLC_BACKEND_REFERENCE, 2, &r));
     CHECK(r.loaded == 0 && same(&r, &ref, 2));
