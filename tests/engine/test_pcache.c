@@ -92,9 +92,8 @@ struct res {
     int loaded, added, hits;
 };
 
-/* Loads path (cache in dir; NULL: none), runs a batch of n, frees. */
-static int run(const char *path, const char *dir, mlc_precision prec, mlc_backend be, int n,
-               struct res *r)
+/* Two threads, a cache in dir (NULL: none). */
+static mlc_model_options opts(const char *dir, mlc_precision prec, mlc_backend be)
 {
     mlc_model_options o;
     memset(&o, 0, sizeof o);
@@ -102,6 +101,14 @@ static int run(const char *path, const char *dir, mlc_precision prec, mlc_backen
     o.precision = prec;
     o.backend = be;
     o.pack_cache = dir ? dir : "";
+    return o;
+}
+
+/* Loads path (cache in dir; NULL: none), runs a batch of n, frees. */
+static int run(const char *path, const char *dir, mlc_precision prec, mlc_backend be, int n,
+               struct res *r)
+{
+    mlc_model_options o = opts(dir, prec, be);
     mlc_error err = {0};
     mlc_net *net = NULL;
     mlc_net_session *s = NULL;
@@ -213,10 +220,7 @@ static void *conc_run(void *arg)
 static void concurrent(const char *model, const char *cdir, const struct res *p2,
                        const struct res *p4)
 {
-    mlc_model_options o;
-    memset(&o, 0, sizeof o);
-    o.threads = 2;
-    o.pack_cache = cdir;
+    mlc_model_options o = opts(cdir, MLC_PRECISION_F32, MLC_BACKEND_AUTO);
     mlc_error err;
     mlc_net *net = NULL;
     CHECK_OK(mlc_net_load(model, &o, &net, &err), &err);
