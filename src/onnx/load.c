@@ -269,6 +269,13 @@ fail:
     return st;
 }
 
+/* Whether tp's values live in an external file (then raw_data is ignored). */
+static int is_external(const Onnx__TensorProto *tp)
+{
+    return tp->has_data_location &&
+           tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+}
+
 /* A TensorProto's dtype, dims and byte count, checked. */
 static mlc_status tensor_shape(const Onnx__TensorProto *tp, const struct onnx_load_opts *o,
                                int64_t *dims, size_t *nbytes_out, mlc_error *err)
@@ -310,8 +317,7 @@ static mlc_status tensor_from_proto(const Onnx__TensorProto *tp, const struct on
     if (st0) return st0;
     int64_t numel = ir_numel((int)tp->n_dims, dims);
     size_t esz = mlc_dtype_size((mlc_dtype)dt);
-    int external =
-        tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    int external = is_external(tp);
     /* raw_data was allocated by protobuf-c through pb_alloc (mlc_alloc): take
      * that buffer instead of copying it, so the weights are copied once (file
      * -> parse) rather than twice; free_unpacked skips a NULL data pointer. */
@@ -449,7 +455,7 @@ static mlc_status lazy_initializer(struct loader *L, const Onnx__TensorProto *tp
     if (st) return st;
     /* As tensor_from_proto: external data comes first, and raw_data before
      * any typed field. */
-    if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+    if (is_external(tp))
         return core_err(L->err, MLC_STATUS_UNSUPPORTED, "tensor '%s': external data with raw_data",
                         tp->name);
     if (nbytes != sp->len)
@@ -804,9 +810,7 @@ static mlc_status load_graph(struct loader *L, const Onnx__GraphProto *gp)
             st = add_const(L, tp->name, dt, rank, dims, data, &idx);
             if (st) return st;
             const struct onnx_span *sp = span_at(L->spans, L->n_spans, (int)i);
-            int external = tp->has_data_location &&
-                           tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
-            if (sp && !external && sp->len == ir_tensor_nbytes(&g->tensors[idx]))
+            if (sp && !is_external(tp) && sp->len == ir_tensor_nbytes(&g->tensors[idx]))
                 g->tensors[idx].src_off = sp->off, g->tensors[idx].src_len = sp->len;
         }
         map_get_put(&L->map, g->tensors[idx].name, idx);

@@ -637,8 +637,9 @@ static int total_uses(const struct ir_graph *g, int t)
 /* Builds one region from the member nodes of [a, b) (member[] by node index;
  * the others are left in place, the compaction orders them before the
  * region) and adds it to the graph. */
-static mlc_status build_region(struct ir_graph *g, const struct eng_backend_opts *o, int a, int b,
-                               const char *member, int *val_of, mlc_error *err)
+static mlc_status build_region(struct ir_graph *g, const struct eng_backend_opts *o,
+                               size_t silu_max, int a, int b, const char *member, int *val_of,
+                               mlc_error *err)
 {
     mlc_status st = MLC_OK;
     struct builder bd = {.g = g, .val_of = val_of};
@@ -653,7 +654,7 @@ static mlc_status build_region(struct ir_graph *g, const struct eng_backend_opts
     pthread_cond_init(&c->cond, NULL);
     c->threads = o->threads;
     c->bf16 = o->precision == MLC_PRECISION_BF16;
-    c->silu_max = dn_silu_max();
+    c->silu_max = silu_max;
     c->pc = o->pcache;
     if (dnnl_engine_create(&c->eng, dnnl_cpu, 0) != dnnl_success) {
         st = core_err(err, MLC_STATUS_UNSUPPORTED, "oneDNN: cannot create a CPU engine");
@@ -835,6 +836,7 @@ mlc_status eng_dnnl_partition(struct ir_graph *g, const struct eng_backend_opts 
         st = core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN partition: out of memory");
         goto fail;
     }
+    size_t silu_max = dn_silu_max(); /* sysfs, once for all regions */
     int a = 0, run = 0;
     while (a < n_nodes) {
         if (!takeable(g, &g->nodes[a])) {
@@ -864,7 +866,7 @@ mlc_status eng_dnnl_partition(struct ir_graph *g, const struct eng_backend_opts 
         }
         if (n_heavy > 0 || n_taken > 1) {
             for (int t = 0; t < g->n_tensors; t++) val_of[t] = -1;
-            if ((st = build_region(g, o, a, end, member, val_of, err))) break;
+            if ((st = build_region(g, o, silu_max, a, end, member, val_of, err))) break;
         }
         a = end;
     }
