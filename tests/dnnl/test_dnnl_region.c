@@ -4,7 +4,8 @@
  * builds a dn_ctx by hand, then infer/bind/run through the vtable.
  * Covers grouped/strided/padded conv with bias+relu, a residual sum post-op,
  * max pooling with ceil_mode, global average pooling, flatten, inner product
- * with sigmoid, batched matmul, softmax and layer norm; plus failure paths
+ * with sigmoid, batched matmul, softmax and layer norm, attention's matmuls
+ * on transposed views (dense copies in bf16); plus failure paths
  * (wrong input rank) and a second bind with another batch (weights shared);
  * the threading-level chooser (adapt.c) on made-up times, and a region whose
  * ops fall in each level run adaptively and pinned; the buffer plan (in-place
@@ -353,6 +354,73 @@ static void test_attention_bits(void)
     if (out[1].data) CHECK_NEAR(max_diff(out[1].data, ln, 120), 0, 1e-4);
     for (int i = 0; i < 2; i++) mlc_free(in[i].data), mlc_free(out[i].data);
     dn_ctx_free(c);
+}
+
+/* Attention's two matmuls on transposed views, f32 and bf16: p = q . k^T with
+ * k^T a view of k [B,H,S,D], then p . v with v a view of [B,S,H,D]. f32 reads
+ * the views as they are; bf16 feeds both matmuls dense copies (brgemm). */
+static void test_attention_views(void)
+{
+    enum { B = 2, H = 3, S = 5, D = 8 };
+    for (int bf = 0; bf < 2; bf++) {
+        uint32_t seed = 21;
+        struct dn_ctx *c = ctx_new(3, 7, 4, 0);
+        for (int i = 0; i < 7; i++) c->vals[i].rank = 4;
+        c->bf16 = bf;
+        c->n_out = 2;
+        c->outs[0] = 4, c->outs[1] = 6;
+        struct dn_op *op = c->ops;
+        op[0].kind = DN_TRANSPOSE, op[0].in[0] = 1, op[0].out = 3; /* k^T [B,H,D,S] */
+        op[0].perm[0] = 0, op[0].perm[1] = 1, op[0].perm[2] = 3, op[0].perm[3] = 2;
+        op[1].kind = DN_MATMUL, op[1].in[0] = 0, op[1].in[1] = 3, op[1].out = 4;
+        op[2].kind = DN_TRANSPOSE, op[2].in[0] = 2, op[2].out = 5; /* v [B,H,S,D] */
+        op[2].perm[0] = 0, op[2].perm[1] = 2, op[2].perm[2] = 1, op[2].perm[3] = 3;
+        op[3].kind = DN_MATMUL, op[3].in[0] = 4, op[3].in[1] = 5, op[3].out = 6;
+        mlc_tensor in[3] = {tensor4(B, H, S, D, &seed), tensor4(B, H, S, D, &seed),
+                            tensor4(B, S, H, D, &seed)},
+                   out[2] = {{0}};
+        const struct eng_region_vtbl *vt = &dn_region_vtbl;
+        mlc_error err = {0};
+        void *state = mlc_calloc(1, vt->session_size(c));
+        CHECK_OK(vt->infer(c, in, 3, out, 2, &err), &err);
+        out[0].data = mlc_calloc(B * H * S * S, sizeof(float));
+        out[1].data = mlc_calloc(B * H * S * D, sizeof(float));
+        CHECK_OK(vt->bind(c, in, 3, state, &err), &err);
+        CHECK_OK(vt->run(c, state, in, 3, out, 2, &err), &err);
+        CHECK_MSG(dn_region_n_dense_b(state) == (bf ? 2 : 0), "bf16 %d: %d dense copies", bf,
+                  dn_region_n_dense_b(state));
+        vt->unbind(c, state);
+        mlc_free(state);
+        const float *q = in[0].data, *k = in[1].data, *v = in[2].data;
+        static float p[B * H * S * S], y[B * H * S * D];
+        double pmax = 0, ymax = 0;
+        for (int bh = 0; bh < B * H; bh++)
+            for (int i = 0; i < S; i++)
+                for (int j = 0; j < S; j++) {
+                    double t = 0;
+                    for (int d = 0; d < D; d++)
+                        t += (double)q[(bh * S + i) * D + d] * k[(bh * S + j) * D + d];
+                    p[(bh * S + i) * S + j] = (float)t;
+                    pmax = fmax(pmax, fabs(t));
+                }
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < H; h++)
+                for (int i = 0; i < S; i++)
+                    for (int d = 0; d < D; d++) {
+                        double t = 0;
+                        for (int j = 0; j < S; j++)
+                            t += (double)p[((b * H + h) * S + i) * S + j] *
+                                 v[((b * S + j) * H + h) * D + d];
+                        y[((b * H + h) * S + i) * D + d] = (float)t;
+                        ymax = fmax(ymax, fabs(t));
+                    }
+        double tol = bf ? 2e-2 : 1e-5;
+        CHECK_MSG(max_diff(out[0].data, p, B * H * S * S) <= tol * pmax, "bf16 %d: q.k^T", bf);
+        CHECK_MSG(max_diff(out[1].data, y, B * H * S * D) <= tol * ymax, "bf16 %d: p.v", bf);
+        for (int i = 0; i < 3; i++) mlc_free(in[i].data);
+        for (int i = 0; i < 2; i++) mlc_free(out[i].data);
+        dn_ctx_free(c);
+    }
 }
 
 /* transpose -> matmul + bias; reshape view of an input; hardswish; hardsigmoid */
@@ -1161,6 +1229,7 @@ int main(void)
     TEST_RUN(test_conv_depthwise);
     TEST_RUN(test_residual_head);
     TEST_RUN(test_attention_bits);
+    TEST_RUN(test_attention_views);
     TEST_RUN(test_views_and_eltwise);
     TEST_RUN(test_slices);
     TEST_RUN(test_concat);

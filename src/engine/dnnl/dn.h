@@ -152,6 +152,8 @@ int dn_region_n_folded(const void *state);
 int dn_region_n_subsampled(const void *state);
 /* SiLU post-ops a bound state runs as silu.c's step (tests). */
 int dn_region_n_silu(const void *state);
+/* bf16 matmuls a bound state feeds a dense copy of a transposed operand (tests). */
+int dn_region_n_dense_b(const void *state);
 
 /* shapes.c: every value's dims (v: ctx->n_vals of them) from the region's
  * inputs, checked against each op; and the vtable's infer (output dims). */

@@ -123,6 +123,7 @@ struct dn_state {
     int n_folded;
     int n_subsampled;    /* strided 1x1 convs run on a dense subsample */
     int n_silu;          /* SiLU post-ops run as our step (own_silu) */
+    int n_dense_b;       /* bf16 matmuls reading a dense copy of a transposed view */
     size_t scratch_size; /* the largest scratchpad a step needs */
     int tick;            /* bind events, for the buffers' lifetimes */
     struct job *jobs;
@@ -171,6 +172,26 @@ static void md_plain(dnnl_memory_desc_t *md, int rank, const int64_t *dims, dnnl
     dnnl_dims_t d;
     for (int i = 0; i < rank; i++) d[i] = dims[i];
     dnnl_memory_desc_init_by_tag(md, rank, d, dt, dn_plain_tag(rank));
+}
+
+/* A dense layout for the view v that keeps the order of its last two axes'
+ * strides: copying into it moves whole rows of v's innermost axis. */
+static void md_dense_like(dnnl_memory_desc_t *md, const dnnl_memory_desc_t *v, dnnl_data_type_t dt)
+{
+    int r = v->ndims;
+    const dnnl_dim_t *vs = v->format_desc.blocking.strides;
+    dnnl_dims_t st;
+    if (r < 2) {
+        dnnl_memory_desc_init_by_tag(md, r, v->dims, dt, dn_plain_tag(r));
+        return;
+    }
+    if (vs[r - 2] < vs[r - 1])
+        st[r - 2] = 1, st[r - 1] = v->dims[r - 2];
+    else
+        st[r - 1] = 1, st[r - 2] = v->dims[r - 1];
+    dnnl_dim_t n = v->dims[r - 1] * v->dims[r - 2];
+    for (int i = r - 3; i >= 0; i--) st[i] = n, n *= v->dims[i];
+    dnnl_memory_desc_init_by_strides(md, r, v->dims, dt, st);
 }
 
 static void md_any(dnnl_memory_desc_t *md, int rank, const int64_t *dims, dnnl_data_type_t dt)
@@ -628,11 +649,21 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
             md_any(&w_md, a->rank, wd, dt);
         } else {
             const struct vstate *b = &s->v[op->in[1]];
+            /* A transposed view (attention's k^T, and v) is read as it is in
+             * f32, where a copy gains nothing. In bf16 oneDNN has no brgemm
+             * for such strides and falls back to gemm:jit, 2-2.5x slower on
+             * AMX than brgemm on a dense copy; the copy keeps the view's
+             * innermost axis (k^T as "acb", which brgemm takes), so it moves
+             * whole rows and costs a fifth of what it saves. */
+            int dense_b = b->strided && dt == dnnl_bf16;
             if (b->md.data_type == dt && b->md.format_kind == dnnl_blocked &&
-                b->md.format_desc.blocking.inner_nblks == 0)
+                b->md.format_desc.blocking.inner_nblks == 0 && !dense_b)
                 w_md = b->md;
+            else if (dense_b)
+                md_dense_like(&w_md, &b->md, dt);
             else
                 md_plain(&w_md, b->rank, b->dims, dt);
+            s->n_dense_b += dense_b;
         }
         if (!(src_md.format_kind == dnnl_blocked && src_md.format_desc.blocking.inner_nblks == 0))
             md_plain(&src_md, a->rank, a->dims, dt);
@@ -1446,6 +1477,11 @@ int dn_region_n_folded(const void *state)
 int dn_region_n_silu(const void *state)
 {
     return ((const struct dn_state *)state)->n_silu;
+}
+
+int dn_region_n_dense_b(const void *state)
+{
+    return ((const struct dn_state *)state)->n_dense_b;
 }
 
 int dn_region_n_subsampled(const void *state)
