@@ -225,5 +225,7 @@ void dn_ctx_free(void *ctx);
 
 /* dnnl status -> text. */
 const char *dn_status_str(dnnl_status_t s);
+/* A dense layout for a strided view v, its last two axes in v's order (prim.c). */
+void dn_md_dense_like(dnnl_memory_desc_t *md, const dnnl_memory_desc_t *v, dnnl_data_type_t dt);
 
 #endif

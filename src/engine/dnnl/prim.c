@@ -2,7 +2,9 @@
  * prim.c - how the oneDNN region makes its primitive descs: the attributes
  * every one starts from, and which of oneDNN's implementations a desc takes
  * (no reference kernels where a caller has a fallback; jit_dw over
- * brdgmm_dw for float32 depthwise convolutions).
+ * brdgmm_dw for float32 depthwise convolutions), the dense layout a
+ * transposed matmul operand is copied into so that brgemm takes it, and
+ * oneDNN's status names for error messages.
  *
  * Not here: the descs themselves (region.c) and creating the primitives
  * (run_jobs in region.c, on two threads).
@@ -79,4 +81,47 @@ dnnl_status_t dn_make_prim_prefer(const_dnnl_op_desc_t d, const_dnnl_primitive_a
 done:
     dnnl_primitive_desc_iterator_destroy(it);
     return r;
+}
+
+/* A dense layout for the view v that keeps the order of its last two axes'
+ * strides: copying into it moves whole rows of v's innermost axis, and a
+ * transposed matrix stays transposed, which brgemm matmul takes. */
+void dn_md_dense_like(dnnl_memory_desc_t *md, const dnnl_memory_desc_t *v, dnnl_data_type_t dt)
+{
+    int r = v->ndims;
+    const dnnl_dim_t *vs = v->format_desc.blocking.strides;
+    dnnl_dims_t st;
+    if (r < 2) {
+        dnnl_memory_desc_init_by_tag(md, r, v->dims, dt, dn_plain_tag(r));
+        return;
+    }
+    if (vs[r - 2] < vs[r - 1])
+        st[r - 2] = 1, st[r - 1] = v->dims[r - 2];
+    else
+        st[r - 1] = 1, st[r - 2] = v->dims[r - 1];
+    dnnl_dim_t n = v->dims[r - 1] * v->dims[r - 2];
+    for (int i = r - 3; i >= 0; i--) st[i] = n, n *= v->dims[i];
+    dnnl_memory_desc_init_by_strides(md, r, v->dims, dt, st);
+}
+
+const char *dn_status_str(dnnl_status_t s)
+{
+    switch (s) {
+    case dnnl_success:
+        return "success";
+    case dnnl_out_of_memory:
+        return "out of memory";
+    case dnnl_invalid_arguments:
+        return "invalid arguments";
+    case dnnl_unimplemented:
+        return "unimplemented";
+    case dnnl_iterator_ends:
+        return "iterator ends";
+    case dnnl_runtime_error:
+        return "runtime error";
+    case dnnl_not_required:
+        return "not required";
+    default:
+        return "unknown error";
+    }
 }

@@ -132,28 +132,6 @@ struct dn_state {
     struct eng_adapt adapt;
 };
 
-const char *dn_status_str(dnnl_status_t s)
-{
-    switch (s) {
-    case dnnl_success:
-        return "success";
-    case dnnl_out_of_memory:
-        return "out of memory";
-    case dnnl_invalid_arguments:
-        return "invalid arguments";
-    case dnnl_unimplemented:
-        return "unimplemented";
-    case dnnl_iterator_ends:
-        return "iterator ends";
-    case dnnl_runtime_error:
-        return "runtime error";
-    case dnnl_not_required:
-        return "not required";
-    default:
-        return "unknown error";
-    }
-}
-
 #define DNCHK(call, what)                                                                          \
     do {                                                                                           \
         dnnl_status_t s_ = (call);                                                                 \
@@ -172,26 +150,6 @@ static void md_plain(dnnl_memory_desc_t *md, int rank, const int64_t *dims, dnnl
     dnnl_dims_t d;
     for (int i = 0; i < rank; i++) d[i] = dims[i];
     dnnl_memory_desc_init_by_tag(md, rank, d, dt, dn_plain_tag(rank));
-}
-
-/* A dense layout for the view v that keeps the order of its last two axes'
- * strides: copying into it moves whole rows of v's innermost axis. */
-static void md_dense_like(dnnl_memory_desc_t *md, const dnnl_memory_desc_t *v, dnnl_data_type_t dt)
-{
-    int r = v->ndims;
-    const dnnl_dim_t *vs = v->format_desc.blocking.strides;
-    dnnl_dims_t st;
-    if (r < 2) {
-        dnnl_memory_desc_init_by_tag(md, r, v->dims, dt, dn_plain_tag(r));
-        return;
-    }
-    if (vs[r - 2] < vs[r - 1])
-        st[r - 2] = 1, st[r - 1] = v->dims[r - 2];
-    else
-        st[r - 1] = 1, st[r - 2] = v->dims[r - 1];
-    dnnl_dim_t n = v->dims[r - 1] * v->dims[r - 2];
-    for (int i = r - 3; i >= 0; i--) st[i] = n, n *= v->dims[i];
-    dnnl_memory_desc_init_by_strides(md, r, v->dims, dt, st);
 }
 
 static void md_any(dnnl_memory_desc_t *md, int rank, const int64_t *dims, dnnl_data_type_t dt)
@@ -660,7 +618,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
                 b->md.format_desc.blocking.inner_nblks == 0 && !dense_b)
                 w_md = b->md;
             else if (dense_b)
-                md_dense_like(&w_md, &b->md, dt);
+                dn_md_dense_like(&w_md, &b->md, dt);
             else
                 md_plain(&w_md, b->rank, b->dims, dt);
             s->n_dense_b += dense_b;
