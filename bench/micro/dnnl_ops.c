@@ -18,7 +18,9 @@
  *      offers for them: time to create the primitive and median run (the
  *      reason region.c prefers jit_dw to brdgmm_dw);
  *   6. x w^T + b (a Gemm with transB) as an inner product and as a matmul,
- *      float32, two threads (the reason partition.c makes Gemm a matmul).
+ *      float32, two threads (the reason partition.c makes Gemm a matmul);
+ *   7. vit_b_16's q k^T in bf16, k^T a strided view or first copied plain or
+ *      as "acb" (the reason region.c copies transposed operands in bf16).
  * Medians of 50 runs after 5 warm-ups. Not a test: it asserts nothing.
  *   build-release/bench/micro/mlc_micro_dnnl
  */
@@ -483,6 +485,59 @@ static void ip_vs_matmul(int m, int k, int n)
     printf("\n");
 }
 
+/* q k^T as vit_b_16's attention has it at batch 1 (12 heads, 197 tokens, 64
+ * wide), in bf16: k^T read as a strided view of k's [tokens, heads, 64]
+ * bytes, or first copied (reorder) into a plain or an "acb" (each head's k
+ * stored whole, read transposed) buffer. Times are the copy plus the matmul. */
+static void attention_kt(void)
+{
+    omp_set_num_threads(2);
+    const int H = 12, S = 197, D = 64;
+    dnnl_memory_desc_t qmd, pmd, view, dense[2];
+    dnnl_dims_t qd = {H, S, D}, ktd = {H, D, S}, pd3 = {H, S, S};
+    dnnl_dims_t vstr = {D, 1, H * D}, acb = {S * D, 1, D};
+    CK(dnnl_memory_desc_init_by_tag(&qmd, 3, qd, dnnl_bf16, dnnl_abc));
+    CK(dnnl_memory_desc_init_by_tag(&pmd, 3, pd3, dnnl_bf16, dnnl_abc));
+    CK(dnnl_memory_desc_init_by_strides(&view, 3, ktd, dnnl_bf16, vstr));
+    CK(dnnl_memory_desc_init_by_tag(&dense[0], 3, ktd, dnnl_bf16, dnnl_abc));
+    CK(dnnl_memory_desc_init_by_strides(&dense[1], 3, ktd, dnnl_bf16, acb));
+    dnnl_memory_t q = mem(&qmd), k = mem(&view), p = mem(&pmd);
+    fill_logical(q, 1), fill_logical(k, 2);
+    static const char *names[3] = {"strided view", "plain copy", "acb copy"};
+    for (int v = 0; v < 3; v++) {
+        const dnnl_memory_desc_t *wmd = v ? &dense[v - 1] : &view;
+        dnnl_matmul_desc_t mmd;
+        dnnl_primitive_desc_t mpd, rpd = NULL;
+        CK(dnnl_matmul_desc_init(&mmd, &qmd, wmd, NULL, &pmd));
+        CK(dnnl_primitive_desc_create(&mpd, &mmd, NULL, eng, NULL));
+        struct prim mm = {NULL, 3, {{0}}}, cp = {NULL, 2, {{0}}};
+        dnnl_memory_t kd = v ? mem(wmd) : k;
+        CK(dnnl_primitive_create(&mm.p, mpd));
+        mm.a[0] = (dnnl_exec_arg_t){DNNL_ARG_SRC, q};
+        mm.a[1] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, kd};
+        mm.a[2] = (dnnl_exec_arg_t){DNNL_ARG_DST, p};
+        double ms_cp = 0;
+        if (v) {
+            CK(dnnl_reorder_primitive_desc_create(&rpd, &view, eng, wmd, eng, NULL));
+            CK(dnnl_primitive_create(&cp.p, rpd));
+            cp.a[0] = (dnnl_exec_arg_t){DNNL_ARG_FROM, k};
+            cp.a[1] = (dnnl_exec_arg_t){DNNL_ARG_TO, kd};
+            ms_cp = median_ms(run_prim, &cp);
+        }
+        double ms = median_ms(run_prim, &mm);
+        printf("   %s: copy %.3f ms + matmul %s %.3f ms = %.3f ms\n", names[v], ms_cp, impl(mpd),
+               ms, ms_cp + ms);
+        dnnl_primitive_destroy(mm.p);
+        if (v) {
+            dnnl_primitive_destroy(cp.p);
+            dnnl_primitive_desc_destroy(rpd);
+            dnnl_memory_destroy(kd);
+        }
+        dnnl_primitive_desc_destroy(mpd);
+    }
+    dnnl_memory_destroy(q), dnnl_memory_destroy(k), dnnl_memory_destroy(p);
+}
+
 int main(void)
 {
     CK(dnnl_engine_create(&eng, dnnl_cpu, 0));
@@ -505,5 +560,7 @@ int main(void)
     ip_vs_matmul(1576, 768, 768);
     ip_vs_matmul(1, 2048, 32);
     ip_vs_matmul(8, 1280, 1280);
+    printf("7. q k^T, bf16, 12x197x64 times 12x64x197, two threads, median\n");
+    attention_kt();
     return 0;
 }
