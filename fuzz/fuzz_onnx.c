@@ -8,7 +8,7 @@
  * Built twice: fuzz_onnx on the reference kernels, and fuzz_onnx_dnnl
  * (FUZZ_DNNL) on the oneDNN backend, so that the partition and the region's
  * bind (layouts, strided views, subsamples, packing) meet hostile but valid
- * models too; its seeds (fuzz/corpus/fuzz_onnx_dnnl/) have constant weights,
+ * models too, in float32 and (inputs of odd size) bf16; its seeds (fuzz/corpus/fuzz_onnx_dnnl/) have constant weights,
  * which the partition needs.
  */
 #include <stddef.h>
@@ -26,6 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     opt.threads = 1;
 #ifdef FUZZ_DNNL
     opt.backend = MLC_BACKEND_AUTO;
+    /* Inputs of odd size bind in bf16 (other layouts, dense copies of
+     * transposed operands), keeping the corpus's meaning unchanged. */
+    if (size & 1) opt.precision = MLC_PRECISION_BF16;
 #else
     opt.backend = MLC_BACKEND_REFERENCE;
 #endif
