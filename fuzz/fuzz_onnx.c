@@ -8,8 +8,8 @@
  * Built twice: fuzz_onnx on the reference kernels, and fuzz_onnx_dnnl
  * (FUZZ_DNNL) on the oneDNN backend, so that the partition and the region's
  * bind (layouts, strided views, subsamples, packing) meet hostile but valid
- * models too, in float32 and (inputs of odd size) bf16; its seeds (fuzz/corpus/fuzz_onnx_dnnl/) have constant weights,
- * which the partition needs.
+ * models too, in float32 and (inputs of odd size) bf16; its seeds (fuzz/corpus/fuzz_onnx_dnnl/)
+ * have constant weights, which the partition needs.
  */
 #include <stddef.h>
 #include <stdint.h>
