@@ -10,7 +10,8 @@
  * the threading-level chooser (adapt.c) on made-up times, and a region whose
  * ops fall in each level run adaptively and pinned; the buffer plan (in-place
  * ops, buffers placed by lifetime) on a chain of changing sizes; our SiLU
- * (silu.c) alone and after a conv; packing into the weights' own buffers
+ * (silu.c) alone and after a conv; our bf16 GELU (gelu.c) on every bf16
+ * value and after a matmul; packing into the weights' own buffers
  * (pack.c); an SE block's scale folded into the next conv's weights
  * (wscale.c); strided 1x1 convs run on a dense subsample; Gemm (transB 0
  * and 1) as a matmul.
@@ -1223,6 +1224,108 @@ static void test_silu(void)
     unsetenv("MLC_DNNL_SILU");
 }
 
+static float float_of_bf16(uint16_t h)
+{
+    uint32_t b = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
+
+/* gelu.c's table over every bf16 pattern against double precision (within
+ * one bf16 step; 0 below -13, inf to inf, -inf to 0, NaN unchanged), every
+ * tail length on one thread against the same values from the parallel
+ * split; then a bf16 matmul whose GELU post-op runs as our step or as
+ * oneDNN's (MLC_DNNL_GELU=0/1, or by output size against ctx->silu_max;
+ * never in float32), against naive loops. */
+static void test_gelu(void)
+{
+    enum { NP = 65536 };
+    uint16_t *h = mlc_alloc(sizeof(uint16_t) * NP), t[40];
+    for (int i = 0; i < NP; i++) h[i] = (uint16_t)i;
+    omp_set_num_threads(2);
+    dn_gelu_bf16(h, NP);
+    int bad = 0;
+    for (int i = 0; i < NP; i++) {
+        float x = float_of_bf16((uint16_t)i), y = float_of_bf16(h[i]);
+        int ok;
+        if (x != x)
+            ok = h[i] == i;
+        else if (isinf(x))
+            ok = x > 0 ? y == x : y == 0;
+        else {
+            double r = 0.5 * (double)x * (1.0 + erf((double)x / sqrt(2.0)));
+            ok = fabs((double)y - r) <= fabs(r) / 256 + 1e-37 && (x >= -13 || y == 0);
+        }
+        if (!ok && bad++ < 5) printf("gelu(%g) = %g (0x%04x -> 0x%04x)\n", x, y, i, h[i]);
+    }
+    CHECK_MSG(bad == 0, "%d bf16 inputs off", bad);
+    uint32_t seed = 5;
+    for (int n = 1; n <= 40; n++) {
+        uint16_t at = (uint16_t)(frand(&seed) * 30000 + 31000);
+        for (int i = 0; i < n; i++) t[i] = (uint16_t)(at + i);
+        dn_gelu_bf16(t, (size_t)n);
+        for (int i = 0; i < n; i++) CHECK_MSG(t[i] == h[(uint16_t)(at + i)], "tail %d at %d", n, i);
+    }
+    mlc_free(h);
+
+    /* The matmul's output is 48x64 bf16, 6 KiB: auto takes our step under an
+     * 8 KiB limit and oneDNN's post-op under 4 KiB. */
+    static const struct {
+        const char *env;
+        int bf16;
+        size_t max;
+        int own;
+    } modes[] = {{"0", 1, 8192, 0},  {"1", 1, 4096, 1}, {NULL, 1, 8192, 1},
+                 {NULL, 1, 4096, 0}, {"1", 0, 8192, 0}, {NULL, 0, 1 << 20, 0}};
+    enum { M = 48, K = 32, N = 64 };
+    for (int mi = 0; mi < 6; mi++) {
+        if (modes[mi].env)
+            setenv("MLC_DNNL_GELU", modes[mi].env, 1);
+        else
+            unsetenv("MLC_DNNL_GELU");
+        struct dn_ctx *c = ctx_new(1, 2, 1, 2);
+        c->vals[0].rank = c->vals[1].rank = 2;
+        c->bf16 = modes[mi].bf16;
+        c->silu_max = modes[mi].max;
+        c->n_out = 1;
+        c->outs[0] = 1;
+        int64_t wd[2] = {K, N}, bd[1] = {N};
+        float *w = const_new(c, 0, 2, wd, &seed), *b = const_new(c, 1, 1, bd, &seed);
+        float *wc = mlc_alloc(sizeof(float) * K * N), bc[N];
+        memcpy(wc, w, sizeof(float) * K * N), memcpy(bc, b, sizeof bc);
+        struct dn_op *op = c->ops;
+        op->kind = DN_MATMUL, op->in[0] = 0, op->out = 1, op->w = 0, op->b = 1;
+        op->post[0] = (struct dn_post){0, dnnl_eltwise_gelu_erf, 0, 0};
+        op->n_post = 1;
+        float *xp = mlc_alloc(sizeof(float) * M * K), *ref = mlc_alloc(sizeof(float) * M * N);
+        for (int i = 0; i < M * K; i++) xp[i] = 2 * frand(&seed);
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                double acc = bc[j];
+                for (int k = 0; k < K; k++) acc += (double)xp[i * K + k] * wc[k * N + j];
+                ref[i * N + j] = (float)(0.5 * acc * (1 + erf(acc / sqrt(2.0))));
+            }
+        mlc_tensor x = {MLC_DTYPE_F32, 2, {M, K}, xp}, out = {0};
+        const struct eng_region_vtbl *vt = &dn_region_vtbl;
+        mlc_error err = {0};
+        void *state = mlc_calloc(1, vt->session_size(c));
+        CHECK_OK(vt->infer(c, &x, 1, &out, 1, &err), &err);
+        out.data = mlc_calloc(M * N, sizeof(float));
+        CHECK_OK(vt->bind(c, &x, 1, state, &err), &err);
+        CHECK_OK(vt->run(c, state, &x, 1, &out, 1, &err), &err);
+        CHECK_MSG(dn_region_n_gelu(state) == modes[mi].own, "mode %d: %d own GELU steps", mi,
+                  dn_region_n_gelu(state));
+        vt->unbind(c, state);
+        mlc_free(state);
+        double d = max_diff(out.data, ref, M * N);
+        CHECK_MSG(d <= (modes[mi].bf16 ? 0.1 : 1e-4), "mode %d: diff %g", mi, d);
+        mlc_free(xp), mlc_free(out.data), mlc_free(ref), mlc_free(wc);
+        dn_ctx_free(c);
+    }
+    unsetenv("MLC_DNNL_GELU");
+}
+
 int main(void)
 {
     TEST_RUN(test_conv_grouped);
@@ -1238,6 +1341,7 @@ int main(void)
     TEST_RUN(test_threading_levels);
     TEST_RUN(test_pool_plan);
     TEST_RUN(test_silu);
+    TEST_RUN(test_gelu);
     TEST_RUN(test_pack_in_place);
     TEST_RUN(test_se_fold);
     TEST_RUN(test_conv_subsample);

@@ -13,6 +13,7 @@
 #define MLC_ENGINE_DNNL_DN_H
 
 #include <pthread.h>
+#include <stdint.h>
 
 #include <dnnl.h>
 
@@ -131,7 +132,7 @@ struct dn_ctx {
     int n_consts;
     int threads;
     int bf16;
-    size_t silu_max;       /* largest output our SiLU step takes (dn_silu_max) */
+    size_t silu_max;       /* largest output our SiLU/GELU steps take (dn_silu_max) */
     struct eng_pcache *pc; /* packed-weights cache (borrowed from the net), or NULL */
     pthread_mutex_t lock;  /* guards consts[] packing state (at first binds) */
     pthread_cond_t cond;   /* a constant finished packing */
@@ -152,6 +153,8 @@ int dn_region_n_folded(const void *state);
 int dn_region_n_subsampled(const void *state);
 /* SiLU post-ops a bound state runs as silu.c's step (tests). */
 int dn_region_n_silu(const void *state);
+/* GELU post-ops a bound state runs as gelu.c's step (tests). */
+int dn_region_n_gelu(const void *state);
 /* bf16 matmuls a bound state feeds a dense copy of a transposed operand (tests). */
 int dn_region_n_dense_b(const void *state);
 
@@ -219,6 +222,10 @@ void dn_silu_f32(float *x, size_t n);
  * oneDNN's post-op: a quarter of the last-level cache the calling CPU
  * shares (sysfs), 8 MiB when sysfs does not say. */
 size_t dn_silu_max(void);
+
+/* gelu.c: x[i] * Phi(x[i]) in place over n bf16 values (their bits), on
+ * the OpenMP threads the calling thread is set to. */
+void dn_gelu_bf16(uint16_t *x, size_t n);
 
 /* Frees a context built by partition.c (also used on partition failure). */
 void dn_ctx_free(void *ctx);

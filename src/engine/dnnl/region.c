@@ -45,9 +45,11 @@ struct step {
     dnnl_primitive_t alt;     /* the same step for the other thread count, made on first need */
     int alt_failed;
     int scratch; /* takes the region's scratchpad (DNNL_ARG_SCRATCHPAD, added by bind) */
-    /* Not a primitive: SiLU in place over silu_mem's n floats (silu.c). */
-    dnnl_memory_t silu_mem;
-    size_t silu_n;
+    /* Not a primitive: act in place over act_mem's act_n values, a SiLU
+     * over floats (silu.c) or a GELU over bf16 (gelu.c). */
+    dnnl_memory_t act_mem;
+    size_t act_n;
+    enum ir_act act;
     /* Not a primitive: ws_out = ws_w scaled by ws_s per input channel
      * (wscale.c), for the folded conv that follows. */
     dnnl_memory_t ws_w, ws_s, ws_out;
@@ -122,7 +124,8 @@ struct dn_state {
     int fold_x, fold_s, fold_failed;
     int n_folded;
     int n_subsampled;    /* strided 1x1 convs run on a dense subsample */
-    int n_silu;          /* SiLU post-ops run as our step (own_silu) */
+    int n_silu;          /* SiLU post-ops run as our step (own_act) */
+    int n_gelu;          /* GELU post-ops run as our step (own_act) */
     int n_dense_b;       /* bf16 matmuls reading a dense copy of a transposed view */
     size_t scratch_size; /* the largest scratchpad a step needs */
     int tick;            /* bind events, for the buffers' lifetimes */
@@ -348,23 +351,22 @@ static void value_release(struct dn_state *s, int vi)
     v->alt = NULL;
 }
 
-/* Whether op's last post-op, a SiLU, runs as a step of ours after the
- * primitive (silu.c: about twice as fast as oneDNN's swish on data in
- * cache); f32 only. An output larger than c->silu_max has left the cache
- * by the time our pass reads it back, and that second trip to memory costs
- * more than oneDNN's slower swish inside the convolution (efficientnet_b0
- * at batch 8, docs/PERFORMANCE.md). MLC_DNNL_SILU=0 always keeps oneDNN's,
- * =1 always takes ours. */
-static int own_silu(const struct dn_ctx *c, const struct dn_op *op, const struct vstate *o)
+/* IR_ACT_SILU or IR_ACT_GELU when op's last post-op runs as our step after
+ * the primitive (silu.c, f32; gelu.c, bf16: each far cheaper than oneDNN's
+ * on data in cache), else IR_ACT_NONE. An output over c->silu_max has left
+ * the cache when our pass reads it back (efficientnet_b0 at batch 8,
+ * docs/PERFORMANCE.md). MLC_DNNL_SILU / MLC_DNNL_GELU =0 never, =1 always. */
+static enum ir_act own_act(const struct dn_ctx *c, const struct dn_op *op, const struct vstate *o)
 {
-    const char *e = getenv("MLC_DNNL_SILU");
     const struct dn_post *p = op->n_post ? &op->post[op->n_post - 1] : NULL;
-    if (c->bf16 || !p || p->sum || p->alg != dnnl_eltwise_swish || p->alpha != 1.0f ||
-        (e && !strcmp(e, "0")))
-        return 0;
-    double bytes = sizeof(float);
+    int silu = p && !p->sum && p->alg == dnnl_eltwise_swish && p->alpha == 1.0f && !c->bf16;
+    int gelu = p && !p->sum && p->alg == dnnl_eltwise_gelu_erf && c->bf16;
+    const char *e = getenv(silu ? "MLC_DNNL_SILU" : "MLC_DNNL_GELU");
+    if ((!silu && !gelu) || (e && !strcmp(e, "0"))) return IR_ACT_NONE;
+    double bytes = c->bf16 ? 2.0 : (double)sizeof(float);
     for (int k = 0; k < o->rank; k++) bytes *= (double)o->dims[k];
-    return (e && !strcmp(e, "1")) || bytes <= (double)c->silu_max;
+    if (!(e && !strcmp(e, "1")) && bytes > (double)c->silu_max) return IR_ACT_NONE;
+    return silu ? IR_ACT_SILU : IR_ACT_GELU;
 }
 
 /* op's post-ops but the last n_skip. */
@@ -475,12 +477,12 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     dnnl_memory_t m_ws = NULL; /* the folded conv's scaled weights */
     int flat = 0;              /* matmul run as 2-D on reshaped views of src/dst */
 
-    int silu = own_silu(c, op, o);
+    enum ir_act own = own_act(c, op, o);
     /* A strided 1x1 convolution reads only every s-th pixel: it runs as a
      * reorder of that subsample into a dense buffer and a stride-1 conv. */
     int subsample = op->kind == DN_CONV && subsample_ok(op, a, dt);
     dnnl_memory_desc_t sub_md;
-    DNCHK(make_attr(op, silu, &attr), "attributes");
+    DNCHK(make_attr(op, own != IR_ACT_NONE, &attr), "attributes");
     /* Layout-preserving ops take the value's layout as it is (in dt); a transposed
      * view only an activation x activation matmul (constant weights: slow gemm:jit). */
     if (a->md.data_type == dt && (!a->strided || (op->kind == DN_MATMUL && op->in[1] >= 0)))
@@ -880,12 +882,13 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     step_arg(t, DNNL_ARG_DST, m_dst);
     if (op->kind == DN_CONCAT) /* concat numbers its sources */
         t->args[0].arg = DNNL_ARG_MULTIPLE_SRC, t->args[1].arg = DNNL_ARG_MULTIPLE_SRC + 1;
-    if (silu) { /* the activation left out of attr, on the destination's bytes */
+    if (own != IR_ACT_NONE) { /* the activation left out of attr, on the destination's bytes */
         struct step *u = step_new(s);
         if (!u) DNCHK(dnnl_out_of_memory, "step");
-        u->silu_mem = m_dst;
-        u->silu_n = dnnl_memory_desc_get_size(&o->md) / sizeof(float);
-        s->n_silu++;
+        u->act_mem = m_dst;
+        u->act = own;
+        u->act_n = dnnl_memory_desc_get_size(&o->md) / (c->bf16 ? 2 : sizeof(float));
+        *(own == IR_ACT_SILU ? &s->n_silu : &s->n_gelu) += 1;
     }
 done:
 fail:
@@ -1400,10 +1403,13 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
         }
         int want = one ? 1 : nt;
         if (want != cur) set_threads(cur = want);
-        if (t->silu_mem) {
+        if (t->act_mem) {
             void *h = NULL;
-            DNCHK(dnnl_memory_get_data_handle(t->silu_mem, &h), "activation");
-            dn_silu_f32(h, t->silu_n);
+            DNCHK(dnnl_memory_get_data_handle(t->act_mem, &h), "activation");
+            if (t->act == IR_ACT_SILU)
+                dn_silu_f32(h, t->act_n);
+            else
+                dn_gelu_bf16(h, t->act_n);
             continue;
         }
         if (t->ws_out) {
@@ -1435,6 +1441,11 @@ int dn_region_n_folded(const void *state)
 int dn_region_n_silu(const void *state)
 {
     return ((const struct dn_state *)state)->n_silu;
+}
+
+int dn_region_n_gelu(const void *state)
+{
+    return ((const struct dn_state *)state)->n_gelu;
 }
 
 int dn_region_n_dense_b(const void *state)
