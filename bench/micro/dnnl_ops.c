@@ -20,12 +20,18 @@
  *   6. x w^T + b (a Gemm with transB) as an inner product and as a matmul,
  *      float32, two threads (the reason partition.c makes Gemm a matmul);
  *   7. vit_b_16's q k^T in bf16, k^T a strided view or first copied plain or
- *      as "acb" (the reason region.c copies transposed operands in bf16).
+ *      as "acb" (the reason region.c copies transposed operands in bf16);
+ *   8. resnet50's convolutions at batch 1, float32, channels-last against
+ *      the layout oneDNN picks (whether a layout per convolution could pay);
+ *   9. vit_b_16's weight matmuls in bf16 at batch 1, bare and with the
+ *      region's post-op (GELU on fc1, the residual sum on fc2 and the
+ *      attention's output projection): what the post-ops cost on AMX.
  * Medians of 50 runs after 5 warm-ups. Not a test: it asserts nothing.
- *   build-release/bench/micro/mlc_micro_dnnl
+ *   build-release/bench/micro/mlc_micro_dnnl [SECTION]
  */
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -538,29 +544,200 @@ static void attention_kt(void)
     dnnl_memory_destroy(q), dnnl_memory_destroy(k), dnnl_memory_destroy(p);
 }
 
-int main(void)
+/* 8: resnet50's convolutions at batch 1 in float32 with ReLU (two threads),
+ * in channels-last as the region runs them and in the layout oneDNN picks
+ * for "any" (nChw16c here), without the reorders a mixed net would add:
+ * whether a per-convolution layout could pay. Shapes and counts per image. */
+static double conv_layout_ms(int ic, int oc, int h, int k, int s, dnnl_format_tag_t tag,
+                             const char **name)
 {
+    int oh = (h + 2 * (k / 2) - k) / s + 1;
+    dnnl_memory_desc_t xmd, wmd, bmd, ymd;
+    dnnl_dims_t xd = {1, ic, h, h}, wd = {oc, ic, k, k}, bd = {oc}, yd = {1, oc, oh, oh};
+    dnnl_dims_t st = {s, s}, pad = {k / 2, k / 2};
+    CK(dnnl_memory_desc_init_by_tag(&xmd, 4, xd, dnnl_f32, tag));
+    CK(dnnl_memory_desc_init_by_tag(&wmd, 4, wd, dnnl_f32, dnnl_format_tag_any));
+    CK(dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_a));
+    CK(dnnl_memory_desc_init_by_tag(&ymd, 4, yd, dnnl_f32, tag));
+    dnnl_convolution_desc_t cd;
+    CK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                          &xmd, &wmd, &bmd, &ymd, st, pad, pad));
+    dnnl_post_ops_t po;
+    dnnl_primitive_attr_t attr;
+    CK(dnnl_post_ops_create(&po));
+    CK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
+    CK(dnnl_primitive_attr_create(&attr));
+    CK(dnnl_primitive_attr_set_post_ops(attr, po));
+    dnnl_primitive_desc_t pd;
+    CK(dnnl_primitive_desc_create(&pd, &cd, attr, eng, NULL));
+    struct prim x = {NULL, 4, {{0}}};
+    CK(dnnl_primitive_create(&x.p, pd));
+    conv_args(&x, pd, 0);
+    x.a[3] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, mem(&bmd)};
+    x.n = 4;
+    fill(x.a[3].memory, 9);
+    double ms = median_ms(run_prim, &x);
+    *name = impl(pd);
+    dnnl_primitive_destroy(x.p);
+    for (int a = 0; a < 4; a++) dnnl_memory_destroy(x.a[a].memory);
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    dnnl_post_ops_destroy(po);
+    return ms;
+}
+
+static void resnet50_layouts(void)
+{
+    static const int cv[][6] = {
+        /* ic, oc, h, k, stride, count */
+        {3, 64, 224, 7, 2, 1},    {64, 64, 56, 1, 1, 1},    {64, 64, 56, 3, 1, 3},
+        {64, 256, 56, 1, 1, 4},   {256, 64, 56, 1, 1, 2},   {256, 128, 56, 1, 1, 1},
+        {128, 128, 56, 3, 2, 1},  {128, 512, 28, 1, 1, 4},  {256, 512, 28, 1, 1, 1},
+        {512, 128, 28, 1, 1, 3},  {128, 128, 28, 3, 1, 3},  {512, 256, 28, 1, 1, 1},
+        {256, 256, 28, 3, 2, 1},  {256, 1024, 14, 1, 1, 6}, {512, 1024, 14, 1, 1, 1},
+        {1024, 256, 14, 1, 1, 5}, {256, 256, 14, 3, 1, 5},  {1024, 512, 14, 1, 1, 1},
+        {512, 512, 14, 3, 2, 1},  {512, 2048, 7, 1, 1, 3},  {1024, 2048, 7, 1, 1, 1},
+        {2048, 512, 7, 1, 1, 2},  {512, 512, 7, 3, 1, 2}};
+    omp_set_num_threads(2);
+    double tot[2] = {0, 0};
+    for (size_t i = 0; i < sizeof cv / sizeof cv[0]; i++) {
+        const int *c = cv[i];
+        const char *n0, *n1;
+        double a = conv_layout_ms(c[0], c[1], c[2], c[3], c[4], dnnl_nhwc, &n0);
+        double b = conv_layout_ms(c[0], c[1], c[2], c[3], c[4], dnnl_format_tag_any, &n1);
+        printf("   %4d->%-4d %3dx%-3d k%d s%d x%d: nhwc %.3f ms (%s), any %.3f ms (%s)\n", c[0],
+               c[1], c[2], c[2], c[3], c[4], c[5], a, n0, b, n1);
+        tot[0] += a * c[5], tot[1] += b * c[5];
+    }
+    printf("   per image: nhwc %.2f ms, any %.2f ms\n", tot[0], tot[1]);
+}
+
+/* 9: vit_b_16's four weight matmuls at batch 1 (197 tokens) in bf16, two
+ * threads, bare and with the post-op the region gives each (fc1's GELU,
+ * fc2's residual sum): what the post-ops cost on AMX. */
+struct gelu_arg {
+    uint16_t *x;
+    size_t n;
+};
+
+static void run_gelu(void *arg)
+{
+    struct gelu_arg *g = arg;
+    dn_gelu_bf16(g->x, g->n);
+}
+
+static double mm_bf16_ms(int m, int k, int n, int post, const char **name)
+{
+    dnnl_memory_desc_t xmd, wmd, ymd;
+    dnnl_dims_t xd = {m, k}, wd = {k, n}, yd = {m, n};
+    CK(dnnl_memory_desc_init_by_tag(&xmd, 2, xd, dnnl_bf16, dnnl_ab));
+    CK(dnnl_memory_desc_init_by_tag(&wmd, 2, wd, dnnl_bf16, dnnl_format_tag_any));
+    CK(dnnl_memory_desc_init_by_tag(&ymd, 2, yd, dnnl_bf16, dnnl_ab));
+    dnnl_matmul_desc_t mmd;
+    CK(dnnl_matmul_desc_init(&mmd, &xmd, &wmd, NULL, &ymd));
+    dnnl_post_ops_t po;
+    dnnl_primitive_attr_t attr;
+    CK(dnnl_post_ops_create(&po));
+    if (post == 1) CK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f));
+    if (post == 2) CK(dnnl_post_ops_append_sum(po, 1.0f));
+    CK(dnnl_primitive_attr_create(&attr));
+    CK(dnnl_primitive_attr_set_post_ops(attr, po));
+    dnnl_primitive_desc_t pd;
+    CK(dnnl_primitive_desc_create(&pd, &mmd, attr, eng, NULL));
+    struct prim x = {NULL, 3, {{0}}};
+    CK(dnnl_primitive_create(&x.p, pd));
+    dnnl_query_t q[3] = {dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md};
+    int args[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
+    for (int a = 0; a < 3; a++) {
+        x.a[a] = (dnnl_exec_arg_t){args[a], mem(dnnl_primitive_desc_query_md(pd, q[a], 0))};
+        fill_logical(x.a[a].memory, (unsigned)a + 1);
+    }
+    double ms = median_ms(run_prim, &x);
+    *name = impl(pd);
+    dnnl_primitive_destroy(x.p);
+    for (int a = 0; a < 3; a++) dnnl_memory_destroy(x.a[a].memory);
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    dnnl_post_ops_destroy(po);
+    return ms;
+}
+
+static void vit_matmuls(void)
+{
+    static const int mm[][4] = {/* k, n, the region's post-op (1 GELU, 2 sum) */
+                                {768, 2304, 0},
+                                {768, 768, 2},
+                                {768, 3072, 1},
+                                {3072, 768, 2}};
+    static const char *post_name[3] = {"", "gelu_erf", "sum"};
+    omp_set_num_threads(2);
+    for (size_t i = 0; i < sizeof mm / sizeof mm[0]; i++) {
+        const char *n0, *n1 = "";
+        double a = mm_bf16_ms(197, mm[i][0], mm[i][1], 0, &n0), b = 0;
+        if (mm[i][2]) b = mm_bf16_ms(197, mm[i][0], mm[i][1], mm[i][2], &n1);
+        double gf = 2.0 * 197 * mm[i][0] * mm[i][1] / 1e6;
+        printf("   197x%d times %dx%d: bare %.3f ms (%.0f GFLOP/s, %s)", mm[i][0], mm[i][0],
+               mm[i][1], a, gf / a, n0);
+        if (mm[i][2]) printf(", with %s %.3f ms (%s)", post_name[mm[i][2]], b, n1);
+        printf("\n");
+    }
+    static uint16_t h[197 * 3072];
+    for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) h[i] = (uint16_t)(0x3F00 + (i % 509));
+    struct gelu_arg g = {h, sizeof h / sizeof h[0]};
+    double two = median_ms(run_gelu, &g);
+    omp_set_num_threads(1);
+    double one = median_ms(run_gelu, &g);
+    omp_set_num_threads(2);
+    printf(
+        "   our GELU step (gelu.c) over fc1's 197x3072 bf16 output: %.3f ms on two threads, %.3f "
+        "on one\n",
+        two, one);
+}
+
+int main(int argc, char **argv)
+{
+    int only = argc > 1 ? atoi(argv[1]) : 0; /* a section number: that section alone */
     CK(dnnl_engine_create(&eng, dnnl_cpu, 0));
     CK(dnnl_stream_create(&strm, eng, dnnl_stream_default_flags));
-    eltwise_costs();
-    swish_post();
-    dw_fusion(16, 96, 112, 2);
-    dw_fusion(24, 144, 56, 1);
-    printf("4. 3x3 conv 256->256 at 14x14, batch 8, two threads, median\n");
-    conv_peak(dnnl_f32);
-    conv_peak(dnnl_bf16);
-    printf("5. depthwise convs, float32, each avx512 implementation: create ms, median run ms\n");
-    const int dw[][5] = {{1, 32, 112, 3, 1}, {1, 96, 112, 3, 2}, {1, 144, 56, 5, 2},
-                         {1, 240, 28, 3, 1}, {1, 480, 14, 5, 1}, {1, 1152, 7, 5, 1},
-                         {8, 96, 112, 3, 2}, {8, 144, 56, 3, 1}, {8, 672, 14, 5, 1}};
-    for (size_t i = 0; i < sizeof dw / sizeof dw[0]; i++)
-        dw_impls(dw[i][0], dw[i][1], dw[i][2], dw[i][3], dw[i][4]);
-    printf("6. x w^T + b (Gemm, transB), float32, two threads: inner product and matmul\n");
-    ip_vs_matmul(197, 768, 768);
-    ip_vs_matmul(1576, 768, 768);
-    ip_vs_matmul(1, 2048, 32);
-    ip_vs_matmul(8, 1280, 1280);
-    printf("7. q k^T, bf16, 12x197x64 times 12x64x197, two threads, median\n");
-    attention_kt();
+    if (!only || only == 1) eltwise_costs();
+    if (!only || only == 2) swish_post();
+    if (!only || only == 3) {
+        dw_fusion(16, 96, 112, 2);
+        dw_fusion(24, 144, 56, 1);
+    }
+    if (!only || only == 4) {
+        printf("4. 3x3 conv 256->256 at 14x14, batch 8, two threads, median\n");
+        conv_peak(dnnl_f32);
+        conv_peak(dnnl_bf16);
+    }
+    if (!only || only == 5) {
+        printf(
+            "5. depthwise convs, float32, each avx512 implementation: create ms, median run ms\n");
+        const int dw[][5] = {{1, 32, 112, 3, 1}, {1, 96, 112, 3, 2}, {1, 144, 56, 5, 2},
+                             {1, 240, 28, 3, 1}, {1, 480, 14, 5, 1}, {1, 1152, 7, 5, 1},
+                             {8, 96, 112, 3, 2}, {8, 144, 56, 3, 1}, {8, 672, 14, 5, 1}};
+        for (size_t i = 0; i < sizeof dw / sizeof dw[0]; i++)
+            dw_impls(dw[i][0], dw[i][1], dw[i][2], dw[i][3], dw[i][4]);
+    }
+    if (!only || only == 6) {
+        printf("6. x w^T + b (Gemm, transB), float32, two threads: inner product and matmul\n");
+        ip_vs_matmul(197, 768, 768);
+        ip_vs_matmul(1576, 768, 768);
+        ip_vs_matmul(1, 2048, 32);
+        ip_vs_matmul(8, 1280, 1280);
+    }
+    if (!only || only == 7) {
+        printf("7. q k^T, bf16, 12x197x64 times 12x64x197, two threads, median\n");
+        attention_kt();
+    }
+    if (!only || only == 8) {
+        printf("8. resnet50's convolutions + ReLU, batch 1, float32, two threads, median ms\n");
+        resnet50_layouts();
+    }
+    if (!only || only == 9) {
+        printf("9. vit_b_16's weight matmuls, bf16, batch 1, two threads, bare and with the "
+               "post-op\n");
+        vit_matmuls();
+    }
     return 0;
 }
