@@ -223,6 +223,10 @@ void dn_silu_f32(float *x, size_t n);
  * shares (sysfs), 8 MiB when sysfs does not say. */
 size_t dn_silu_max(void);
 
+/* silu.c: fn(arg, a, m) over [a, a + m) chunks of [0, n), one per OpenMP
+ * thread of the calling thread's count, or [0, n) on the caller when n is
+ * small. */
+void dn_par_range(size_t n, void (*fn)(void *arg, size_t a, size_t m), void *arg);
 /* gelu.c: x[i] * Phi(x[i]) in place over n bf16 values (their bits), on
  * the OpenMP threads the calling thread is set to. */
 void dn_gelu_bf16(uint16_t *x, size_t n);

@@ -15,14 +15,13 @@
  * step, well within bf16's agreement with float32.) 0 below x = -13, where
  * |GELU| < 1e-37; NaN stays the same NaN.
  *
- * Threads: OpenMP, as silu.c; the table is built under pthread_once and
- * only read after.
+ * Threads: OpenMP, split as silu.c's (dn_par_range); the table is built
+ * under pthread_once and only read after.
  * Not here: float32 (oneDNN's post-op there costs about what a pass of
  * ours over the output would), which ops take this step (region.c,
  * own_act).
  */
 #include <math.h>
-#include <omp.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -69,32 +68,21 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void gelu_avx512(uin
 }
 #endif
 
-/* Below this many values, one thread (as silu.c). */
-#define GELU_SERIAL 32768
+static void gelu_part(void *arg, size_t a, size_t m)
+{
+    uint16_t *x = (uint16_t *)arg + a;
+#ifdef GELU_X86
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl")) {
+        gelu_avx512(x, m);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < m; i++) x[i] = gelu_lut[x[i]];
+}
 
 void dn_gelu_bf16(uint16_t *x, size_t n)
 {
     pthread_once(&gelu_once, gelu_build);
-#ifdef GELU_X86
-    int fast = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl");
-#else
-    int fast = 0;
-#endif
-    int nt = omp_get_max_threads();
-    size_t chunk =
-        n <= GELU_SERIAL || nt < 2 ? n : ((n + (size_t)nt - 1) / (size_t)nt + 31) & ~(size_t)31;
-    long parts = chunk ? (long)((n + chunk - 1) / chunk) : 0;
-#pragma omp parallel for schedule(static) if (parts > 1)
-    for (long j = 0; j < parts; j++) {
-        size_t a = (size_t)j * chunk, m = n - a < chunk ? n - a : chunk;
-#ifdef GELU_X86
-        if (fast) {
-            gelu_avx512(x + a, m);
-            continue;
-        }
-#endif
-        for (size_t i = a; i < a + m; i++) x[i] = gelu_lut[x[i]];
-    }
-    (void)fast;
+    dn_par_range(n, gelu_part, x);
 }

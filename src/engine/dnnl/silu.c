@@ -16,7 +16,7 @@
  *
  * Threads: OpenMP (the engine layer is compiled with -fopenmp; oneDNN
  * already runs on libgomp), with the count the region set on the calling
- * thread.
+ * thread; dn_par_range, the split gelu.c shares, is here.
  * Not here: bf16 buffers (those keep oneDNN's post-op), and which ops take
  * this step (region.c, by output size against dn_silu_max).
  */
@@ -67,32 +67,39 @@ __attribute__((target("avx512f"))) static void silu_avx512(float *x, size_t n)
 }
 #endif
 
-/* Below this, one thread: a parallel region costs more than it saves. */
-#define SILU_SERIAL 32768
+/* Below this many values, one thread: a parallel region costs more than it
+ * saves. */
+#define DN_PAR_SERIAL 32768
 
-void dn_silu_f32(float *x, size_t n)
+void dn_par_range(size_t n, void (*fn)(void *arg, size_t a, size_t m), void *arg)
 {
-#ifdef SILU_X86
-    int fast = __builtin_cpu_supports("avx512f");
-#else
-    int fast = 0;
-#endif
     int nt = omp_get_max_threads();
+    /* chunks of whole 64-byte lines of either element size */
     size_t chunk =
-        n <= SILU_SERIAL || nt < 2 ? n : ((n + (size_t)nt - 1) / (size_t)nt + 15) & ~(size_t)15;
+        n <= DN_PAR_SERIAL || nt < 2 ? n : ((n + (size_t)nt - 1) / (size_t)nt + 31) & ~(size_t)31;
     long parts = chunk ? (long)((n + chunk - 1) / chunk) : 0;
 #pragma omp parallel for schedule(static) if (parts > 1)
     for (long j = 0; j < parts; j++) {
-        size_t a = (size_t)j * chunk, m = n - a < chunk ? n - a : chunk;
-#ifdef SILU_X86
-        if (fast) {
-            silu_avx512(x + a, m);
-            continue;
-        }
-#endif
-        eng_apply_act(IR_ACT_SILU, 0, 0, x + a, (int64_t)m); /* the reference kernel's */
+        size_t a = (size_t)j * chunk;
+        fn(arg, a, n - a < chunk ? n - a : chunk);
     }
-    (void)fast;
+}
+
+static void silu_part(void *arg, size_t a, size_t m)
+{
+    float *x = (float *)arg + a;
+#ifdef SILU_X86
+    if (__builtin_cpu_supports("avx512f")) {
+        silu_avx512(x, m);
+        return;
+    }
+#endif
+    eng_apply_act(IR_ACT_SILU, 0, 0, x, (int64_t)m); /* the reference kernel's */
+}
+
+void dn_silu_f32(float *x, size_t n)
+{
+    dn_par_range(n, silu_part, x);
 }
 
 /* One number from a sysfs file ("32768K" and the like: K or M suffixes). */
