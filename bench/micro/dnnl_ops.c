@@ -544,12 +544,45 @@ static void attention_kt(void)
     dnnl_memory_destroy(q), dnnl_memory_destroy(k), dnnl_memory_destroy(p);
 }
 
+/* Median ms of the primitive for desc with post-ops po, its source,
+ * weights and destination in the layouts it picks (filled as fill_logical
+ * does), plus a bias of bmd unless NULL. name gets a copy of the
+ * implementation's name: the pd that owns it is destroyed here. */
+static double time_prim(const_dnnl_op_desc_t desc, const_dnnl_post_ops_t po,
+                        const dnnl_memory_desc_t *bmd, char name[64])
+{
+    dnnl_primitive_attr_t attr;
+    CK(dnnl_primitive_attr_create(&attr));
+    CK(dnnl_primitive_attr_set_post_ops(attr, po));
+    dnnl_primitive_desc_t pd;
+    CK(dnnl_primitive_desc_create(&pd, desc, attr, eng, NULL));
+    struct prim x = {NULL, 3, {{0}}};
+    CK(dnnl_primitive_create(&x.p, pd));
+    dnnl_query_t q[3] = {dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md};
+    int args[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
+    for (int a = 0; a < 3; a++) {
+        x.a[a] = (dnnl_exec_arg_t){args[a], mem(dnnl_primitive_desc_query_md(pd, q[a], 0))};
+        fill_logical(x.a[a].memory, (unsigned)a + 1);
+    }
+    if (bmd) {
+        x.a[x.n] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, mem(bmd)};
+        fill_logical(x.a[x.n++].memory, 9);
+    }
+    double ms = median_ms(run_prim, &x);
+    snprintf(name, 64, "%s", impl(pd));
+    dnnl_primitive_destroy(x.p);
+    for (int a = 0; a < x.n; a++) dnnl_memory_destroy(x.a[a].memory);
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return ms;
+}
+
 /* 8: resnet50's convolutions at batch 1 in float32 with ReLU (two threads),
  * in channels-last as the region runs them and in the layout oneDNN picks
  * for "any" (nChw16c here), without the reorders a mixed net would add:
  * whether a per-convolution layout could pay. Shapes and counts per image. */
 static double conv_layout_ms(int ic, int oc, int h, int k, int s, dnnl_format_tag_t tag,
-                             const char **name)
+                             char name[64])
 {
     int oh = (h + 2 * (k / 2) - k) / s + 1;
     dnnl_memory_desc_t xmd, wmd, bmd, ymd;
@@ -563,25 +596,9 @@ static double conv_layout_ms(int ic, int oc, int h, int k, int s, dnnl_format_ta
     CK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
                                           &xmd, &wmd, &bmd, &ymd, st, pad, pad));
     dnnl_post_ops_t po;
-    dnnl_primitive_attr_t attr;
     CK(dnnl_post_ops_create(&po));
     CK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
-    CK(dnnl_primitive_attr_create(&attr));
-    CK(dnnl_primitive_attr_set_post_ops(attr, po));
-    dnnl_primitive_desc_t pd;
-    CK(dnnl_primitive_desc_create(&pd, &cd, attr, eng, NULL));
-    struct prim x = {NULL, 4, {{0}}};
-    CK(dnnl_primitive_create(&x.p, pd));
-    conv_args(&x, pd, 0);
-    x.a[3] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, mem(&bmd)};
-    x.n = 4;
-    fill(x.a[3].memory, 9);
-    double ms = median_ms(run_prim, &x);
-    *name = impl(pd);
-    dnnl_primitive_destroy(x.p);
-    for (int a = 0; a < 4; a++) dnnl_memory_destroy(x.a[a].memory);
-    dnnl_primitive_desc_destroy(pd);
-    dnnl_primitive_attr_destroy(attr);
+    double ms = time_prim(&cd, po, &bmd, name);
     dnnl_post_ops_destroy(po);
     return ms;
 }
@@ -602,9 +619,9 @@ static void resnet50_layouts(void)
     double tot[2] = {0, 0};
     for (size_t i = 0; i < sizeof cv / sizeof cv[0]; i++) {
         const int *c = cv[i];
-        const char *n0, *n1;
-        double a = conv_layout_ms(c[0], c[1], c[2], c[3], c[4], dnnl_nhwc, &n0);
-        double b = conv_layout_ms(c[0], c[1], c[2], c[3], c[4], dnnl_format_tag_any, &n1);
+        char n0[64], n1[64];
+        double a = conv_layout_ms(c[0], c[1], c[2], c[3], c[4], dnnl_nhwc, n0);
+        double b = conv_layout_ms(c[0], c[1], c[2], c[3], c[4], dnnl_format_tag_any, n1);
         printf("   %4d->%-4d %3dx%-3d k%d s%d x%d: nhwc %.3f ms (%s), any %.3f ms (%s)\n", c[0],
                c[1], c[2], c[2], c[3], c[4], c[5], a, n0, b, n1);
         tot[0] += a * c[5], tot[1] += b * c[5];
@@ -626,7 +643,7 @@ static void run_gelu(void *arg)
     dn_gelu_bf16(g->x, g->n);
 }
 
-static double mm_bf16_ms(int m, int k, int n, int post, const char **name)
+static double mm_bf16_ms(int m, int k, int n, int post, char name[64])
 {
     dnnl_memory_desc_t xmd, wmd, ymd;
     dnnl_dims_t xd = {m, k}, wd = {k, n}, yd = {m, n};
@@ -636,28 +653,10 @@ static double mm_bf16_ms(int m, int k, int n, int post, const char **name)
     dnnl_matmul_desc_t mmd;
     CK(dnnl_matmul_desc_init(&mmd, &xmd, &wmd, NULL, &ymd));
     dnnl_post_ops_t po;
-    dnnl_primitive_attr_t attr;
     CK(dnnl_post_ops_create(&po));
     if (post == 1) CK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f));
     if (post == 2) CK(dnnl_post_ops_append_sum(po, 1.0f));
-    CK(dnnl_primitive_attr_create(&attr));
-    CK(dnnl_primitive_attr_set_post_ops(attr, po));
-    dnnl_primitive_desc_t pd;
-    CK(dnnl_primitive_desc_create(&pd, &mmd, attr, eng, NULL));
-    struct prim x = {NULL, 3, {{0}}};
-    CK(dnnl_primitive_create(&x.p, pd));
-    dnnl_query_t q[3] = {dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md};
-    int args[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
-    for (int a = 0; a < 3; a++) {
-        x.a[a] = (dnnl_exec_arg_t){args[a], mem(dnnl_primitive_desc_query_md(pd, q[a], 0))};
-        fill_logical(x.a[a].memory, (unsigned)a + 1);
-    }
-    double ms = median_ms(run_prim, &x);
-    *name = impl(pd);
-    dnnl_primitive_destroy(x.p);
-    for (int a = 0; a < 3; a++) dnnl_memory_destroy(x.a[a].memory);
-    dnnl_primitive_desc_destroy(pd);
-    dnnl_primitive_attr_destroy(attr);
+    double ms = time_prim(&mmd, po, NULL, name);
     dnnl_post_ops_destroy(po);
     return ms;
 }
@@ -672,9 +671,9 @@ static void vit_matmuls(void)
     static const char *post_name[3] = {"", "gelu_erf", "sum"};
     omp_set_num_threads(2);
     for (size_t i = 0; i < sizeof mm / sizeof mm[0]; i++) {
-        const char *n0, *n1 = "";
-        double a = mm_bf16_ms(197, mm[i][0], mm[i][1], 0, &n0), b = 0;
-        if (mm[i][2]) b = mm_bf16_ms(197, mm[i][0], mm[i][1], mm[i][2], &n1);
+        char n0[64], n1[64] = "";
+        double a = mm_bf16_ms(197, mm[i][0], mm[i][1], 0, n0), b = 0;
+        if (mm[i][2]) b = mm_bf16_ms(197, mm[i][0], mm[i][1], mm[i][2], n1);
         double gf = 2.0 * 197 * mm[i][0] * mm[i][1] / 1e6;
         printf("   197x%d times %dx%d: bare %.3f ms (%.0f GFLOP/s, %s)", mm[i][0], mm[i][0],
                mm[i][1], a, gf / a, n0);
