@@ -39,17 +39,17 @@ static void gelu_build(void)
         uint32_t b = i << 16;
         float x;
         memcpy(&x, &b, sizeof x);
-        float y;
-        if (x != x)
-            y = x;
-        else if (x < -13.0f)
+        if (x != x) { /* NaN in, the same NaN out */
+            gelu_lut[i] = (uint16_t)i;
+            continue;
+        }
+        float y = x; /* +inf stays +inf */
+        if (x < -13.0f)
             y = 0.0f;
-        else if (isinf(x))
-            y = x;
-        else
+        else if (!isinf(x))
             y = (float)(0.5 * (double)x * (1.0 + erf((double)x * 0.70710678118654752440)));
         memcpy(&b, &y, sizeof b);
-        gelu_lut[i] = x != x ? (uint16_t)i : (uint16_t)((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
+        gelu_lut[i] = (uint16_t)((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
     }
 }
 

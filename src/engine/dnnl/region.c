@@ -361,8 +361,9 @@ static enum ir_act own_act(const struct dn_ctx *c, const struct dn_op *op, const
     const struct dn_post *p = op->n_post ? &op->post[op->n_post - 1] : NULL;
     int silu = p && !p->sum && p->alg == dnnl_eltwise_swish && p->alpha == 1.0f && !c->bf16;
     int gelu = p && !p->sum && p->alg == dnnl_eltwise_gelu_erf && c->bf16;
+    if (!silu && !gelu) return IR_ACT_NONE;
     const char *e = getenv(silu ? "MLC_DNNL_SILU" : "MLC_DNNL_GELU");
-    if ((!silu && !gelu) || (e && !strcmp(e, "0"))) return IR_ACT_NONE;
+    if (e && !strcmp(e, "0")) return IR_ACT_NONE;
     double bytes = c->bf16 ? 2.0 : (double)sizeof(float);
     for (int k = 0; k < o->rank; k++) bytes *= (double)o->dims[k];
     if (!(e && !strcmp(e, "1")) && bytes > (double)c->silu_max) return IR_ACT_NONE;
