@@ -212,7 +212,9 @@ typedef struct mlc_model_options {
     /* Directory of packed-weights caches: the oneDNN backend keeps the
      * weights it packed in one file per model there, and a later load maps
      * them instead of reading and reordering the ONNX weights (a faster
-     * start). NULL = $MLC_PACK_CACHE when set, else none; "" = none. */
+     * start). NULL = $MLC_PACK_CACHE when set (empty: none); else, for a
+     * model loaded by id whose package is in the layout mlc downloads to,
+     * that package's directory; else none. "" = none. */
     const char *pack_cache;
 } mlc_model_options;
 

@@ -406,23 +406,32 @@ static void conv_peak(dnnl_data_type_t dt)
     dnnl_primitive_desc_destroy(pd);
 }
 
-/* 5: every avx512 implementation of one depthwise conv (section 5). */
-static void dw_impls(int n, int c, int h, int k, int stride)
+/* Every avx512 implementation oneDNN offers for one convolution (channels-
+ * last, two threads): time to create the primitive and median run. group
+ * == ic is a depthwise conv (section 5), group 1 a plain one (section 10). */
+static void conv_impls(int n, int ic, int oc, int h, int k, int stride, int group)
 {
     omp_set_num_threads(2);
     int oh = (h + 2 * (k / 2) - k) / stride + 1;
     dnnl_memory_desc_t xmd, wmd, ymd;
-    dnnl_dims_t xd = {n, c, h, h}, wd = {c, 1, 1, k, k}, yd = {n, c, oh, oh};
+    dnnl_dims_t xd = {n, ic, h, h}, yd = {n, oc, oh, oh};
+    dnnl_dims_t wd = {group, oc / group, ic / group, k, k}, wd1 = {oc, ic, k, k};
     dnnl_dims_t st = {stride, stride}, pad = {k / 2, k / 2};
     CK(dnnl_memory_desc_init_by_tag(&xmd, 4, xd, dnnl_f32, dnnl_nhwc));
-    CK(dnnl_memory_desc_init_by_tag(&wmd, 5, wd, dnnl_f32, dnnl_format_tag_any));
+    if (group > 1)
+        CK(dnnl_memory_desc_init_by_tag(&wmd, 5, wd, dnnl_f32, dnnl_format_tag_any));
+    else
+        CK(dnnl_memory_desc_init_by_tag(&wmd, 4, wd1, dnnl_f32, dnnl_format_tag_any));
     CK(dnnl_memory_desc_init_by_tag(&ymd, 4, yd, dnnl_f32, dnnl_nhwc));
     dnnl_convolution_desc_t cd;
     CK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
                                           &xmd, &wmd, NULL, &ymd, st, pad, pad));
     dnnl_primitive_desc_iterator_t it;
     CK(dnnl_primitive_desc_iterator_create(&it, &cd, NULL, eng, NULL));
-    printf("   batch %d, %d channels, %dx%d, %dx%d stride %d:", n, c, h, h, k, k, stride);
+    if (group > 1)
+        printf("   batch %d, %d channels, %dx%d, %dx%d stride %d:", n, ic, h, h, k, k, stride);
+    else
+        printf("   batch %d, %d->%d, %dx%d, %dx%d stride %d:", n, ic, oc, h, h, k, k, stride);
     do {
         dnnl_primitive_desc_t pd = dnnl_primitive_desc_iterator_fetch(it);
         const char *name = impl(pd);
@@ -603,21 +612,24 @@ static double conv_layout_ms(int ic, int oc, int h, int k, int s, dnnl_format_ta
     return ms;
 }
 
+/* resnet50's convolutions at batch 1: ic, oc, h, k, stride, count. */
+static const int r50[][6] = {
+    /* ic, oc, h, k, stride, count */
+    {3, 64, 224, 7, 2, 1},    {64, 64, 56, 1, 1, 1},    {64, 64, 56, 3, 1, 3},
+    {64, 256, 56, 1, 1, 4},   {256, 64, 56, 1, 1, 2},   {256, 128, 56, 1, 1, 1},
+    {128, 128, 56, 3, 2, 1},  {128, 512, 28, 1, 1, 4},  {256, 512, 28, 1, 1, 1},
+    {512, 128, 28, 1, 1, 3},  {128, 128, 28, 3, 1, 3},  {512, 256, 28, 1, 1, 1},
+    {256, 256, 28, 3, 2, 1},  {256, 1024, 14, 1, 1, 6}, {512, 1024, 14, 1, 1, 1},
+    {1024, 256, 14, 1, 1, 5}, {256, 256, 14, 3, 1, 5},  {1024, 512, 14, 1, 1, 1},
+    {512, 512, 14, 3, 2, 1},  {512, 2048, 7, 1, 1, 3},  {1024, 2048, 7, 1, 1, 1},
+    {2048, 512, 7, 1, 1, 2},  {512, 512, 7, 3, 1, 2}};
+
 static void resnet50_layouts(void)
 {
-    static const int cv[][6] = {
-        /* ic, oc, h, k, stride, count */
-        {3, 64, 224, 7, 2, 1},    {64, 64, 56, 1, 1, 1},    {64, 64, 56, 3, 1, 3},
-        {64, 256, 56, 1, 1, 4},   {256, 64, 56, 1, 1, 2},   {256, 128, 56, 1, 1, 1},
-        {128, 128, 56, 3, 2, 1},  {128, 512, 28, 1, 1, 4},  {256, 512, 28, 1, 1, 1},
-        {512, 128, 28, 1, 1, 3},  {128, 128, 28, 3, 1, 3},  {512, 256, 28, 1, 1, 1},
-        {256, 256, 28, 3, 2, 1},  {256, 1024, 14, 1, 1, 6}, {512, 1024, 14, 1, 1, 1},
-        {1024, 256, 14, 1, 1, 5}, {256, 256, 14, 3, 1, 5},  {1024, 512, 14, 1, 1, 1},
-        {512, 512, 14, 3, 2, 1},  {512, 2048, 7, 1, 1, 3},  {1024, 2048, 7, 1, 1, 1},
-        {2048, 512, 7, 1, 1, 2},  {512, 512, 7, 3, 1, 2}};
+    const int(*cv)[6] = r50;
     omp_set_num_threads(2);
     double tot[2] = {0, 0};
-    for (size_t i = 0; i < sizeof cv / sizeof cv[0]; i++) {
+    for (size_t i = 0; i < sizeof r50 / sizeof r50[0]; i++) {
         const int *c = cv[i];
         char n0[64], n1[64];
         double a = conv_layout_ms(c[0], c[1], c[2], c[3], c[4], dnnl_nhwc, n0);
@@ -627,6 +639,101 @@ static void resnet50_layouts(void)
         tot[0] += a * c[5], tot[1] += b * c[5];
     }
     printf("   per image: nhwc %.2f ms, any %.2f ms\n", tot[0], tot[1]);
+}
+
+/* 11: resnet50's convolutions run in the net's order at batch 1 (float32,
+ * ReLU, channels-last, two threads), each instance with weights of its own
+ * (94 MB in all, as in the net) against each instance reusing one weight
+ * buffer per shape (hot in the caches, as section 8 times them): what
+ * streaming the weights from the L3 or memory costs at batch 1. The
+ * activations are one input and one output buffer per shape either way. */
+struct r50_conv {
+    dnnl_primitive_t p;
+    dnnl_memory_t x, y, b, *w;
+    int count;
+};
+
+static double r50_sequence(struct r50_conv *cv, int n, int own)
+{
+    double t0 = now_ms();
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < cv[i].count; j++) {
+            dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, cv[i].x},
+                                    {DNNL_ARG_WEIGHTS, cv[i].w[own ? j : 0]},
+                                    {DNNL_ARG_BIAS, cv[i].b},
+                                    {DNNL_ARG_DST, cv[i].y}};
+            CK(dnnl_primitive_execute(cv[i].p, strm, 4, a));
+        }
+    CK(dnnl_stream_wait(strm));
+    return now_ms() - t0;
+}
+
+static void resnet50_streamed(void)
+{
+    enum { N = (int)(sizeof r50 / sizeof r50[0]), RUNS = 21 };
+    struct r50_conv cv[N];
+    omp_set_num_threads(2);
+    double wmb = 0;
+    for (int i = 0; i < N; i++) {
+        const int *c = r50[i];
+        int oh = (c[2] + 2 * (c[3] / 2) - c[3]) / c[4] + 1;
+        dnnl_memory_desc_t xmd, wmd, bmd, ymd;
+        dnnl_dims_t xd = {1, c[0], c[2], c[2]}, wd = {c[1], c[0], c[3], c[3]}, bd = {c[1]};
+        dnnl_dims_t yd = {1, c[1], oh, oh}, st = {c[4], c[4]}, pad = {c[3] / 2, c[3] / 2};
+        CK(dnnl_memory_desc_init_by_tag(&xmd, 4, xd, dnnl_f32, dnnl_nhwc));
+        CK(dnnl_memory_desc_init_by_tag(&wmd, 4, wd, dnnl_f32, dnnl_format_tag_any));
+        CK(dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_a));
+        CK(dnnl_memory_desc_init_by_tag(&ymd, 4, yd, dnnl_f32, dnnl_nhwc));
+        dnnl_convolution_desc_t cd;
+        CK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                              &xmd, &wmd, &bmd, &ymd, st, pad, pad));
+        dnnl_post_ops_t po;
+        dnnl_primitive_attr_t attr;
+        CK(dnnl_post_ops_create(&po));
+        CK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
+        CK(dnnl_primitive_attr_create(&attr));
+        CK(dnnl_primitive_attr_set_post_ops(attr, po));
+        dnnl_primitive_desc_t pd;
+        CK(dnnl_primitive_desc_create(&pd, &cd, attr, eng, NULL));
+        CK(dnnl_primitive_create(&cv[i].p, pd));
+        cv[i].count = c[5];
+        cv[i].x = mem(dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0));
+        cv[i].y = mem(dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0));
+        cv[i].b = mem(&bmd);
+        fill_logical(cv[i].x, 1);
+        fill_logical(cv[i].b, 2);
+        cv[i].w = malloc(sizeof *cv[i].w * (size_t)c[5]);
+        if (!cv[i].w) exit(1);
+        const dnnl_memory_desc_t *w = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        for (int j = 0; j < c[5]; j++) {
+            cv[i].w[j] = mem(w);
+            fill_logical(cv[i].w[j], 3 + (unsigned)j);
+        }
+        wmb += (double)dnnl_memory_desc_get_size(w) * c[5] / (1 << 20);
+        dnnl_primitive_desc_destroy(pd);
+        dnnl_primitive_attr_destroy(attr);
+        dnnl_post_ops_destroy(po);
+    }
+    /* Alternating, so that the host's drift falls on both alike. */
+    double t[2][RUNS];
+    for (int r = 0; r < RUNS + 2; r++)
+        for (int own = 0; own < 2; own++) {
+            double ms = r50_sequence(cv, N, own);
+            if (r >= 2) t[own][r - 2] = ms;
+        }
+    for (int own = 0; own < 2; own++) qsort(t[own], RUNS, sizeof(double), cmp);
+    printf(
+        "   weights %.1f MiB; per image, median (min) of %d: one buffer per shape %.2f (%.2f) ms, "
+        "each conv its own %.2f (%.2f) ms\n",
+        wmb, RUNS, t[0][RUNS / 2], t[0][0], t[1][RUNS / 2], t[1][0]);
+    for (int i = 0; i < N; i++) {
+        dnnl_primitive_destroy(cv[i].p);
+        dnnl_memory_destroy(cv[i].x);
+        dnnl_memory_destroy(cv[i].y);
+        dnnl_memory_destroy(cv[i].b);
+        for (int j = 0; j < cv[i].count; j++) dnnl_memory_destroy(cv[i].w[j]);
+        free(cv[i].w);
+    }
 }
 
 /* 9: vit_b_16's four weight matmuls at batch 1 (197 tokens) in bf16, two
@@ -716,7 +823,7 @@ int main(int argc, char **argv)
                              {1, 240, 28, 3, 1}, {1, 480, 14, 5, 1}, {1, 1152, 7, 5, 1},
                              {8, 96, 112, 3, 2}, {8, 144, 56, 3, 1}, {8, 672, 14, 5, 1}};
         for (size_t i = 0; i < sizeof dw / sizeof dw[0]; i++)
-            dw_impls(dw[i][0], dw[i][1], dw[i][2], dw[i][3], dw[i][4]);
+            conv_impls(dw[i][0], dw[i][1], dw[i][1], dw[i][2], dw[i][3], dw[i][4], dw[i][1]);
     }
     if (!only || only == 6) {
         printf("6. x w^T + b (Gemm, transB), float32, two threads: inner product and matmul\n");
@@ -737,6 +844,20 @@ int main(int argc, char **argv)
         printf("9. vit_b_16's weight matmuls, bf16, batch 1, two threads, bare and with the "
                "post-op\n");
         vit_matmuls();
+    }
+    if (!only || only == 11) {
+        printf("11. resnet50's convolutions in order, batch 1, float32, two threads: weights "
+               "shared per shape or streamed\n");
+        resnet50_streamed();
+    }
+    if (!only || only == 10) {
+        printf("10. 1x1 convs, float32, each avx512 implementation: create ms, median run ms\n");
+        const int pw[][4] = {{16, 64, 112, 1},  {64, 24, 56, 1},   {24, 72, 56, 1},
+                             {40, 240, 28, 1},  {112, 672, 14, 1}, {480, 120, 1, 1},
+                             {960, 240, 1, 1},  {160, 960, 7, 1},  {1024, 256, 14, 1},
+                             {2048, 512, 7, 1}, {96, 24, 56, 1},   {1152, 192, 7, 1}};
+        for (size_t i = 0; i < sizeof pw / sizeof pw[0]; i++)
+            conv_impls(1, pw[i][0], pw[i][1], pw[i][2], 1, pw[i][3], 1);
     }
     return 0;
 }

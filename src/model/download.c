@@ -561,11 +561,12 @@ static void sweep_stale_staging(const char *root)
 }
 
 mlc_status mdl_fetch_model(const char *id, const mlc_model_options *opt, char **dir_out,
-                           mlc_error *err)
+                           int *own_out, mlc_error *err)
 {
     mlc_status st = MLC_OK;
     char *final = NULL, *tmp = NULL, *parent = NULL, *base = NULL;
     char *dataset = NULL, *version = NULL, *found = NULL;
+    *own_out = 0;
     if ((st = mdl_parse_model_id(id, &dataset, &version, err))) goto fail;
     const char *root = opt->cache_dir ? opt->cache_dir : env_nonempty("MODEL_CACHE_DIR");
     if (!root) root = "/tmp/cache";
@@ -573,6 +574,7 @@ mlc_status mdl_fetch_model(const char *id, const mlc_model_options *opt, char **
     /* Cached in either layout: no network. mlc's own downloads (and
      * inference's legacy cache) first, then inference_models' cache. */
     if (package_complete(final)) {
+        *own_out = 1;
         *dir_out = final;
         final = NULL;
         goto fail;
@@ -638,6 +640,7 @@ mlc_status mdl_fetch_model(const char *id, const mlc_model_options *opt, char **
     }
     mlc_free(tmp);
     tmp = NULL;
+    *own_out = 1;
     *dir_out = final;
     final = NULL;
     goto fail;

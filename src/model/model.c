@@ -303,8 +303,15 @@ static mlc_status load_any(const char *dir_or_id, int allow_dir, const mlc_model
         return load_dir(dir_or_id, dir_or_id, &o, model_out, err);
     if (!mdl_is_model_id(dir_or_id)) return mdl_model_id_error(dir_or_id, allow_dir, err);
     char *dir = NULL;
-    mlc_status st = mdl_fetch_model(dir_or_id, &o, &dir, err);
+    int own = 0;
+    mlc_status st = mdl_fetch_model(dir_or_id, &o, &dir, &own, err);
     if (st) return st;
+    /* The weights oneDNN packed are kept next to the package mlc downloaded,
+     * as inference keeps TensorRT's engines in its model cache: a later
+     * process maps them instead of reordering the weights again (a third of
+     * a cold start or more, docs/PERFORMANCE.md). Not in a cache another tool
+     * wrote, nor when the caller or $MLC_PACK_CACHE (even empty) decides. */
+    if (own && !o.pack_cache && !getenv("MLC_PACK_CACHE")) o.pack_cache = dir;
     st = load_dir(dir, dir_or_id, &o, model_out, err);
     mlc_free(dir);
     return st;

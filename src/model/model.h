@@ -136,8 +136,10 @@ mlc_status mdl_model_id_error(const char *s, int allow_dir, mlc_error *err);
  * whose files stay inside home qualify. NULL when none (caller frees). */
 char *mdl_find_cached_package(const char *home, const char *model_id);
 /* Downloads model_id into the cache (atomically) unless already present.
- * *dir_out (caller frees) is the package directory. */
+ * *dir_out (caller frees) is the package directory; *own_out is 1 when it is
+ * in the layout mlc writes (<root>/<model_id>/ or ~<slug>-<b2s16>), 0 for a
+ * layout only read (mdl_find_cached_package). */
 mlc_status mdl_fetch_model(const char *model_id, const mlc_model_options *opt, char **dir_out,
-                           mlc_error *err);
+                           int *own_out, mlc_error *err);
 
 #endif

@@ -7,8 +7,10 @@
  * that would lead outside the cache (symlinks elsewhere, bad package ids,
  * packages attributed to another model) are not used. Directory names are
  * spelled out here (computed with Python's hashlib.blake2s), not derived
- * from the code under test.
+ * from the code under test. Also: the weights oneDNN packed are kept beside
+ * a package mlc keeps for an id, and nowhere else.
  */
+#include <dirent.h>
 #include <jansson.h>
 
 #include "mlc.h"
@@ -237,6 +239,114 @@ static void test_legacy_layouts(void)
     expect_loads(cache, "Mixed/4", 1);
 }
 
+/* *.mlcpack files (packed-weights caches) directly in dir. */
+static int n_packs(const char *dir)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t k = strlen(e->d_name);
+        n += k > 8 && !strcmp(e->d_name + k - 8, ".mlcpack");
+    }
+    if (d) closedir(d);
+    return n;
+}
+
+/* The scores m gives samples/05_square_triangle.jpg (5 classes). */
+static void scores_of(const mlc_model *m, float out[5])
+{
+    mlc_session *s = NULL;
+    mlc_image *im = NULL;
+    mlc_result *r = NULL;
+    mlc_error err = {0};
+    for (int c = 0; c < 5; c++) out[c] = -1;
+    CHECK_OK(mlc_image_load(MLC_INPUT_PATH, test_path("samples/05_square_triangle.jpg"), 0, NULL,
+                            &im, &err),
+             &err);
+    CHECK_OK(mlc_session_create(m, &s, &err), &err);
+    if (s && im)
+        CHECK_OK(mlc_classify(s, (const mlc_image *const *)&im, 1, mlc_confidence_best(), &r, &err),
+                 &err);
+    for (int c = 0; r && c < 5; c++) out[c] = (float)mlc_result_score(r, c);
+    mlc_result_free(r);
+    mlc_session_free(s);
+    mlc_image_free(im);
+}
+
+static void by_id_scores(const char *id, float out[5])
+{
+    mlc_model *m = NULL;
+    mlc_error err = {0};
+    for (int c = 0; c < 5; c++) out[c] = -1;
+    CHECK_OK(load_from(cache, id, 1, &m, &err), &err);
+    if (m) scores_of(m, out);
+    mlc_model_free(m); /* waits for the cache file's writer */
+}
+
+static void copy_demo(const char *dir)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && rm -f '%s'/* && cp '%s'/* '%s'", dir, dir,
+             test_path("models/demo"), dir);
+    run(cmd);
+}
+
+static void test_packed_beside_package(void)
+{
+    char dir[700], w[800];
+    float ref[5], a[5], b[5];
+    mlc_error err = {0};
+    fresh(cache);
+    unsetenv("MLC_PACK_CACHE");
+    snprintf(dir, sizeof dir, "%s/packed/2", cache);
+    copy_demo(dir);
+    /* By directory: the user's own files, nothing written there. */
+    mlc_model *m = NULL;
+    CHECK_OK(mlc_model_load(dir, NULL, &m, &err), &err);
+    if (m) scores_of(m, ref);
+    mlc_model_free(m);
+    CHECK(n_packs(dir) == 0);
+    /* By id, in mlc's layout: one file, which a later load reads. */
+    by_id_scores("packed/2", a);
+    CHECK_MSG(n_packs(dir) == 1, "%d packed-weights files in %s", n_packs(dir), dir);
+    snprintf(w, sizeof w, "%s/weights.onnx", dir);
+    mlc_model_options o;
+    mlc_model_options_default(&o);
+    o.pack_cache = dir;
+    mlc_net *net = NULL;
+    CHECK_OK(mlc_net_load(w, &o, &net, &err), &err);
+    int loaded = 0, added = 0, hits = 0;
+    if (net) mlc_net_pack_cache_counts(net, &loaded, &added, &hits);
+    CHECK_MSG(loaded >= 4, "%d entries read", loaded); /* the demo's four weights >= 64 KiB */
+    mlc_net_free(net);
+    by_id_scores("packed/2", b);
+    for (int c = 0; c < 5; c++) {
+        CHECK_NEAR(a[c], ref[c], 1e-6);
+        CHECK_NEAR(b[c], ref[c], 1e-6);
+    }
+    CHECK(n_packs(dir) == 1);
+    /* $MLC_PACK_CACHE set, even empty, decides. */
+    copy_demo(dir);
+    setenv("MLC_PACK_CACHE", "", 1);
+    by_id_scores("packed/2", a);
+    CHECK(n_packs(dir) == 0);
+    unsetenv("MLC_PACK_CACHE");
+    /* A cache inference wrote is only read. */
+    fresh(cache);
+    make_v2(cache, V2_DIR, "pkgA1", "inf-cached/5", "onnx", "fp32", 4);
+    snprintf(dir, sizeof dir, "%s/models-cache/" V2_DIR "/pkgA1", cache);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && rm -f weights.onnx class_names.txt inference_config.json && cp "
+             "'%s'/weights.onnx '%s'/class_names.txt '%s'/inference_config.json .",
+             dir, test_path("models/demo"), test_path("models/demo"), test_path("models/demo"));
+    run(cmd);
+    by_id_scores("inf-cached/5", a);
+    CHECK_NEAR(a[0], ref[0], 1e-6);
+    CHECK(n_packs(dir) == 0);
+}
+
 static void test_cache_paths(void)
 {
     static const struct {
@@ -275,6 +385,7 @@ int main(void)
     TEST_RUN(test_models_cache_v2);
     TEST_RUN(test_models_cache_refused);
     TEST_RUN(test_legacy_layouts);
+    TEST_RUN(test_packed_beside_package);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
     if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", work);
