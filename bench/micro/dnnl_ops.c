@@ -25,7 +25,14 @@
  *      the layout oneDNN picks (whether a layout per convolution could pay);
  *   9. vit_b_16's weight matmuls in bf16 at batch 1, bare and with the
  *      region's post-op (GELU on fc1, the residual sum on fc2 and the
- *      attention's output projection): what the post-ops cost on AMX.
+ *      attention's output projection): what the post-ops cost on AMX;
+ *  10. 1x1 convolutions of mobilenet_v3, efficientnet and resnet50 at batch
+ *      1 (channels-last, two threads) with each avx512 implementation: time
+ *      to create the primitive (the JIT, most of a cold start) and median run;
+ *  11. resnet50's convolutions run in the net's order at batch 1, each with
+ *      weights of its own against one weight buffer per shape: what
+ *      streaming 90 MiB of weights per image costs, and what running them in
+ *      sequence costs against timing each alone (section 8).
  * Medians of 50 runs after 5 warm-ups. Not a test: it asserts nothing.
  *   build-release/bench/micro/mlc_micro_dnnl [SECTION]
  */
