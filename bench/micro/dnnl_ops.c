@@ -597,20 +597,29 @@ static double time_prim(const_dnnl_op_desc_t desc, const_dnnl_post_ops_t po,
  * in channels-last as the region runs them and in the layout oneDNN picks
  * for "any" (nChw16c here), without the reorders a mixed net would add:
  * whether a per-convolution layout could pay. Shapes and counts per image. */
-static double conv_layout_ms(int ic, int oc, int h, int k, int s, dnnl_format_tag_t tag,
-                             char name[64])
+/* A convolution with bias (ic -> oc, k x k, stride s, same padding) with
+ * activations in layout tag and weights in "any"; *bmd the bias's md. */
+static void conv_desc(int ic, int oc, int h, int k, int s, dnnl_format_tag_t tag,
+                      dnnl_convolution_desc_t *cd, dnnl_memory_desc_t *bmd)
 {
     int oh = (h + 2 * (k / 2) - k) / s + 1;
-    dnnl_memory_desc_t xmd, wmd, bmd, ymd;
+    dnnl_memory_desc_t xmd, wmd, ymd;
     dnnl_dims_t xd = {1, ic, h, h}, wd = {oc, ic, k, k}, bd = {oc}, yd = {1, oc, oh, oh};
     dnnl_dims_t st = {s, s}, pad = {k / 2, k / 2};
     CK(dnnl_memory_desc_init_by_tag(&xmd, 4, xd, dnnl_f32, tag));
     CK(dnnl_memory_desc_init_by_tag(&wmd, 4, wd, dnnl_f32, dnnl_format_tag_any));
-    CK(dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_a));
+    CK(dnnl_memory_desc_init_by_tag(bmd, 1, bd, dnnl_f32, dnnl_a));
     CK(dnnl_memory_desc_init_by_tag(&ymd, 4, yd, dnnl_f32, tag));
+    CK(dnnl_convolution_forward_desc_init(cd, dnnl_forward_inference, dnnl_convolution_direct, &xmd,
+                                          &wmd, bmd, &ymd, st, pad, pad));
+}
+
+static double conv_layout_ms(int ic, int oc, int h, int k, int s, dnnl_format_tag_t tag,
+                             char name[64])
+{
+    dnnl_memory_desc_t bmd;
     dnnl_convolution_desc_t cd;
-    CK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
-                                          &xmd, &wmd, &bmd, &ymd, st, pad, pad));
+    conv_desc(ic, oc, h, k, s, tag, &cd, &bmd);
     dnnl_post_ops_t po;
     CK(dnnl_post_ops_create(&po));
     CK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
@@ -683,17 +692,9 @@ static void resnet50_streamed(void)
     double wmb = 0;
     for (int i = 0; i < N; i++) {
         const int *c = r50[i];
-        int oh = (c[2] + 2 * (c[3] / 2) - c[3]) / c[4] + 1;
-        dnnl_memory_desc_t xmd, wmd, bmd, ymd;
-        dnnl_dims_t xd = {1, c[0], c[2], c[2]}, wd = {c[1], c[0], c[3], c[3]}, bd = {c[1]};
-        dnnl_dims_t yd = {1, c[1], oh, oh}, st = {c[4], c[4]}, pad = {c[3] / 2, c[3] / 2};
-        CK(dnnl_memory_desc_init_by_tag(&xmd, 4, xd, dnnl_f32, dnnl_nhwc));
-        CK(dnnl_memory_desc_init_by_tag(&wmd, 4, wd, dnnl_f32, dnnl_format_tag_any));
-        CK(dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_a));
-        CK(dnnl_memory_desc_init_by_tag(&ymd, 4, yd, dnnl_f32, dnnl_nhwc));
+        dnnl_memory_desc_t bmd;
         dnnl_convolution_desc_t cd;
-        CK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
-                                              &xmd, &wmd, &bmd, &ymd, st, pad, pad));
+        conv_desc(c[0], c[1], c[2], c[3], c[4], dnnl_nhwc, &cd, &bmd);
         dnnl_post_ops_t po;
         dnnl_primitive_attr_t attr;
         CK(dnnl_post_ops_create(&po));
