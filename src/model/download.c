@@ -560,6 +560,19 @@ static void sweep_stale_staging(const char *root)
     closedir(d);
 }
 
+/* Whether dir resolves to a place under root: a package reached through a
+ * symlink out of the cache (docs/SERVER.md serves a local package that way)
+ * is the user's files, not the cache's. */
+static int resolves_under(const char *root, const char *dir)
+{
+    char *r = realpath(root, NULL), *d = realpath(dir, NULL); /* libc's malloc */
+    size_t n = r ? strlen(r) : 0;
+    int in = r && d && !strncmp(r, d, n) && ((n && r[n - 1] == '/') || d[n] == '/');
+    core_libc_free(r);
+    core_libc_free(d);
+    return in;
+}
+
 mlc_status mdl_fetch_model(const char *id, const mlc_model_options *opt, char **dir_out,
                            int *own_out, mlc_error *err)
 {
@@ -574,7 +587,7 @@ mlc_status mdl_fetch_model(const char *id, const mlc_model_options *opt, char **
     /* Cached in either layout: no network. mlc's own downloads (and
      * inference's legacy cache) first, then inference_models' cache. */
     if (package_complete(final)) {
-        *own_out = 1;
+        *own_out = resolves_under(root, final);
         *dir_out = final;
         final = NULL;
         goto fail;
@@ -640,7 +653,7 @@ mlc_status mdl_fetch_model(const char *id, const mlc_model_options *opt, char **
     }
     mlc_free(tmp);
     tmp = NULL;
-    *own_out = 1;
+    *own_out = resolves_under(root, final);
     *dir_out = final;
     final = NULL;
     goto fail;

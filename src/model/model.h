@@ -137,8 +137,9 @@ mlc_status mdl_model_id_error(const char *s, int allow_dir, mlc_error *err);
 char *mdl_find_cached_package(const char *home, const char *model_id);
 /* Downloads model_id into the cache (atomically) unless already present.
  * *dir_out (caller frees) is the package directory; *own_out is 1 when it is
- * in the layout mlc writes (<root>/<model_id>/ or ~<slug>-<b2s16>), 0 for a
- * layout only read (mdl_find_cached_package). */
+ * in the layout mlc writes (<root>/<model_id>/ or ~<slug>-<b2s16>) and
+ * resolves to a place under the root (not a symlink out of it), 0 otherwise
+ * (and for the layouts only read, mdl_find_cached_package). */
 mlc_status mdl_fetch_model(const char *model_id, const mlc_model_options *opt, char **dir_out,
                            int *own_out, mlc_error *err);
 

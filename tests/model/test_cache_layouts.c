@@ -8,7 +8,8 @@
  * packages attributed to another model) are not used. Directory names are
  * spelled out here (computed with Python's hashlib.blake2s), not derived
  * from the code under test. Also: the weights oneDNN packed are kept beside
- * a package mlc keeps for an id, and nowhere else.
+ * a package mlc keeps for an id, and nowhere else (not by directory, not
+ * through a symlink out of the cache, not in inference_models' tree).
  */
 #include <dirent.h>
 #include <jansson.h>
@@ -287,8 +288,10 @@ static void by_id_scores(const char *id, float out[5])
 static void copy_demo(const char *dir)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && rm -f '%s'/* && cp '%s'/* '%s'", dir, dir,
-             test_path("models/demo"), dir);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s' && rm -f '%s'/* && cd '%s' && cp weights.onnx class_names.txt "
+             "inference_config.json model_config.json '%s'",
+             dir, dir, test_path("models/demo"), dir);
     run(cmd);
 }
 
@@ -332,6 +335,18 @@ static void test_packed_beside_package(void)
     by_id_scores("packed/2", a);
     CHECK(n_packs(dir) == 0);
     unsetenv("MLC_PACK_CACHE");
+    /* A package linked into the cache from elsewhere is the user's own
+     * (docs/SERVER.md serves models/demo so). */
+    char own[700], link[700];
+    snprintf(own, sizeof own, "%s/linked-pkg", work);
+    copy_demo(own);
+    snprintf(link, sizeof link, "%s/linked", cache);
+    mkdir(link, 0755);
+    snprintf(link, sizeof link, "%s/linked/1", cache);
+    CHECK(symlink(own, link) == 0);
+    by_id_scores("linked/1", a);
+    CHECK_NEAR(a[0], ref[0], 1e-6);
+    CHECK(n_packs(own) == 0);
     /* A cache inference wrote is only read. */
     fresh(cache);
     make_v2(cache, V2_DIR, "pkgA1", "inf-cached/5", "onnx", "fp32", 4);
