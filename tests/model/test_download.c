@@ -3,7 +3,8 @@
  * the Roboflow weights API): download into an empty cache, cache hits without
  * the network, the error mapping (401, 403, 404, 500, stalled server,
  * truncated body, bad MD5, wrong task type) with no half package left behind,
- * and two processes downloading the same model at once. The legacy endpoints,
+ * two processes downloading the same model at once, and the packed weights
+ * kept beside a downloaded package. The legacy endpoints,
  * hostile answers, killed downloads and cache layouts are in test_legacy.c
  * and test_cache_layouts.c.
  */
@@ -33,6 +34,24 @@ static void test_download_and_cache(void)
     /* the server is gone: the cache answers, and "best" still works */
     CHECK_OK(load("demo/1", "test-key", 0, &m, &err), &err);
     mlc_model_free(m);
+}
+
+/* A package downloaded by id keeps the weights oneDNN packed beside it
+ * (docs/MODELS.md): shapes/1 is the bundled demo, whose larger weights get
+ * cache entries (tiny's are below the threshold). */
+static void test_download_keeps_packed(void)
+{
+    mlc_model *m = NULL;
+    mlc_error err = {0};
+    empty_cache();
+    if (!start_standin("none")) return;
+    CHECK_OK(load("shapes/1", "test-key", 0, &m, &err), &err);
+    if (m) classify_once(m);
+    mlc_model_free(m); /* waits for the cache file's writer */
+    stop_standin();
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "test $(ls '%s/shapes/1' | grep -c '[.]mlcpack$') = 1", cache);
+    CHECK_MSG(system(cmd) == 0, "no packed-weights file in %s/shapes/1", cache);
 }
 
 /* Loads demo/1 into an empty cache against a failing stand-in. */
@@ -123,7 +142,13 @@ int main(void)
              "> '%s/detector/1/model_config.json'",
              pkgroot);
     CHECK(system(cmd) == 0);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s/shapes/1' && cd '%s/models/demo' && cp weights.onnx class_names.txt "
+             "inference_config.json model_config.json '%s/shapes/1/'",
+             pkgroot, root, pkgroot);
+    CHECK(system(cmd) == 0);
     TEST_RUN(test_download_and_cache);
+    TEST_RUN(test_download_keeps_packed);
     TEST_RUN(test_errors);
     TEST_RUN(test_concurrent_download);
     scratch_done();
