@@ -309,8 +309,9 @@ static mlc_status load_any(const char *dir_or_id, int allow_dir, const mlc_model
     /* The weights oneDNN packed are kept next to the package mlc downloaded,
      * as inference keeps TensorRT's engines in its model cache: a later
      * process maps them instead of reordering the weights again (a third of
-     * a cold start or more, docs/PERFORMANCE.md). Not in a cache another tool
-     * wrote, nor when the caller or $MLC_PACK_CACHE (even empty) decides. */
+     * a cold start or more, docs/PERFORMANCE.md). Not in inference_models'
+     * tree, not through a symlink out of the cache root (the user's own
+     * files), nor when the caller or $MLC_PACK_CACHE (even empty) decides. */
     if (own && !o.pack_cache && !getenv("MLC_PACK_CACHE")) o.pack_cache = dir;
     st = load_dir(dir, dir_or_id, &o, model_out, err);
     mlc_free(dir);
