@@ -21,7 +21,8 @@
  * the thread count is set with omp_set_num_threads() on the calling thread
  * before each run (also the count silu.c's loop runs on).
  *
- * Not here: choosing what becomes a region (partition.c).
+ * Not here: choosing what becomes a region (partition.c); packing and making
+ * the primitives a first bind defers (jobs.c); the state's types (region.h).
  */
 #include <omp.h>
 #include <limits.h>
@@ -30,121 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/dnnl/dn.h"
+#include "engine/dnnl/region.h"
 #include "engine/fit.h"
-
-#define MAX_ARGS 10
-
-struct step {
-    dnnl_primitive_t prim;
-    int lvl;                  /* runs on one thread from this threading level up (see adapt.c) */
-    int single;               /* prim was created for the calling thread alone */
-    int fixed;                /* prim's thread count is fixed when it is made (conv, inner product,
-                               * matmul); other kernels follow OpenMP's count at execution */
-    dnnl_primitive_desc_t pd; /* fixed steps that may switch: kept to make alt */
-    dnnl_primitive_t alt;     /* the same step for the other thread count, made on first need */
-    int alt_failed;
-    int scratch; /* takes the region's scratchpad (DNNL_ARG_SCRATCHPAD, added by bind) */
-    /* Not a primitive: act in place over act_mem's act_n values, a SiLU
-     * over floats (silu.c) or a GELU over bf16 (gelu.c). */
-    dnnl_memory_t act_mem;
-    size_t act_n;
-    enum ir_act act;
-    /* Not a primitive: ws_out = ws_w scaled by ws_s per input channel
-     * (wscale.c), for the folded conv that follows. */
-    dnnl_memory_t ws_w, ws_s, ws_out;
-    struct dn_wscale ws;
-    int n_args;
-    dnnl_exec_arg_t args[MAX_ARGS];
-};
-
-/* Work bind defers to run_jobs: packing a constant into the layout a
- * primitive asked for (cid >= 0; the data becomes mem's handle), or making
- * step's primitive from pd (cid < 0). Both are most of a first run and
- * independent of one another once every primitive desc is made. */
-struct job {
-    const struct dn_op *op;
-    int cid;
-    dnnl_memory_desc_t md;
-    dnnl_memory_t mem;
-    int step;
-    dnnl_primitive_desc_t pd; /* owned until done */
-    int keep_pd;              /* hand pd to the step (adapt makes alternates from it) */
-    int threads;              /* OpenMP threads the primitive is made for */
-    atomic_int taken;         /* a packing job claimed by one of the threads */
-    dnnl_status_t r;
-};
-
-struct pbuf {
-    size_t size, off; /* off: in the region pool (plan_pool) */
-    int busy;
-    int t0, t1; /* alive from bind event t0 to t1 (INT_MAX: to the end) */
-};
-
-struct memref {
-    dnnl_memory_t mem;
-    int buf; /* pool buffer whose pointer becomes the handle; -1 none;
-              * <= -2: region input -2-buf (handle set at run) */
-};
-
-struct vstate {
-    dnnl_memory_desc_t md;
-    dnnl_memory_t mem;
-    int buf;                   /* pool buffer, -1 none, <= -2 region input -2-buf */
-    dnnl_memory_desc_t alt_md; /* one converted copy (reorder) for consumers */
-    dnnl_memory_t alt;
-    int alt_buf;
-    int64_t dims[MLC_MAX_RANK];
-    int rank;
-    int strided; /* md is a permuted (transposed) view: only matmul reads it as is */
-};
-
-struct dn_state {
-    dnnl_engine_t eng;
-    dnnl_stream_t strm;
-    struct step *steps;
-    int n_steps, cap_steps;
-    struct memref *mems;
-    int n_mems, cap_mems;
-    struct pbuf *bufs;
-    int n_bufs, cap_bufs;
-    dnnl_memory_t *out_mem;
-    struct vstate *v;
-    int n_v;
-    /* The pool buffers live in one block of pool_size bytes (bufs[i].off):
-     * the engine's, shared by every region of a plan (they run one after the
-     * other and keep nothing in it between runs), else own_pool. */
-    size_t pool_size;
-    void *own_pool;
-    int pool_set;
-    int keep_pd; /* bind_op keeps a compute step's primitive desc (for adapt) */
-    /* While bind_op binds a conv with an SE scale folded in (wscale.c): the
-     * product's operands, x (its source now) and s (-1 otherwise); it sets
-     * fold_failed when the layouts do not allow it, having bound nothing. */
-    int fold_x, fold_s, fold_failed;
-    int n_folded;
-    int n_subsampled;    /* strided 1x1 convs run on a dense subsample */
-    int n_silu;          /* SiLU post-ops run as our step (own_act) */
-    int n_gelu;          /* GELU post-ops run as our step (own_act) */
-    int n_dense_b;       /* bf16 matmuls reading a dense copy of a transposed view */
-    size_t scratch_size; /* the largest scratchpad a step needs */
-    int tick;            /* bind events, for the buffers' lifetimes */
-    struct job *jobs;
-    int n_jobs, cap_jobs;
-    int levels[DN_ADAPT_LEVELS], n_levels; /* the threading levels that differ */
-    struct eng_adapt adapt;
-};
-
-#define DNCHK(call, what)                                                                          \
-    do {                                                                                           \
-        dnnl_status_t s_ = (call);                                                                 \
-        if (s_ != dnnl_success) {                                                                  \
-            st = core_err(                                                                         \
-                err, s_ == dnnl_out_of_memory ? MLC_STATUS_NO_MEMORY : MLC_STATUS_UNSUPPORTED,     \
-                "oneDNN: %s: %s failed: %s", opname, what, dn_status_str(s_));                     \
-            goto fail;                                                                             \
-        }                                                                                          \
-    } while (0)
 
 /* ---- bind helpers --------------------------------------------------------- */
 
@@ -257,8 +145,6 @@ static struct job *job_new(struct dn_state *s)
     return push_zeroed((void **)&s->jobs, &s->cap_jobs, &s->n_jobs, sizeof *s->jobs);
 }
 
-static int get_threads(void);
-static void set_threads(int n);
 static const dnnl_memory_desc_t *qmd(const_dnnl_primitive_desc_t pd, dnnl_query_t q);
 
 static struct step *step_new(struct dn_state *s)
@@ -867,7 +753,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     j->step = s->n_steps - 1;
     j->pd = pd;
     j->keep_pd = t->fixed && s->keep_pd;
-    j->threads = get_threads();
+    j->threads = dn_get_threads();
     pd = NULL;
     step_arg(t, DNNL_ARG_SRC, m_src);
     if (m_src1) step_arg(t, op->kind == DN_MATMUL ? DNNL_ARG_WEIGHTS : DNNL_ARG_SRC_1, m_src1);
@@ -932,16 +818,12 @@ static void dn_unbind(void *mctx, void *state)
     memset(s, 0, sizeof *s);
 }
 
-/* oneDNN sizes its work split from omp_get_max_threads() when a primitive is
- * created and opens parallel regions of that many threads when it runs, so
- * the count is set on the calling thread before both. */
-static void set_threads(int n)
+void dn_set_threads(int n)
 {
     if (n > 0) omp_set_num_threads(n);
 }
 
-/* OpenMP's current thread count for this thread. */
-static int get_threads(void)
+int dn_get_threads(void)
 {
     return omp_get_max_threads();
 }
@@ -999,136 +881,6 @@ static int pinned_level(void)
 {
     const char *e = getenv("MLC_DNNL_LEVEL");
     return e && e[0] >= '0' && e[0] <= '2' && !e[1] ? e[0] - '0' : -1;
-}
-
-/* A packing job and the size of its packed copy. */
-struct pack_ref {
-    size_t bytes;
-    int job;
-};
-
-struct job_run {
-    struct dn_ctx *c;
-    struct dn_state *s;
-    int nt;                 /* the session's threads */
-    atomic_int next;        /* primitive jobs taken (from the end) */
-    atomic_int helper_busy; /* the helper thread is compiling or packing */
-    struct pack_ref *packs; /* the packing jobs, smallest first */
-    int n_packs;
-};
-
-static int pack_ref_cmp(const void *a, const void *b)
-{
-    const struct pack_ref *x = a, *y = b;
-    return x->bytes < y->bytes ? -1 : x->bytes > y->bytes ? 1 : x->job - y->job;
-}
-
-static void do_job(struct dn_ctx *c, struct dn_state *s, struct job *j, struct dn_spare *spare)
-{
-    if (j->cid >= 0) {
-        void *data = NULL;
-        j->r = dn_const_get(c, j->op, j->cid, &j->md, spare, &data);
-        if (j->r == dnnl_success) j->r = dnnl_memory_set_data_handle(j->mem, data);
-        return;
-    }
-    /* The count the desc was made for: the primitive cache keys on it. */
-    set_threads(j->threads);
-    j->r = dnnl_primitive_create(&s->steps[j->step].prim, j->pd);
-    if (j->r == dnnl_success && j->keep_pd) {
-        s->steps[j->step].pd = j->pd;
-        j->pd = NULL;
-    }
-}
-
-/* Primitive jobs (from the end: the big kernels of the last layers first). */
-static void take_prims(struct job_run *jr)
-{
-    for (int i; (i = atomic_fetch_add(&jr->next, 1)) < jr->s->n_jobs;) {
-        struct job *j = &jr->s->jobs[jr->s->n_jobs - 1 - i];
-        if (j->cid < 0) do_job(jr->c, jr->s, j, NULL);
-    }
-}
-
-/* The packing jobs this thread claims: the packer with a spare buffer takes
- * every one, largest first, so that each plain copy it frees is large enough
- * for the next packed one (struct dn_spare: one constant's worth of fresh
- * memory in all); the helper takes the smallest, up to max_bytes each, into
- * fresh buffers: the many small constants, whose reorders cost more to set
- * up than to run, while packing's peak stays the weights plus about one
- * constant. The helper's reorders run on one thread, and this thread's on
- * all the session's threads but the helper's while the helper works (three
- * runnable threads on two cores left the reorders' OpenMP barrier waiting
- * for a descheduled worker: first runs 5-17% longer, docs/PERFORMANCE.md),
- * on all of them once it is done. */
-static void take_packs(struct job_run *jr, struct dn_spare *spare, size_t max_bytes)
-{
-    for (int k = 0; k < jr->n_packs; k++) {
-        const struct pack_ref *p = &jr->packs[spare ? jr->n_packs - 1 - k : k];
-        if (p->bytes > max_bytes) break;
-        struct job *j = &jr->s->jobs[p->job];
-        int free_ = 0;
-        if (!atomic_compare_exchange_strong(&j->taken, &free_, 1)) continue;
-        int nt = !spare ? 1 : atomic_load(&jr->helper_busy) ? jr->nt - 1 : jr->nt;
-        set_threads(nt > 0 ? nt : 1);
-        do_job(jr->c, jr->s, j, spare);
-    }
-}
-
-/* The helper: kernels first, then small packing jobs. */
-static void *job_helper(void *arg)
-{
-    struct job_run *jr = arg;
-    take_prims(jr);
-    take_packs(jr, NULL, (size_t)1 << 20);
-    atomic_store(&jr->helper_busy, 0);
-    return NULL;
-}
-
-/* Runs the deferred jobs: the packing on this thread and the primitives on a
- * helper thread when the session has more than one (a failed pthread_create
- * just leaves them all here). Packing is the longer part (reorders are bound
- * by memory traffic), so the helper then packs the small constants from the
- * other end, and this thread compiles what kernels are left. */
-static mlc_status run_jobs(struct dn_ctx *c, struct dn_state *s, int nt, mlc_error *err)
-{
-    const char *opname = "region";
-    mlc_status st = MLC_OK;
-    struct job_run jr = {c, s, nt, 0, 0, NULL, 0};
-    jr.packs = mlc_alloc(sizeof *jr.packs * (size_t)(s->n_jobs + 1));
-    if (!jr.packs) {
-        st = core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN region: out of memory");
-        goto fail;
-    }
-    for (int i = 0; i < s->n_jobs; i++)
-        if (s->jobs[i].cid >= 0)
-            jr.packs[jr.n_packs++] =
-                (struct pack_ref){dnnl_memory_desc_get_size(&s->jobs[i].md), i};
-    qsort(jr.packs, (size_t)jr.n_packs, sizeof *jr.packs, pack_ref_cmp);
-    pthread_t th;
-    atomic_store(&jr.helper_busy, 1);
-    int helper = nt > 1 && s->n_jobs > 1 && pthread_create(&th, NULL, job_helper, &jr) == 0;
-    if (!helper) atomic_store(&jr.helper_busy, 0);
-    struct dn_spare spare = {0};
-    take_packs(&jr, &spare, SIZE_MAX);
-    dn_spare_free(&spare);
-    take_prims(&jr);
-    if (helper) pthread_join(th, NULL);
-    set_threads(nt);
-    int bad = -1;
-    for (int i = 0; i < s->n_jobs; i++) {
-        struct job *j = &s->jobs[i];
-        if (j->pd) dnnl_primitive_desc_destroy(j->pd);
-        j->pd = NULL;
-        if (j->r != dnnl_success && bad < 0) bad = i;
-    }
-    if (bad >= 0) {
-        opname = s->jobs[bad].op->name;
-        DNCHK(s->jobs[bad].r, s->jobs[bad].cid >= 0 ? "weights" : "primitive");
-    }
-fail:
-    mlc_free(jr.packs);
-    s->n_jobs = 0;
-    return st;
 }
 
 /* SE scales to fold into the 1x1 conv that reads them (wscale.c): at batch
@@ -1192,7 +944,7 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
         s->v[i].rank = shapes[i].rank;
         memcpy(s->v[i].dims, shapes[i].dims, sizeof s->v[i].dims);
     }
-    set_threads(c->threads);
+    dn_set_threads(c->threads);
     DNCHK(dnnl_engine_create(&s->eng, dnnl_cpu, 0), "engine");
     DNCHK(dnnl_stream_create(&s->strm, s->eng, dnnl_stream_default_flags), "stream");
     for (int i = 0; i < c->n_vals; i++) {
@@ -1213,7 +965,7 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
         DNCHK(mem_new(s, &s->v[i].md, -2 - i, NULL, &s->v[i].mem), "input memory");
         s->v[i].buf = -2 - i;
     }
-    int nt = get_threads(), has[DN_ADAPT_LEVELS] = {1, 0, 0};
+    int nt = dn_get_threads(), has[DN_ADAPT_LEVELS] = {1, 0, 0};
     double lo = serial_macs();
     for (int i = 0; i < c->n_ops; i++) {
         const struct dn_op *op = &c->ops[i];
@@ -1226,7 +978,7 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
         if (lvl < DN_ADAPT_LEVELS) has[lvl] = 1;
         s->keep_pd = lvl >= 1 && lvl < DN_ADAPT_LEVELS;
         if (fold[i] > i) continue; /* an SE scale, folded into conv fold[i] */
-        if (single) set_threads(1);
+        if (single) dn_set_threads(1);
         if (fold[i] >= 0) { /* this conv reads the SE product fold[i] */
             const struct dn_op *m = &c->ops[fold[i]];
             s->fold_x = m->in[0], s->fold_s = m->in[1], s->fold_failed = 0;
@@ -1240,7 +992,7 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
         } else {
             st = bind_op(c, s, i, last, err);
         }
-        if (single) set_threads(nt);
+        if (single) dn_set_threads(nt);
         if (st) goto fail;
         for (int k = first; k < s->n_steps; k++) {
             s->steps[k].lvl = lvl;
@@ -1250,7 +1002,7 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
         for (int k = 0; k < 3; k++)
             if (used[k] >= 0 && last[used[k]] == i) value_release(s, used[k]);
     }
-    if ((st = run_jobs(c, s, nt, err))) goto fail;
+    if ((st = dn_run_jobs(c, s, nt, err))) goto fail;
     for (int i = 0; i < c->n_out; i++) {
         struct vstate *v = &s->v[c->outs[i]];
         dnnl_memory_desc_t md;
@@ -1337,7 +1089,7 @@ static int make_alt(struct dn_state *s, struct step *t, int threads, int nt)
     /* The thread count matters twice: the desc sizes the kernel's work split
      * and the primitive cache keys on the count at primitive creation (the
      * other count would hand back t->prim itself). */
-    set_threads(threads);
+    dn_set_threads(threads);
     dnnl_status_t r = dn_make_prim(od, attr, s->eng, &pd, 1);
     if (r != dnnl_success) goto out;
     if (dnnl_memory_desc_get_size(qmd(pd, dnnl_query_scratchpad_md)) > s->scratch_size) goto done;
@@ -1353,7 +1105,7 @@ static int make_alt(struct dn_state *s, struct step *t, int threads, int nt)
 done:
     dnnl_primitive_desc_destroy(pd);
 out:
-    set_threads(nt);
+    dn_set_threads(nt);
     return 1;
 }
 
@@ -1377,8 +1129,8 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
         if ((st = dn_set_pool(mctx, s, (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63), err)))
             return st;
     }
-    set_threads(c->threads);
-    int nt = get_threads(), cur = nt;
+    dn_set_threads(c->threads);
+    int nt = dn_get_threads(), cur = nt;
     for (int i = 0; i < s->n_mems; i++)
         if (s->mems[i].buf <= -2)
             DNCHK(dnnl_memory_set_data_handle(s->mems[i].mem, in[-2 - s->mems[i].buf].data),
@@ -1403,7 +1155,7 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
                 one = t->single;
         }
         int want = one ? 1 : nt;
-        if (want != cur) set_threads(cur = want);
+        if (want != cur) dn_set_threads(cur = want);
         if (t->act_mem) {
             void *h = NULL;
             DNCHK(dnnl_memory_get_data_handle(t->act_mem, &h), "activation");
@@ -1426,7 +1178,7 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
     DNCHK(dnnl_stream_wait(s->strm), "wait");
     if (s->adapt.n_levels > 1) eng_adapt_record(&s->adapt, idx, made ? -1 : core_now() - t0);
 fail:
-    if (cur != nt) set_threads(nt);
+    if (cur != nt) dn_set_threads(nt);
     return st;
 }
 

@@ -1,0 +1,138 @@
+/*
+ * region.h - the oneDNN region's per-session state, shared by region.c
+ * (bind and run) and jobs.c (the deferred packing and primitive creation of
+ * a first bind, on two threads). Private to src/engine/dnnl/.
+ */
+#ifndef MLC_ENGINE_DNNL_REGION_H
+#define MLC_ENGINE_DNNL_REGION_H
+
+#include <stdatomic.h>
+
+#include "engine/dnnl/dn.h"
+
+#define MAX_ARGS 10
+
+struct step {
+    dnnl_primitive_t prim;
+    int lvl;                  /* runs on one thread from this threading level up (see adapt.c) */
+    int single;               /* prim was created for the calling thread alone */
+    int fixed;                /* prim's thread count is fixed when it is made (conv, inner product,
+                               * matmul); other kernels follow OpenMP's count at execution */
+    dnnl_primitive_desc_t pd; /* fixed steps that may switch: kept to make alt */
+    dnnl_primitive_t alt;     /* the same step for the other thread count, made on first need */
+    int alt_failed;
+    int scratch; /* takes the region's scratchpad (DNNL_ARG_SCRATCHPAD, added by bind) */
+    /* Not a primitive: act in place over act_mem's act_n values, a SiLU
+     * over floats (silu.c) or a GELU over bf16 (gelu.c). */
+    dnnl_memory_t act_mem;
+    size_t act_n;
+    enum ir_act act;
+    /* Not a primitive: ws_out = ws_w scaled by ws_s per input channel
+     * (wscale.c), for the folded conv that follows. */
+    dnnl_memory_t ws_w, ws_s, ws_out;
+    struct dn_wscale ws;
+    int n_args;
+    dnnl_exec_arg_t args[MAX_ARGS];
+};
+
+/* Work bind defers to run_jobs: packing a constant into the layout a
+ * primitive asked for (cid >= 0; the data becomes mem's handle), or making
+ * step's primitive from pd (cid < 0). Both are most of a first run and
+ * independent of one another once every primitive desc is made. */
+struct job {
+    const struct dn_op *op;
+    int cid;
+    dnnl_memory_desc_t md;
+    dnnl_memory_t mem;
+    int step;
+    dnnl_primitive_desc_t pd; /* owned until done */
+    int keep_pd;              /* hand pd to the step (adapt makes alternates from it) */
+    int threads;              /* OpenMP threads the primitive is made for */
+    atomic_int taken;         /* a packing job claimed by one of the threads */
+    dnnl_status_t r;
+};
+
+struct pbuf {
+    size_t size, off; /* off: in the region pool (plan_pool) */
+    int busy;
+    int t0, t1; /* alive from bind event t0 to t1 (INT_MAX: to the end) */
+};
+
+struct memref {
+    dnnl_memory_t mem;
+    int buf; /* pool buffer whose pointer becomes the handle; -1 none;
+              * <= -2: region input -2-buf (handle set at run) */
+};
+
+struct vstate {
+    dnnl_memory_desc_t md;
+    dnnl_memory_t mem;
+    int buf;                   /* pool buffer, -1 none, <= -2 region input -2-buf */
+    dnnl_memory_desc_t alt_md; /* one converted copy (reorder) for consumers */
+    dnnl_memory_t alt;
+    int alt_buf;
+    int64_t dims[MLC_MAX_RANK];
+    int rank;
+    int strided; /* md is a permuted (transposed) view: only matmul reads it as is */
+};
+
+struct dn_state {
+    dnnl_engine_t eng;
+    dnnl_stream_t strm;
+    struct step *steps;
+    int n_steps, cap_steps;
+    struct memref *mems;
+    int n_mems, cap_mems;
+    struct pbuf *bufs;
+    int n_bufs, cap_bufs;
+    dnnl_memory_t *out_mem;
+    struct vstate *v;
+    int n_v;
+    /* The pool buffers live in one block of pool_size bytes (bufs[i].off):
+     * the engine's, shared by every region of a plan (they run one after the
+     * other and keep nothing in it between runs), else own_pool. */
+    size_t pool_size;
+    void *own_pool;
+    int pool_set;
+    int keep_pd; /* bind_op keeps a compute step's primitive desc (for adapt) */
+    /* While bind_op binds a conv with an SE scale folded in (wscale.c): the
+     * product's operands, x (its source now) and s (-1 otherwise); it sets
+     * fold_failed when the layouts do not allow it, having bound nothing. */
+    int fold_x, fold_s, fold_failed;
+    int n_folded;
+    int n_subsampled;    /* strided 1x1 convs run on a dense subsample */
+    int n_silu;          /* SiLU post-ops run as our step (own_act) */
+    int n_gelu;          /* GELU post-ops run as our step (own_act) */
+    int n_dense_b;       /* bf16 matmuls reading a dense copy of a transposed view */
+    size_t scratch_size; /* the largest scratchpad a step needs */
+    int tick;            /* bind events, for the buffers' lifetimes */
+    struct job *jobs;
+    int n_jobs, cap_jobs;
+    int levels[DN_ADAPT_LEVELS], n_levels; /* the threading levels that differ */
+    struct eng_adapt adapt;
+};
+
+#define DNCHK(call, what)                                                                          \
+    do {                                                                                           \
+        dnnl_status_t s_ = (call);                                                                 \
+        if (s_ != dnnl_success) {                                                                  \
+            st = core_err(                                                                         \
+                err, s_ == dnnl_out_of_memory ? MLC_STATUS_NO_MEMORY : MLC_STATUS_UNSUPPORTED,     \
+                "oneDNN: %s: %s failed: %s", opname, what, dn_status_str(s_));                     \
+            goto fail;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+/* oneDNN sizes its work split from omp_get_max_threads() when a primitive is
+ * created and opens parallel regions of that many threads when it runs, so
+ * the count is set on the calling thread before both (n <= 0: unchanged). */
+void dn_set_threads(int n);
+/* OpenMP's current thread count for this thread. */
+int dn_get_threads(void);
+
+/* Runs s's deferred jobs (s->jobs, then none are left): packing constants
+ * and making primitives, on this thread and, when nt > 1, a helper. The
+ * first failure is reported, naming its op. */
+mlc_status dn_run_jobs(struct dn_ctx *c, struct dn_state *s, int nt, mlc_error *err);
+
+#endif
