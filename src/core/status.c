@@ -44,8 +44,13 @@ mlc_status core_err_prefix(mlc_error *err, const char *fmt, ...)
     va_start(ap, fmt);
     int k = vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
-    if (k >= 0 && (size_t)k < sizeof err->message)
-        snprintf(err->message + k, sizeof err->message - (size_t)k, ": %s", old);
+    /* The old message is cut to what fits: the prefix names the outer context,
+     * which matters more than the tail of the inner one. Using snprintf's result
+     * tells gcc the truncation is intended. */
+    if (k >= 0 && (size_t)k < sizeof err->message) {
+        int n = snprintf(err->message + k, sizeof err->message - (size_t)k, ": %s", old);
+        (void)n;
+    }
     return err->status;
 }
 
