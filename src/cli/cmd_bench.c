@@ -61,7 +61,7 @@ int cli_cmp_double(const void *a, const void *b)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mlc bench MODEL.onnx [--batch N] [--threads N] [--runs N]\n"
-               "                 [--precision f32|bf16] [--backend ref|auto]\n"
+               "                 [--precision f32|bf16|int8] [--backend ref|auto]\n"
                "                 [--input in.npy] [--output out.npy] [--pack-cache DIR] [--json]\n"
                "       mlc bench PACKAGE_DIR --image IMG [--threads N] [--runs N] [--json]\n"
                "Times load, first run and --runs runs (default 20) after 2 warm-ups;\n"
@@ -114,8 +114,10 @@ int cli_cmd_bench(int argc, char **argv)
                 opt.precision = MLC_PRECISION_F32;
             else if (!strcmp(v, "bf16"))
                 opt.precision = MLC_PRECISION_BF16;
+            else if (!strcmp(v, "int8"))
+                opt.precision = MLC_PRECISION_INT8;
             else {
-                fprintf(stderr, "mlc bench: --precision is f32 or bf16, not '%s'\n", v);
+                fprintf(stderr, "mlc bench: --precision is f32, bf16 or int8, not '%s'\n", v);
                 return 2;
             }
             i++;
@@ -229,7 +231,9 @@ int cli_cmd_bench(int argc, char **argv)
         rc = cli_fail(&err);
         goto done;
     }
-    const char *prec = opt.precision == MLC_PRECISION_BF16 ? "bf16" : "f32";
+    const char *prec = opt.precision == MLC_PRECISION_BF16   ? "bf16"
+                       : opt.precision == MLC_PRECISION_INT8 ? "int8"
+                                                             : "f32";
     const char *be = opt.backend == MLC_BACKEND_REFERENCE ? "ref" : "auto";
     int pk_loaded, pk_added, pk_hits;
     mlc_net_pack_cache_counts(net, &pk_loaded, &pk_added, &pk_hits);

@@ -1,6 +1,7 @@
 /*
  * cmd_classify.c - `mlc classify --model DIR|ID IMAGE... [--confidence C]
- * [--threads N] [--truth labels.json] [--compact] [--active-learning ...]`.
+ * [--threads N] [--precision f32|bf16|int8] [--truth labels.json] [--compact]
+ * [--active-learning ...]`.
  *
  * Prints a JSON array with one Roboflow multi-label response per image, each
  * with the image's file name added as "file". With --truth (a JSON object
@@ -21,13 +22,16 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mlc classify --model DIR|ID IMAGE... [--confidence 0.4|best|default]\n"
-               "                    [--threads N] [--truth labels.json] [--compact]\n"
+               "                    [--threads N] [--precision f32|bf16|int8]\n"
+               "                    [--truth labels.json] [--compact]\n"
                "Prints one Roboflow multi-label response per image as a JSON array.\n"
                "  --model       a package directory or a Roboflow model id (\"project/3\";\n"
                "                downloaded with $ROBOFLOW_API_KEY into $MODEL_CACHE_DIR)\n"
                "  --confidence  threshold: a number in [0,1], \"best\" (the package's\n"
                "                recommended per-class thresholds) or \"default\"; default best\n"
                "  --threads     compute threads (default: all cores)\n"
+               "  --precision   f32 (default), bf16 or int8 (oneDNN backend; see\n"
+               "                docs/ENGINE.md for what each keeps of float32's scores)\n"
                "  --truth       JSON object file name -> true labels; prints a table to\n"
                "                stderr and exits 1 on any mismatch\n"
                "  --active-learning      offer each image and prediction to active learning\n"
@@ -98,6 +102,7 @@ int cli_cmd_classify(int argc, char **argv)
     const char *al_target = NULL, *al_config = NULL, *al_local = NULL, *al_queue = NULL;
     const char *api_key = NULL;
     int threads = 0, compact = 0, rc = 1, al = 0;
+    mlc_precision precision = MLC_PRECISION_F32;
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     size_t n_files = 0;
     if (!files) return 1;
@@ -120,6 +125,17 @@ int cli_cmd_classify(int argc, char **argv)
                 return 2;
             }
             threads = (int)t;
+        } else if (!strcmp(a, "--precision") && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (!strcmp(v, "f32") || !strcmp(v, "bf16") || !strcmp(v, "int8")) {
+                precision = v[0] == 'f'   ? MLC_PRECISION_F32
+                            : v[0] == 'b' ? MLC_PRECISION_BF16
+                                          : MLC_PRECISION_INT8;
+            } else {
+                fprintf(stderr, "mlc classify: --precision is f32, bf16 or int8, not '%s'\n", v);
+                free(files);
+                return 2;
+            }
         } else if (!strcmp(a, "--truth") && i + 1 < argc) {
             truth_path = argv[++i];
         } else if (!strcmp(a, "--compact")) {
@@ -176,6 +192,7 @@ int cli_cmd_classify(int argc, char **argv)
     }
     mlc_model_options_default(&opt);
     opt.threads = threads;
+    opt.precision = precision;
     if (api_key) opt.api_key = api_key;
     if (al && mlc_active_learning_configure(al_queue, al_config, al_local, 0, &err)) {
         rc = cli_fail(&err);

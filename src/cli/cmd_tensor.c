@@ -1,6 +1,6 @@
 /*
  * cmd_tensor.c - `mlc tensor MODEL.onnx --input in.npy [--input more.npy ...]
- * --output out.npy [--threads N] [--backend ref|auto] [--precision f32|bf16]
+ * --output out.npy [--threads N] [--backend ref|auto] [--precision f32|bf16|int8]
  * [--pack-cache DIR]`:
  * runs a raw ONNX network on .npy inputs (graph input order) and writes the
  * first output as .npy float32. Uses only the public API (mlc.h).
@@ -15,9 +15,10 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: mlc tensor MODEL.onnx --input IN.npy [--input IN2.npy ...] "
-                    "--output OUT.npy [--threads N] [--backend ref|auto] [--precision f32|bf16] "
-                    "[--pack-cache DIR]\n");
+    fprintf(stderr,
+            "usage: mlc tensor MODEL.onnx --input IN.npy [--input IN2.npy ...] "
+            "--output OUT.npy [--threads N] [--backend ref|auto] [--precision f32|bf16|int8] "
+            "[--pack-cache DIR]\n");
     return 2;
 }
 
@@ -58,6 +59,8 @@ int cli_cmd_tensor(int argc, char **argv)
                 opt.precision = MLC_PRECISION_F32;
             else if (strcmp(v, "bf16") == 0)
                 opt.precision = MLC_PRECISION_BF16;
+            else if (strcmp(v, "int8") == 0)
+                opt.precision = MLC_PRECISION_INT8;
             else
                 return usage();
             i++;

@@ -424,6 +424,26 @@ def train(model, x_tr, y_tr, x_val, y_val, epochs, bs, lr, log):
             f"val exact@0.5 {vacc:.4f} ({time.time() - t0:.1f}s)")
 
 
+def write_test_images(out_dir):
+    """The test split of main() (same seeds), every image as the file it was
+    round-tripped through, and labels.json (file name -> true labels): the
+    set bench/agree.sh measures reduced precision on. No training."""
+    rng_te = np.random.default_rng(SEED + 30)
+    _, _, items = build_split(rng_te, N_TEST, test_format(np.random.default_rng(SEED + 31)),
+                              keep_full=N_TEST)
+    os.makedirs(out_dir, exist_ok=True)
+    labels = {}
+    for i, it in enumerate(items):
+        fname = f"test_{i + 1:03d}.{it['ext']}"
+        with open(os.path.join(out_dir, fname), "wb") as fh:
+            fh.write(it["buf"].tobytes())
+        labels[fname] = [CLASSES[c] for c in range(len(CLASSES)) if it["label"][c] > 0.5]
+    with open(os.path.join(out_dir, "labels.json"), "w") as fh:
+        json.dump(labels, fh, indent=1)
+        fh.write("\n")
+    print(f"{len(items)} test images in {out_dir}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--epochs", type=int, default=14)
@@ -432,7 +452,13 @@ def main():
     ap.add_argument("--n-train", type=int, default=N_TRAIN)
     ap.add_argument("--dry", action="store_true",
                     help="train and report only, write nothing")
+    ap.add_argument("--test-images", metavar="DIR",
+                    help="write the whole held-out test split (the same images the "
+                         "training run tests on) as files plus labels.json to DIR, and stop")
     args = ap.parse_args()
+    if args.test_images:
+        write_test_images(args.test_images)
+        return
 
     torch.set_num_threads(2)
     torch.manual_seed(SEED)

@@ -69,6 +69,13 @@ struct dn_const {
     int64_t src_off;
     size_t src_len;
     int lazy;
+    /* int8 convolution weights (q8.c): per output channel dequantization
+     * scales, the s8 plain (oihw) copy every layout is reordered from, and
+     * those packed layouts. NULL until an int8 bind asks. */
+    float *q8_dq;
+    int8_t *q8_plain;
+    struct dn_packed *q8_pk;
+    int n_q8_pk;
 };
 
 struct dn_op {
@@ -132,6 +139,7 @@ struct dn_ctx {
     int n_consts;
     int threads;
     int bf16;
+    int int8;              /* group-1 convolutions in int8 (q8.c), the rest in f32 */
     size_t silu_max;       /* largest output our SiLU/GELU steps take (dn_silu_max) */
     struct eng_pcache *pc; /* packed-weights cache (borrowed from the net), or NULL */
     pthread_mutex_t lock;  /* guards consts[] packing state (at first binds) */
@@ -149,6 +157,8 @@ extern const struct eng_region_vtbl dn_region_vtbl;
 const struct eng_adapt *dn_region_adapt(const void *state);
 /* How many SE scales a bound state folded into conv weights (wscale.c). */
 int dn_region_n_folded(const void *state);
+/* Convolutions a bound state runs in int8 (q8.c; tests). */
+int dn_region_n_q8(const void *state);
 /* Strided 1x1 convolutions a bound state runs on a dense subsample (tests). */
 int dn_region_n_subsampled(const void *state);
 /* SiLU post-ops a bound state runs as silu.c's step (tests). */
@@ -203,6 +213,23 @@ dnnl_status_t dn_make_prim(const_dnnl_op_desc_t d, const_dnnl_primitive_attr_t a
 dnnl_status_t dn_make_prim_prefer(const_dnnl_op_desc_t d, const_dnnl_primitive_attr_t attr,
                                   dnnl_engine_t eng, dnnl_primitive_desc_t *pd, const char *avoid,
                                   const char *prefer);
+
+/* pack.c: a lazy constant's plain bytes, read from the model file (under
+ * c->lock). */
+dnnl_status_t dn_const_load(struct dn_ctx *c, struct dn_const *k);
+
+/* q8.c: int8 convolutions. dn_q8_scales: constant cid's per output channel
+ * dequantization scales (quantizing it once per net, thread-safe); the
+ * array lives as long as ctx. dn_const_get_q8: its s8 weights in layout
+ * want (packed once per net). dn_q8_quantize: y = x quantized per tensor,
+ * u8 (x >= 0) or s8, on the calling thread's OpenMP threads; *dq_out =
+ * the scale that maps y back (x ~ y * dq). dn_q8_const_free: k's int8
+ * copies. */
+dnnl_status_t dn_q8_scales(struct dn_ctx *c, int cid, const float **dq);
+dnnl_status_t dn_const_get_q8(struct dn_ctx *c, int cid, const dnnl_memory_desc_t *want,
+                              void **data_out);
+void dn_q8_quantize(const float *x, size_t n, void *y, int u8, float *dq_out);
+void dn_q8_const_free(struct dn_const *k);
 
 /* wscale.c: W'[o][c] = W[o][c] * s[c] for a 1x1 convolution's packed
  * weights w and an SE block's scale s [1,C,1,1] (see the file). plan checks

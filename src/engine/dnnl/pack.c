@@ -16,7 +16,9 @@ void eng_dnnl_variant(const struct eng_backend_opts *o, char *buf, size_t n)
     const dnnl_version_t *v = dnnl_version();
     snprintf(buf, n, "dnnl %d.%d.%d %s isa %d %s", v->major, v->minor, v->patch, v->hash,
              (int)dnnl_get_effective_cpu_isa(),
-             o->precision == MLC_PRECISION_BF16 ? "bf16" : "f32");
+             o->precision == MLC_PRECISION_BF16   ? "bf16"
+             : o->precision == MLC_PRECISION_INT8 ? "int8"
+                                                  : "f32");
 }
 
 /* A lazy constant's packed form in layout want from the cache, as a packed
@@ -47,8 +49,8 @@ static int from_cache(struct dn_ctx *c, struct dn_const *k, const dnnl_memory_de
 }
 
 /* A lazy constant's plain bytes, read from the model file (no cache entry
- * has the layout a primitive asks for). Under c->lock. */
-static dnnl_status_t from_file(struct dn_ctx *c, struct dn_const *k)
+ * has the layout a primitive asks for, or int8 quantizes them). */
+dnnl_status_t dn_const_load(struct dn_ctx *c, struct dn_const *k)
 {
     void *d = mlc_alloc(k->src_len + 64);
     if (!d) return dnnl_out_of_memory;
@@ -81,6 +83,10 @@ void dn_const_md(const struct dn_ctx *c, const struct dn_op *op, int cid, int ra
         d[3] = k->dims[2];
         d[4] = k->dims[3];
         dnnl_memory_desc_init_by_tag(md, 5, d, dnnl_f32, dnnl_goihw);
+    } else if (op->kind == DN_CONV && cid == op->b && rank_as == 4) {
+        /* An int8 convolution's bias, added by a binary post-op (q8.c). */
+        d[0] = 1, d[1] = k->dims[0], d[2] = 1, d[3] = 1;
+        dnnl_memory_desc_init_by_tag(md, 4, d, dnnl_f32, dnnl_abcd);
     } else if (op->kind == DN_IP && cid == op->w && !op->trans_b) {
         d[0] = k->dims[1];
         d[1] = k->dims[0];
@@ -131,7 +137,7 @@ dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
         *data_out = k->pk[k->n_pk - 1].data;
         goto out;
     }
-    if (k->lazy && k->n_pk == 0 && (r = from_file(c, k)) != dnnl_success) goto out;
+    if (k->lazy && k->n_pk == 0 && (r = dn_const_load(c, k)) != dnnl_success) goto out;
     if (k->data && dnnl_memory_desc_equal(&logical, want)) {
         *data_out = k->data;
         k->n_pk_plain_users++;

@@ -654,6 +654,7 @@ static mlc_status build_region(struct ir_graph *g, const struct eng_backend_opts
     pthread_cond_init(&c->cond, NULL);
     c->threads = o->threads;
     c->bf16 = o->precision == MLC_PRECISION_BF16;
+    c->int8 = o->precision == MLC_PRECISION_INT8;
     c->silu_max = silu_max;
     c->pc = o->pcache;
     if (dnnl_engine_create(&c->eng, dnnl_cpu, 0) != dnnl_success) {

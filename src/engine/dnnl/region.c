@@ -272,6 +272,59 @@ static dnnl_status_t make_attr(const struct dn_op *op, int n_skip, dnnl_primitiv
     return r;
 }
 
+/* An int8 convolution's attributes (q8.c): output scales dq per output
+ * channel (the weights'), then post-ops: times the source's scale (a
+ * one-float operand, post-op 0), plus the bias (post-op 1, when b), then
+ * op's own but the last n_skip. */
+static dnnl_status_t make_attr_q8(const struct dn_op *op, int n_skip, const float *dq, int64_t oc,
+                                  int b, dnnl_primitive_attr_t *attr)
+{
+    dnnl_status_t r = dn_region_attr(attr);
+    dnnl_post_ops_t po = NULL;
+    dnnl_memory_desc_t one, bias;
+    dnnl_dims_t d1 = {1, 1, 1, 1}, db = {1, oc, 1, 1};
+    dnnl_memory_desc_init_by_tag(&one, 4, d1, dnnl_f32, dnnl_abcd);
+    dnnl_memory_desc_init_by_tag(&bias, 4, db, dnnl_f32, dnnl_abcd);
+    if (r == dnnl_success) r = dnnl_primitive_attr_set_output_scales(*attr, oc, 1 << 1, dq);
+    if (r == dnnl_success) r = dnnl_post_ops_create(&po);
+    if (r == dnnl_success) r = dnnl_post_ops_append_binary(po, dnnl_binary_mul, &one);
+    if (r == dnnl_success && b) r = dnnl_post_ops_append_binary(po, dnnl_binary_add, &bias);
+    for (int i = 0; r == dnnl_success && i < op->n_post - n_skip; i++)
+        r = op->post[i].sum ? dnnl_post_ops_append_sum(po, 1.0f)
+                            : dnnl_post_ops_append_eltwise(po, 1.0f, op->post[i].alg,
+                                                           op->post[i].alpha, op->post[i].beta);
+    if (r == dnnl_success) r = dnnl_primitive_attr_set_post_ops(*attr, po);
+    if (po) dnnl_post_ops_destroy(po);
+    return r;
+}
+
+/* Whether op's output is >= 0 wherever its inputs are: its last post-op
+ * clips below at 0 (ReLU, ReLU6, a sigmoid), or it only moves or pools
+ * values of an input that is. */
+static int out_nonneg(const struct dn_state *s, const struct dn_op *op)
+{
+    const struct dn_post *p = op->n_post ? &op->post[op->n_post - 1] : NULL;
+    if (p && !p->sum)
+        return (p->alg == dnnl_eltwise_relu && p->alpha == 0) ||
+               (p->alg == dnnl_eltwise_clip && p->alpha >= 0) || p->alg == dnnl_eltwise_logistic;
+    if (p) return 0;
+    switch (op->kind) {
+    case DN_ELTWISE:
+        return (op->alg == dnnl_eltwise_relu && op->alpha == 0) ||
+               (op->alg == dnnl_eltwise_clip && op->alpha >= 0) || op->alg == dnnl_eltwise_logistic;
+    case DN_POOL:
+    case DN_GPOOL:
+    case DN_VIEW:
+    case DN_TRANSPOSE:
+    case DN_SLICE:
+        return s->v[op->in[0]].nonneg;
+    case DN_CONCAT:
+        return s->v[op->in[0]].nonneg && s->v[op->in[1]].nonneg;
+    default:
+        return 0;
+    }
+}
+
 /* Wraps constant cid, packed as pd's md for `what`, in a session memory. */
 static dnnl_status_t const_mem(struct dn_state *s, const struct dn_op *op, int cid,
                                const dnnl_memory_desc_t *md, dnnl_memory_t *out)
@@ -284,6 +337,7 @@ static dnnl_status_t const_mem(struct dn_state *s, const struct dn_op *op, int c
     j->cid = cid;
     j->md = *md;
     j->mem = *out;
+    j->q8 = md->data_type == dnnl_s8;
     return dnnl_success;
 }
 
@@ -365,11 +419,24 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     int flat = 0;              /* matmul run as 2-D on reshaped views of src/dst */
 
     enum ir_act own = own_act(c, op, o);
+    /* int8: every group-1 convolution (q8.c); its source is quantized by a
+     * step of ours just before it, into tmp[0], its scale into tmp[1]. */
+    int q8 = c->int8 && op->kind == DN_CONV && op->group == 1 && s->fold_s < 0;
+    const float *w_dq = NULL;
+    dnnl_memory_t m_qs = NULL;
     /* A strided 1x1 convolution reads only every s-th pixel: it runs as a
      * reorder of that subsample into a dense buffer and a stride-1 conv. */
-    int subsample = op->kind == DN_CONV && subsample_ok(op, a, dt);
+    int subsample = op->kind == DN_CONV && !q8 && subsample_ok(op, a, dt);
     dnnl_memory_desc_t sub_md;
-    DNCHK(make_attr(op, own != IR_ACT_NONE, &attr), "attributes");
+    o->nonneg = out_nonneg(s, op);
+    if (q8) {
+        DNCHK(dn_q8_scales(c, op->w, &w_dq), "int8 weights");
+        DNCHK(
+            make_attr_q8(op, own != IR_ACT_NONE, w_dq, c->consts[op->w].dims[0], op->b >= 0, &attr),
+            "int8 attributes");
+    } else {
+        DNCHK(make_attr(op, own != IR_ACT_NONE, &attr), "attributes");
+    }
     /* Layout-preserving ops take the value's layout as it is (in dt); a transposed
      * view only an activation x activation matmul (constant weights: slow gemm:jit). */
     if (a->md.data_type == dt && (!a->strided || (op->kind == DN_MATMUL && op->in[1] >= 0)))
@@ -400,15 +467,16 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         } else {
             for (int k = 0; k < 4; k++) wd[k] = w->dims[k];
         }
-        dnnl_memory_desc_init_by_tag(&w_md, wr, wd, dt, dnnl_format_tag_any);
+        dnnl_memory_desc_init_by_tag(&w_md, wr, wd, q8 ? dnnl_s8 : dt, dnnl_format_tag_any);
         if (op->b >= 0) md_plain(&b_md, 1, &w->dims[0], dnnl_f32);
+        if (q8) md_any(&any_src, a->rank, a->dims, a->nonneg ? dnnl_u8 : dnnl_s8);
         /* Source layout "any": handed a plain layout, oneDNN falls back to a
          * gemm-based kernel 3-4x slower than its blocked direct kernels; the
          * blocked layout it picks matches the previous conv's output, so
          * inside a region this reorders only the region input. */
         DNCHK(dnnl_dilated_convolution_forward_desc_init(
                   &d.conv, dnnl_forward_inference, dnnl_convolution_direct, &any_src, &w_md,
-                  op->b >= 0 ? &b_md : NULL, &dst_md, st2, dl, pl, pr),
+                  op->b >= 0 && !q8 ? &b_md : NULL, &dst_md, st2, dl, pl, pr),
               "convolution descriptor");
         if (op->group > 1 && op->group == w->dims[0] && w->dims[1] == 1 && dt == dnnl_f32)
             DNCHK(dn_make_prim_prefer(&d.conv, attr, s->eng, &pd, "brdgmm_dw", "jit_dw:"),
@@ -630,6 +698,28 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         DNCHK(mem_new(s, &sub_md, a->buf, NULL, &m_view), "subsample view");
         DNCHK(add_reorder(s, m_view, &sub_md, want, &m_src, &tmp[1], NULL), "subsample");
         s->n_subsampled++;
+    } else if (q8) {
+        /* The source in float32, in the layout the int8 kernel wants, then
+         * quantized into tmp[0] by our step. */
+        dnnl_memory_desc_t fmd = *want, one;
+        dnnl_dims_t d1 = {1, 1, 1, 1};
+        dnnl_memory_t m_f = NULL;
+        fmd.data_type = dnnl_f32;
+        DNCHK(value_as(s, in0, &fmd, &m_f), "source reorder");
+        tmp[0] = buf_get(s, dnnl_memory_desc_get_size(want));
+        tmp[1] = buf_get(s, 64);
+        if (tmp[0] < 0 || tmp[1] < 0) DNCHK(dnnl_out_of_memory, "int8 source");
+        DNCHK(mem_new(s, want, tmp[0], NULL, &m_src), "int8 source");
+        dnnl_memory_desc_init_by_tag(&one, 4, d1, dnnl_f32, dnnl_abcd);
+        DNCHK(mem_new(s, &one, tmp[1], NULL, &m_qs), "int8 source scale");
+        struct step *u = step_new(s);
+        if (!u) DNCHK(dnnl_out_of_memory, "step");
+        u->q8_in = m_f;
+        u->q8_out = m_src;
+        u->q8_scale = m_qs;
+        u->q8_n = dnnl_memory_desc_get_size(&fmd) / sizeof(float);
+        u->q8_u8 = want->data_type == dnnl_u8;
+        s->n_q8++;
     } else {
         DNCHK(value_as(s, in0, want, &m_src), "source reorder");
     }
@@ -669,10 +759,15 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         if (tmp[0] < 0) DNCHK(dnnl_out_of_memory, "scaled weights");
         DNCHK(mem_new(s, wmd, tmp[0], NULL, &m_ws), "scaled weights");
     }
-    if ((op->kind == DN_CONV || op->kind == DN_IP || op->kind == DN_MATMUL) && op->b >= 0)
+    if (q8 && op->b >= 0) {
+        dnnl_memory_desc_t bmd;
+        dn_const_md(c, op, op->b, 4, &bmd); /* [1, O, 1, 1]: a binary post-op's operand */
+        DNCHK(const_mem(s, op, op->b, &bmd, &m_b), "bias");
+    } else if ((op->kind == DN_CONV || op->kind == DN_IP || op->kind == DN_MATMUL) && op->b >= 0) {
         DNCHK(const_mem(s, op, op->b, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1),
                         &m_b),
               "bias");
+    }
     if (op->kind == DN_LNORM || op->kind == DN_BNORM) {
         const dnnl_memory_desc_t *sm =
             dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_SCALE);
@@ -762,6 +857,10 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         if (m_b) step_arg(t, DNNL_ARG_SHIFT, m_b);
         if (m_mean) step_arg(t, DNNL_ARG_MEAN, m_mean);
         if (m_var) step_arg(t, DNNL_ARG_VARIANCE, m_var);
+    } else if (q8) {
+        step_arg(t, DNNL_ARG_WEIGHTS, m_w);
+        step_arg(t, DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, m_qs);
+        if (m_b) step_arg(t, DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1, m_b);
     } else {
         if (m_w) step_arg(t, DNNL_ARG_WEIGHTS, m_w);
         if (m_b) step_arg(t, DNNL_ARG_BIAS, m_b);
@@ -890,7 +989,7 @@ static int pinned_level(void)
 static void find_folds(const struct dn_ctx *c, const struct dn_state *s, int *last, int *fold)
 {
     for (int i = 0; i < c->n_ops; i++) fold[i] = -1;
-    if (c->bf16) return;
+    if (c->bf16 || c->int8) return;
     for (int i = 0; i < c->n_ops; i++) {
         const struct dn_op *m = &c->ops[i];
         if (m->kind != DN_BINARY || m->alg != dnnl_binary_mul || m->in[1] < 0 || m->n_post ||
@@ -1165,6 +1264,14 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
                 dn_gelu_bf16(h, t->act_n);
             continue;
         }
+        if (t->q8_out) {
+            void *x = NULL, *y = NULL, *sc = NULL;
+            DNCHK(dnnl_memory_get_data_handle(t->q8_in, &x), "int8 source");
+            DNCHK(dnnl_memory_get_data_handle(t->q8_out, &y), "int8 source");
+            DNCHK(dnnl_memory_get_data_handle(t->q8_scale, &sc), "int8 source scale");
+            dn_q8_quantize(x, t->q8_n, y, t->q8_u8, sc);
+            continue;
+        }
         if (t->ws_out) {
             void *w = NULL, *sc = NULL, *o = NULL;
             DNCHK(dnnl_memory_get_data_handle(t->ws_w, &w), "weights");
@@ -1206,6 +1313,11 @@ int dn_region_n_dense_b(const void *state)
     return ((const struct dn_state *)state)->n_dense_b;
 }
 
+int dn_region_n_q8(const void *state)
+{
+    return ((const struct dn_state *)state)->n_q8;
+}
+
 int dn_region_n_subsampled(const void *state)
 {
     return ((const struct dn_state *)state)->n_subsampled;
@@ -1220,6 +1332,7 @@ void dn_ctx_free(void *mctx)
         for (int k = 0; k < c->consts[i].n_pk; k++) mlc_free(c->consts[i].pk[k].raw);
         mlc_free(c->consts[i].pk);
         mlc_free(c->consts[i].src_name);
+        dn_q8_const_free(&c->consts[i]);
     }
     for (int i = 0; i < c->n_ops; i++) mlc_free(c->ops[i].name);
     mlc_free(c->consts);

@@ -31,6 +31,12 @@ struct step {
      * (wscale.c), for the folded conv that follows. */
     dnnl_memory_t ws_w, ws_s, ws_out;
     struct dn_wscale ws;
+    /* Not a primitive: q8_out = q8_in (q8_n floats) quantized per tensor,
+     * u8 when q8_u8 else s8, and its scale into q8_scale's one float, for
+     * the int8 convolution that follows (q8.c). */
+    dnnl_memory_t q8_in, q8_out, q8_scale;
+    size_t q8_n;
+    int q8_u8;
     int n_args;
     dnnl_exec_arg_t args[MAX_ARGS];
 };
@@ -47,6 +53,7 @@ struct job {
     int step;
     dnnl_primitive_desc_t pd; /* owned until done */
     int keep_pd;              /* hand pd to the step (adapt makes alternates from it) */
+    int q8;                   /* packing: the constant's int8 weights (q8.c) */
     int threads;              /* OpenMP threads the primitive is made for */
     atomic_int taken;         /* a packing job claimed by one of the threads */
     dnnl_status_t r;
@@ -74,6 +81,7 @@ struct vstate {
     int64_t dims[MLC_MAX_RANK];
     int rank;
     int strided; /* md is a permuted (transposed) view: only matmul reads it as is */
+    int nonneg;  /* every element >= 0 (a ReLU's output): int8 reads it as u8 */
 };
 
 struct dn_state {
@@ -104,6 +112,7 @@ struct dn_state {
     int n_silu;          /* SiLU post-ops run as our step (own_act) */
     int n_gelu;          /* GELU post-ops run as our step (own_act) */
     int n_dense_b;       /* bf16 matmuls reading a dense copy of a transposed view */
+    int n_q8;            /* convolutions run in int8 */
     size_t scratch_size; /* the largest scratchpad a step needs */
     int tick;            /* bind events, for the buffers' lifetimes */
     struct job *jobs;

@@ -1,0 +1,271 @@
+/*
+ * q8.c - int8 convolutions (`--precision int8`): weights quantized per output
+ * channel once per net, activations quantized per tensor at every run.
+ *
+ * Why dynamic activations: oneDNN 2.6's convolutions fix their output scales
+ * when the primitive is made (runtime scales are unimplemented for them), so
+ * a static activation scale would need a calibration set the product does
+ * not have, and an image brighter than the calibration clips. Instead each
+ * run measures the source's largest |x|, quantizes with q = 255/max (u8,
+ * sources known to be >= 0: after a ReLU) or 127/max (s8), and the
+ * convolution, made with output scales 1/qw[o] (the weights' own), gets 1/q
+ * through a binary multiply post-op whose operand is a one-float tensor
+ * written here; the bias is a binary add after it. The accumulation is exact
+ * (s32); the error is the two roundings, at most half a step of each.
+ *
+ * Here: the per-channel weight quantization (symmetric, 127 steps) and its
+ * packed layouts, and the per-run quantization of a float32 buffer (AVX-512
+ * when the CPU has it, portable C otherwise). Not here: which convolutions
+ * run in int8 and the steps around them (region.c).
+ */
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "engine/dnnl/dn.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define Q8_X86 1
+#endif
+
+/* ---- weights ------------------------------------------------------------- */
+
+/* Rounds to nearest (even) for |v| < 2^22 with adds alone, which compilers
+ * vectorize without SSE4.1's round instruction. */
+static inline float round_near(float v)
+{
+    const float magic = 12582912.0f; /* 1.5 * 2^23 */
+    return v >= 0 ? (v + magic) - magic : (v - magic) + magic;
+}
+
+/* Under c->lock, k not busy: k's s8 plain copy and scales from its f32
+ * plain data (read from the model file when lazy). The f32 copy is freed:
+ * an int8 convolution's weights have no other reader (partition.c gives
+ * each op its own constants). */
+static dnnl_status_t quantize_weights(struct dn_ctx *c, struct dn_const *k)
+{
+    if (k->lazy) {
+        dnnl_status_t r = dn_const_load(c, k);
+        if (r != dnnl_success) return r;
+    }
+    if (!k->data || k->rank < 2) return dnnl_invalid_arguments;
+    int64_t oc = k->dims[0], per = 1;
+    for (int d = 1; d < k->rank; d++) per *= k->dims[d];
+    float *dq = mlc_alloc((size_t)oc * sizeof *dq);
+    int8_t *q = mlc_alloc((size_t)(oc * per) + 64);
+    if (!dq || !q) {
+        mlc_free(dq);
+        mlc_free(q);
+        return dnnl_out_of_memory;
+    }
+    const float *w = k->data;
+    for (int64_t o = 0; o < oc; o++) {
+        const float *row = w + o * per;
+        float m = 0;
+        for (int64_t i = 0; i < per; i++) m = fmaxf(m, fabsf(row[i]));
+        float s = m > 0 ? 127.0f / m : 1.0f;
+        dq[o] = 1.0f / s;
+        for (int64_t i = 0; i < per; i++) {
+            float v = fminf(fmaxf(row[i] * s, -127.0f), 127.0f);
+            q[o * per + i] = (int8_t)(int)round_near(v);
+        }
+    }
+    k->q8_dq = dq;
+    k->q8_plain = q;
+    if (!k->n_pk_plain_users && !k->n_pk) {
+        mlc_free(k->data);
+        k->data = NULL;
+    }
+    return dnnl_success;
+}
+
+dnnl_status_t dn_q8_scales(struct dn_ctx *c, int cid, const float **dq)
+{
+    struct dn_const *k = &c->consts[cid];
+    dnnl_status_t r = dnnl_success;
+    pthread_mutex_lock(&c->lock);
+    while (k->busy) pthread_cond_wait(&c->cond, &c->lock);
+    if (!k->q8_dq) r = quantize_weights(c, k);
+    *dq = k->q8_dq;
+    pthread_mutex_unlock(&c->lock);
+    return r;
+}
+
+dnnl_status_t dn_const_get_q8(struct dn_ctx *c, int cid, const dnnl_memory_desc_t *want,
+                              void **data_out)
+{
+    struct dn_const *k = &c->consts[cid];
+    dnnl_status_t r = dnnl_success;
+    void *raw = NULL;
+    pthread_mutex_lock(&c->lock);
+    while (k->busy) pthread_cond_wait(&c->cond, &c->lock);
+    if (!k->q8_plain) r = quantize_weights(c, k);
+    if (r != dnnl_success) goto out;
+    for (int i = 0; i < k->n_q8_pk; i++)
+        if (dnnl_memory_desc_equal(&k->q8_pk[i].md, want)) {
+            *data_out = k->q8_pk[i].data;
+            goto out;
+        }
+    struct dn_packed *np = mlc_realloc(k->q8_pk, (size_t)(k->n_q8_pk + 1) * sizeof *np);
+    if (!np) {
+        r = dnnl_out_of_memory;
+        goto out;
+    }
+    k->q8_pk = np;
+    k->busy = 1;
+    pthread_mutex_unlock(&c->lock);
+    /* The plain s8 weights as the convolution sees them (oihw), reordered
+     * into its layout; the reorder adds the s8-source compensation when
+     * the layout asks for it. */
+    dnnl_memory_desc_t smd;
+    dnnl_dims_t d;
+    for (int i = 0; i < k->rank; i++) d[i] = k->dims[i];
+    dnnl_memory_desc_init_by_tag(&smd, k->rank, d, dnnl_s8, dn_plain_tag(k->rank));
+    size_t n = dnnl_memory_desc_get_size(want);
+    raw = mlc_alloc(n + 64);
+    void *dst = raw ? (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63) : NULL;
+    dnnl_memory_t ms = NULL, md = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t p = NULL;
+    dnnl_stream_t strm = NULL;
+    r = raw ? dnnl_success : dnnl_out_of_memory;
+    if (r == dnnl_success) r = dnnl_memory_create(&ms, &smd, c->eng, k->q8_plain);
+    if (r == dnnl_success) r = dnnl_memory_create(&md, want, c->eng, dst);
+    if (r == dnnl_success)
+        r = dnnl_reorder_primitive_desc_create(&pd, &smd, c->eng, want, c->eng, NULL);
+    if (r == dnnl_success) r = dnnl_primitive_create(&p, pd);
+    if (r == dnnl_success) r = dnnl_stream_create(&strm, c->eng, dnnl_stream_default_flags);
+    if (r == dnnl_success) {
+        dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, md}};
+        r = dnnl_primitive_execute(p, strm, 2, a);
+        if (r == dnnl_success) r = dnnl_stream_wait(strm);
+    }
+    if (strm) dnnl_stream_destroy(strm);
+    if (p) dnnl_primitive_destroy(p);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (ms) dnnl_memory_destroy(ms);
+    if (md) dnnl_memory_destroy(md);
+    pthread_mutex_lock(&c->lock);
+    k->busy = 0;
+    pthread_cond_broadcast(&c->cond);
+    if (r != dnnl_success) goto out;
+    k->q8_pk[k->n_q8_pk].md = *want;
+    k->q8_pk[k->n_q8_pk].data = dst;
+    k->q8_pk[k->n_q8_pk].raw = raw;
+    k->n_q8_pk++;
+    raw = NULL;
+    *data_out = dst;
+out:
+    pthread_mutex_unlock(&c->lock);
+    mlc_free(raw);
+    return r;
+}
+
+void dn_q8_const_free(struct dn_const *k)
+{
+    for (int i = 0; i < k->n_q8_pk; i++) mlc_free(k->q8_pk[i].raw);
+    mlc_free(k->q8_pk);
+    mlc_free(k->q8_dq);
+    mlc_free(k->q8_plain);
+}
+
+/* ---- activations --------------------------------------------------------- */
+
+#ifdef Q8_X86
+__attribute__((target("avx512f"))) static float absmax_avx512(const float *x, size_t n)
+{
+    __m512 m = _mm512_setzero_ps();
+    const __m512i abs = _mm512_set1_epi32(0x7fffffff);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        m = _mm512_max_ps(m, _mm512_castsi512_ps(_mm512_and_si512(
+                                 _mm512_castps_si512(_mm512_loadu_ps(x + i)), abs)));
+    float r = _mm512_reduce_max_ps(m);
+    for (; i < n; i++) r = fmaxf(r, fabsf(x[i]));
+    return r;
+}
+
+__attribute__((target("avx512f,avx512bw"))) static void quant_avx512(const float *x, void *y,
+                                                                     size_t n, float q, int u8)
+{
+    const __m512 s = _mm512_set1_ps(q);
+    const __m512 lo = _mm512_set1_ps(u8 ? 0.0f : -127.0f),
+                 hi = _mm512_set1_ps(u8 ? 255.0f : 127.0f);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), s), lo), hi);
+        __m512i k = _mm512_cvtps_epi32(v); /* round to nearest even (MXCSR default) */
+        __m128i b = u8 ? _mm512_cvtusepi32_epi8(k) : _mm512_cvtsepi32_epi8(k);
+        _mm_storeu_si128((__m128i *)((char *)y + i), b);
+    }
+    for (; i < n; i++) {
+        float v = fminf(fmaxf(x[i] * q, u8 ? 0.0f : -127.0f), u8 ? 255.0f : 127.0f);
+        int r = (int)round_near(v);
+        if (u8)
+            ((uint8_t *)y)[i] = (uint8_t)r;
+        else
+            ((int8_t *)y)[i] = (int8_t)r;
+    }
+}
+#endif
+
+static float absmax_range(const float *x, size_t m)
+{
+#ifdef Q8_X86
+    if (__builtin_cpu_supports("avx512f")) return absmax_avx512(x, m);
+#endif
+    float r = 0;
+    for (size_t i = 0; i < m; i++) r = fmaxf(r, fabsf(x[i]));
+    return r;
+}
+
+static void quant_range(const float *x, void *y, size_t m, float q, int u8)
+{
+#ifdef Q8_X86
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+        quant_avx512(x, y, m, q, u8);
+        return;
+    }
+#endif
+    float lo = u8 ? 0.0f : -127.0f, hi = u8 ? 255.0f : 127.0f;
+    for (size_t i = 0; i < m; i++) {
+        int r = (int)round_near(fminf(fmaxf(x[i] * q, lo), hi));
+        if (u8)
+            ((uint8_t *)y)[i] = (uint8_t)r;
+        else
+            ((int8_t *)y)[i] = (int8_t)r;
+    }
+}
+
+/* Below this many values, one thread: a parallel region costs more. */
+#define Q8_SERIAL      32768
+#define Q8_MAX_THREADS 64
+
+void dn_q8_quantize(const float *x, size_t n, void *y, int u8, float *dq_out)
+{
+    int nt = omp_get_max_threads();
+    if (nt > Q8_MAX_THREADS) nt = Q8_MAX_THREADS;
+    if (n <= Q8_SERIAL || nt < 1) nt = 1;
+    /* whole 64-byte lines of the u8 side per thread */
+    size_t chunk = ((n + (size_t)nt - 1) / (size_t)nt + 63) & ~(size_t)63;
+    float part[Q8_MAX_THREADS] = {0};
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (int t = 0; t < nt; t++) {
+        size_t a = (size_t)t * chunk;
+        if (a < n) part[t] = absmax_range(x + a, n - a < chunk ? n - a : chunk);
+    }
+    float m = 0;
+    for (int t = 0; t < nt; t++) m = fmaxf(m, part[t]);
+    /* An all-zero source, or Inf or NaN in it: any finite scale will do
+     * (the values saturate), 1. */
+    if (!(m > 0) || !isfinite(m)) m = 1.0f;
+    float q = (u8 ? 255.0f : 127.0f) / m;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (int t = 0; t < nt; t++) {
+        size_t a = (size_t)t * chunk;
+        if (a < n) quant_range(x + a, (char *)y + a, n - a < chunk ? n - a : chunk, q, u8);
+    }
+    *dq_out = 1.0f / q;
+}
