@@ -57,6 +57,16 @@ expect_error package-truncated-onnx "weights.onnx" "$MLC" classify --model "$T/p
 cp -r "$MODEL" "$T/pkg4" && : >"$T/pkg4/class_names.txt"
 expect_error package-empty-classes "class_names.txt" "$MLC" classify --model "$T/pkg4" "$SAMPLE"
 expect_error missing-package "no-such-dir" "$MLC" classify --model "$T/no-such-dir" "$SAMPLE"
+expect_error bad-precision "precision" "$MLC" classify --model "$MODEL" --precision fp8 "$SAMPLE"
+
+# 2a. Reduced precision keeps the demo's answers: every sample's true labels.
+if [ "$MODEL" = models/demo ] && [ -f samples/labels.json ]; then
+  for p in bf16 int8; do
+    if "$MLC" classify --model "$MODEL" --precision "$p" --truth samples/labels.json --compact \
+        samples/*.jpg samples/*.png >"$T/out" 2>"$T/err"; then ok
+    else bad "classify --precision $p --truth: $(tail -3 "$T/err")"; fi
+  done
+fi
 
 # 3. Active learning through the CLI keeps the image and its prediction.
 cat >"$T/al.json" <<'JSON'

@@ -157,8 +157,9 @@ extern const struct eng_region_vtbl dn_region_vtbl;
 const struct eng_adapt *dn_region_adapt(const void *state);
 /* How many SE scales a bound state folded into conv weights (wscale.c). */
 int dn_region_n_folded(const void *state);
-/* Convolutions a bound state runs in int8 (q8.c; tests). */
-int dn_region_n_q8(const void *state);
+/* Convolutions a bound state runs in int8 (q8.c; tests); *n_u8 (may be
+ * NULL): how many of them read u8 (non-negative) sources. */
+int dn_region_n_q8(const void *state, int *n_u8);
 /* Strided 1x1 convolutions a bound state runs on a dense subsample (tests). */
 int dn_region_n_subsampled(const void *state);
 /* SiLU post-ops a bound state runs as silu.c's step (tests). */

@@ -32,6 +32,21 @@
 
 /* ---- weights ------------------------------------------------------------- */
 
+/* v clamped to [lo, hi], NaN to lo (a float-to-int conversion of NaN is
+ * undefined). Plain comparisons: fminf/fmaxf are library calls without
+ * -ffast-math, and were most of a first run's time when the weights used
+ * them. */
+static inline float clampf(float v, float lo, float hi)
+{
+    v = v > lo ? v : lo;
+    return v < hi ? v : hi;
+}
+
+static inline float maxf(float a, float b)
+{
+    return a > b ? a : b;
+}
+
 /* Rounds to nearest (even) for |v| < 2^22 with adds alone, which compilers
  * vectorize without SSE4.1's round instruction. */
 static inline float round_near(float v)
@@ -61,16 +76,15 @@ static dnnl_status_t quantize_weights(struct dn_ctx *c, struct dn_const *k)
         return dnnl_out_of_memory;
     }
     const float *w = k->data;
+#pragma omp parallel for schedule(static) if (oc * per > (1 << 16))
     for (int64_t o = 0; o < oc; o++) {
         const float *row = w + o * per;
         float m = 0;
-        for (int64_t i = 0; i < per; i++) m = fmaxf(m, fabsf(row[i]));
+        for (int64_t i = 0; i < per; i++) m = maxf(fabsf(row[i]), m);
         float s = m > 0 ? 127.0f / m : 1.0f;
         dq[o] = 1.0f / s;
-        for (int64_t i = 0; i < per; i++) {
-            float v = fminf(fmaxf(row[i] * s, -127.0f), 127.0f);
-            q[o * per + i] = (int8_t)(int)round_near(v);
-        }
+        for (int64_t i = 0; i < per; i++)
+            q[o * per + i] = (int8_t)(int)round_near(clampf(row[i] * s, -127.0f, 127.0f));
     }
     k->q8_dq = dq;
     k->q8_plain = q;
@@ -179,11 +193,12 @@ __attribute__((target("avx512f"))) static float absmax_avx512(const float *x, si
     __m512 m = _mm512_setzero_ps();
     const __m512i abs = _mm512_set1_epi32(0x7fffffff);
     size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        m = _mm512_max_ps(m, _mm512_castsi512_ps(_mm512_and_si512(
-                                 _mm512_castps_si512(_mm512_loadu_ps(x + i)), abs)));
+    for (; i + 16 <= n; i += 16) /* NaN in the first operand gives the second: NaNs are skipped */
+        m = _mm512_max_ps(
+            _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(_mm512_loadu_ps(x + i)), abs)),
+            m);
     float r = _mm512_reduce_max_ps(m);
-    for (; i < n; i++) r = fmaxf(r, fabsf(x[i]));
+    for (; i < n; i++) r = maxf(fabsf(x[i]), r);
     return r;
 }
 
@@ -201,7 +216,7 @@ __attribute__((target("avx512f,avx512bw"))) static void quant_avx512(const float
         _mm_storeu_si128((__m128i *)((char *)y + i), b);
     }
     for (; i < n; i++) {
-        float v = fminf(fmaxf(x[i] * q, u8 ? 0.0f : -127.0f), u8 ? 255.0f : 127.0f);
+        float v = clampf(x[i] * q, u8 ? 0.0f : -127.0f, u8 ? 255.0f : 127.0f);
         int r = (int)round_near(v);
         if (u8)
             ((uint8_t *)y)[i] = (uint8_t)r;
@@ -217,7 +232,7 @@ static float absmax_range(const float *x, size_t m)
     if (__builtin_cpu_supports("avx512f")) return absmax_avx512(x, m);
 #endif
     float r = 0;
-    for (size_t i = 0; i < m; i++) r = fmaxf(r, fabsf(x[i]));
+    for (size_t i = 0; i < m; i++) r = maxf(fabsf(x[i]), r);
     return r;
 }
 
@@ -231,7 +246,7 @@ static void quant_range(const float *x, void *y, size_t m, float q, int u8)
 #endif
     float lo = u8 ? 0.0f : -127.0f, hi = u8 ? 255.0f : 127.0f;
     for (size_t i = 0; i < m; i++) {
-        int r = (int)round_near(fminf(fmaxf(x[i] * q, lo), hi));
+        int r = (int)round_near(clampf(x[i] * q, lo, hi));
         if (u8)
             ((uint8_t *)y)[i] = (uint8_t)r;
         else
@@ -257,7 +272,7 @@ void dn_q8_quantize(const float *x, size_t n, void *y, int u8, float *dq_out)
         if (a < n) part[t] = absmax_range(x + a, n - a < chunk ? n - a : chunk);
     }
     float m = 0;
-    for (int t = 0; t < nt; t++) m = fmaxf(m, part[t]);
+    for (int t = 0; t < nt; t++) m = maxf(part[t], m);
     /* An all-zero source, or Inf or NaN in it: any finite scale will do
      * (the values saturate), 1. */
     if (!(m > 0) || !isfinite(m)) m = 1.0f;

@@ -720,6 +720,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         u->q8_n = dnnl_memory_desc_get_size(&fmd) / sizeof(float);
         u->q8_u8 = want->data_type == dnnl_u8;
         s->n_q8++;
+        s->n_q8_u8 += u->q8_u8;
     } else {
         DNCHK(value_as(s, in0, want, &m_src), "source reorder");
     }
@@ -1313,9 +1314,11 @@ int dn_region_n_dense_b(const void *state)
     return ((const struct dn_state *)state)->n_dense_b;
 }
 
-int dn_region_n_q8(const void *state)
+int dn_region_n_q8(const void *state, int *n_u8)
 {
-    return ((const struct dn_state *)state)->n_q8;
+    const struct dn_state *s = state;
+    if (n_u8) *n_u8 = s->n_q8_u8;
+    return s->n_q8;
 }
 
 int dn_region_n_subsampled(const void *state)

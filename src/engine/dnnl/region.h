@@ -112,7 +112,7 @@ struct dn_state {
     int n_silu;          /* SiLU post-ops run as our step (own_act) */
     int n_gelu;          /* GELU post-ops run as our step (own_act) */
     int n_dense_b;       /* bf16 matmuls reading a dense copy of a transposed view */
-    int n_q8;            /* convolutions run in int8 */
+    int n_q8, n_q8_u8;   /* convolutions run in int8; of them, on u8 sources */
     size_t scratch_size; /* the largest scratchpad a step needs */
     int tick;            /* bind events, for the buffers' lifetimes */
     struct job *jobs;

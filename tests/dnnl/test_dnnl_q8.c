@@ -1,0 +1,219 @@
+/*
+ * test_dnnl_q8.c - int8 convolutions (src/engine/dnnl/q8.c and region.c's
+ * int8 steps): the per-tensor quantization against its formula (both the
+ * AVX-512 and the portable paths take every case: the tail of a buffer is
+ * portable), with zeros, NaN and Inf in the source; and regions of
+ * int8 convolutions (a signed source, a ReLU'd one read as u8, a residual
+ * sum, bias and none, strides 1 and 2, a 7x7 stem on 3 channels, batch 1
+ * then 2 on the same weights) against naive float loops, within what two
+ * 8-bit roundings allow.
+ */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dn_test.h"
+
+/* What dn_q8_quantize must write for x: round-to-nearest-even of x * q
+ * clamped, NaN as the low end. */
+static int expect_q(float x, float q, int u8)
+{
+    float lo = u8 ? 0.0f : -127.0f, hi = u8 ? 255.0f : 127.0f, v = x * q;
+    v = v > lo ? v : lo;
+    v = v < hi ? v : hi;
+    return (int)rintf(v);
+}
+
+static void check_quantize(const float *x, size_t n, int u8, float want_max)
+{
+    unsigned char *y = mlc_alloc(n + 1);
+    float dq = -1;
+    y[n] = 0x5a; /* nothing past the end */
+    dn_q8_quantize(x, n, y, u8, &dq);
+    float q = (u8 ? 255.0f : 127.0f) / want_max;
+    CHECK_MSG(fabsf(dq - 1.0f / q) <= 1e-6f * (1.0f / q), "n %zu u8 %d: dq %g, want %g", n, u8,
+              (double)dq, (double)(1.0f / q));
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < n; i++) {
+        int got = u8 ? (int)y[i] : (int)(int8_t)y[i];
+        if (got != expect_q(x[i], q, u8) && !bad++) first = i;
+    }
+    CHECK_MSG(bad == 0, "n %zu u8 %d: %zu values differ, first at %zu (x %g)", n, u8, bad, first,
+              bad ? (double)x[first] : 0.0);
+    CHECK(y[n] == 0x5a);
+    mlc_free(y);
+}
+
+static void test_quantize(void)
+{
+    /* Sizes: under one vector, a vector and a tail, and over the parallel
+     * cut (split between two threads). */
+    const size_t sizes[] = {5, 37, 100003};
+    uint32_t seed = 11;
+    omp_set_num_threads(2);
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t n = sizes[k];
+        float *x = mlc_alloc(n * sizeof *x);
+        float m = 0;
+        for (size_t i = 0; i < n; i++) {
+            x[i] = 3.0f * frand(&seed);
+            m = fmaxf(m, fabsf(x[i]));
+        }
+        check_quantize(x, n, 0, m);
+        for (size_t i = 0; i < n; i++) x[i] = fabsf(x[i]);
+        check_quantize(x, n, 1, m);
+        /* All zeros: a finite scale, zeros out. */
+        memset(x, 0, n * sizeof *x);
+        check_quantize(x, n, 0, 1.0f);
+        /* NaN is skipped by the maximum and written as the low end; Inf
+         * makes the scale 1 (the rest saturate). */
+        for (size_t i = 0; i < n; i++) x[i] = (float)(i % 7) - 3.0f;
+        x[n / 2] = NAN;
+        check_quantize(x, n, 0, 3.0f);
+        x[n - 1] = INFINITY;
+        check_quantize(x, n, 0, 1.0f);
+        mlc_free(x);
+    }
+}
+
+/* Error of out against ref: root mean square relative to ref's, and the
+ * largest relative to ref's largest. */
+static void rel_err(const float *out, const float *ref, int64_t n, double *rms, double *worst)
+{
+    double e2 = 0, r2 = 0, e = 0, big = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)out[i] - ref[i];
+        e2 += d * d;
+        r2 += (double)ref[i] * ref[i];
+        e = fmax(e, fabs(d));
+        big = fmax(big, fabs((double)ref[i]));
+    }
+    *rms = r2 > 0 ? sqrt(e2 / r2) : sqrt(e2);
+    *worst = big > 0 ? e / big : e;
+}
+
+/* Binds region c on x in int8 and runs it into out (allocated here, n
+ * values); the int8 convolution counts into *n_q8 and *n_u8. */
+static int run_q8(struct dn_ctx *c, mlc_tensor *x, mlc_tensor *out, int64_t n, int *n_q8, int *n_u8)
+{
+    const struct eng_region_vtbl *vt = &dn_region_vtbl;
+    mlc_error err = {0};
+    void *state = mlc_calloc(1, vt->session_size(c));
+    int ok = 0;
+    if (vt->infer(c, x, 1, out, 1, &err)) goto fail;
+    out->data = mlc_calloc((size_t)n, sizeof(float)); /* infer sets the rest of out */
+    if (vt->bind(c, x, 1, state, &err) || vt->run(c, state, x, 1, out, 1, &err)) goto fail;
+    *n_q8 = dn_region_n_q8(state, n_u8);
+    ok = 1;
+fail:
+    if (!ok) fprintf(stderr, "int8 region: %s\n", err.message);
+    vt->unbind(c, state);
+    mlc_free(state);
+    return ok;
+}
+
+/* x [N,16,H,W] (signed) -> conv 3x3 16->32 + bias, ReLU -> v1 (>= 0)
+ * -> conv 1x1 32->32 + bias, + v1, ReLU -> v2 (>= 0)
+ * -> conv 3x3 stride 2 32->24, no bias -> out. */
+static void test_conv_chain(void)
+{
+    enum { C0 = 16, C1 = 32, C3 = 24, H = 12, W = 11 };
+    const int64_t OH = (H + 2 - 3) / 2 + 1, OW = (W + 2 - 3) / 2 + 1;
+    uint32_t seed = 5;
+    struct dn_ctx *c = ctx_new(1, 4, 3, 5);
+    for (int i = 0; i < 4; i++) c->vals[i].rank = 4;
+    c->int8 = 1;
+    c->n_out = 1;
+    c->outs[0] = 3;
+    int64_t w0d[4] = {C1, C0, 3, 3}, w1d[4] = {C1, C1, 1, 1}, w2d[4] = {C3, C1, 3, 3};
+    int64_t bd[1] = {C1};
+    float *w0 = const_new(c, 0, 4, w0d, &seed), *b0 = const_new(c, 1, 1, bd, &seed);
+    float *w1 = const_new(c, 2, 4, w1d, &seed), *b1 = const_new(c, 3, 1, bd, &seed);
+    float *w2 = const_new(c, 4, 4, w2d, &seed);
+    /* The region frees its copies once quantized: keep ours. */
+    size_t n0 = C1 * C0 * 9, n1 = C1 * C1, n2 = C3 * C1 * 9;
+    float *w0c = mlc_alloc(n0 * 4), *w1c = mlc_alloc(n1 * 4), *w2c = mlc_alloc(n2 * 4);
+    float b0c[C1], b1c[C1];
+    memcpy(w0c, w0, n0 * 4), memcpy(w1c, w1, n1 * 4), memcpy(w2c, w2, n2 * 4);
+    memcpy(b0c, b0, sizeof b0c), memcpy(b1c, b1, sizeof b1c);
+    struct dn_op *op = c->ops;
+    op[0].kind = DN_CONV, op[0].in[0] = 0, op[0].out = 1, op[0].w = 0, op[0].b = 1;
+    op[0].kernel[0] = op[0].kernel[1] = 3;
+    op[0].pad_l[0] = op[0].pad_l[1] = op[0].pad_r[0] = op[0].pad_r[1] = 1;
+    op[0].post[0] = (struct dn_post){0, dnnl_eltwise_relu, 0, 0};
+    op[0].n_post = 1;
+    op[1].kind = DN_CONV, op[1].in[0] = 1, op[1].out = 2, op[1].w = 2, op[1].b = 3;
+    op[1].kernel[0] = op[1].kernel[1] = 1;
+    op[1].sum_in = 1;
+    op[1].post[0] = (struct dn_post){1, dnnl_eltwise_relu, 0, 0};
+    op[1].post[1] = (struct dn_post){0, dnnl_eltwise_relu, 0, 0};
+    op[1].n_post = 2;
+    op[2].kind = DN_CONV, op[2].in[0] = 2, op[2].out = 3, op[2].w = 4;
+    op[2].kernel[0] = op[2].kernel[1] = 3;
+    op[2].stride[0] = op[2].stride[1] = 2;
+    op[2].pad_l[0] = op[2].pad_l[1] = op[2].pad_r[0] = op[2].pad_r[1] = 1;
+    for (int64_t N = 1; N <= 2; N++) {
+        mlc_tensor x = tensor4(N, C0, H, W, &seed), out = {0};
+        int64_t n1v = N * C1 * H * W, no = N * C3 * OH * OW;
+        float *v1 = mlc_alloc((size_t)n1v * 4), *v2 = mlc_alloc((size_t)n1v * 4);
+        float *ref = mlc_alloc((size_t)no * 4);
+        conv_ref(x.data, N, C0, H, W, w0c, b0c, C1, 3, 3, 1, 1, 1, 1, v1, H, W);
+        for (int64_t i = 0; i < n1v; i++) v1[i] = v1[i] > 0 ? v1[i] : 0;
+        conv_ref(v1, N, C1, H, W, w1c, b1c, C1, 1, 1, 1, 1, 0, 1, v2, H, W);
+        for (int64_t i = 0; i < n1v; i++) {
+            v2[i] += v1[i];
+            v2[i] = v2[i] > 0 ? v2[i] : 0;
+        }
+        conv_ref(v2, N, C1, H, W, w2c, NULL, C3, 3, 3, 1, 2, 1, 1, ref, OH, OW);
+        int n_q8 = 0, n_u8 = 0;
+        CHECK(run_q8(c, &x, &out, no, &n_q8, &n_u8));
+        CHECK_MSG(n_q8 == 3 && n_u8 == 2, "batch %lld: %d int8 convs, %d on u8 (want 3, 2)",
+                  (long long)N, n_q8, n_u8);
+        double rms, worst;
+        rel_err(out.data, ref, no, &rms, &worst);
+        printf("int8 chain batch %lld: rms %.4f, worst %.4f (relative)\n", (long long)N, rms,
+               worst);
+        CHECK_MSG(rms <= 0.03 && worst <= 0.1, "batch %lld: int8 error rms %g worst %g",
+                  (long long)N, rms, worst);
+        mlc_free(x.data), mlc_free(out.data), mlc_free(v1), mlc_free(v2), mlc_free(ref);
+    }
+    mlc_free(w0c), mlc_free(w1c), mlc_free(w2c);
+    dn_ctx_free(c);
+}
+
+/* A ResNet stem: 7x7 stride 2 pad 3 on 3 signed channels, with a bias. */
+static void test_conv_stem(void)
+{
+    enum { O = 16, H = 29 };
+    const int64_t OH = (H + 6 - 7) / 2 + 1;
+    uint32_t seed = 9;
+    int64_t wd[4] = {O, 3, 7, 7};
+    float *w, *b;
+    struct dn_ctx *c = conv_region(wd, &seed, &w, &b);
+    c->int8 = 1;
+    struct dn_op *op = c->ops;
+    op->stride[0] = op->stride[1] = 2;
+    op->pad_l[0] = op->pad_l[1] = op->pad_r[0] = op->pad_r[1] = 3;
+    float wc[O * 3 * 49], bc[O];
+    memcpy(wc, w, sizeof wc), memcpy(bc, b, sizeof bc);
+    mlc_tensor x = tensor4(1, 3, H, H, &seed), out = {0};
+    float ref[O * 15 * 15];
+    conv_ref(x.data, 1, 3, H, H, wc, bc, O, 7, 7, 1, 2, 3, 1, ref, OH, OH);
+    int n_q8 = 0, n_u8 = -1;
+    CHECK(run_q8(c, &x, &out, O * OH * OH, &n_q8, &n_u8));
+    CHECK(n_q8 == 1 && n_u8 == 0);
+    double rms, worst;
+    rel_err(out.data, ref, O * OH * OH, &rms, &worst);
+    printf("int8 stem: rms %.4f, worst %.4f (relative)\n", rms, worst);
+    CHECK_MSG(rms <= 0.03 && worst <= 0.1, "stem: int8 error rms %g worst %g", rms, worst);
+    mlc_free(x.data), mlc_free(out.data);
+    dn_ctx_free(c);
+}
+
+int main(void)
+{
+    TEST_RUN(test_quantize);
+    TEST_RUN(test_conv_chain);
+    TEST_RUN(test_conv_stem);
+    TEST_DONE();
+}
