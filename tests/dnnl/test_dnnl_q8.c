@@ -6,7 +6,8 @@
  * int8 convolutions (a signed source, a ReLU'd one read as u8, a residual
  * sum, bias and none, strides 1 and 2, a 7x7 stem on 3 channels, batch 1
  * then 2 on the same weights) against naive float loops, within what two
- * 8-bit roundings allow.
+ * 8-bit roundings allow; which convolutions run in int8 (not those over one
+ * pixel), decided once per net whatever shapes it is bound at later.
  */
 #include <omp.h>
 #include <stdlib.h>
@@ -210,10 +211,53 @@ static void test_conv_stem(void)
     dn_ctx_free(c);
 }
 
+/* Which convolutions run in int8, and that it sticks per net: a 1x1
+ * convolution over one pixel per image (an SE block's) stays float32; bound
+ * first on 5x5 images, the same net runs int8 there and keeps int8 (its
+ * weights exist only so) when later bound on 1x1 images (then on oneDNN's
+ * reference int8 kernel); bound first on 1x1, it stays float32 at 5x5. */
+static void test_conv_decide(void)
+{
+    enum { C = 24, O = 40 };
+    const int64_t sizes[2][2] = {{5, 1}, {1, 5}};
+    for (int order = 0; order < 2; order++) {
+        uint32_t seed = 21;
+        int64_t wd[4] = {O, C, 1, 1};
+        float *w, *b;
+        struct dn_ctx *c = conv_region(wd, &seed, &w, &b);
+        c->int8 = 1;
+        float wc[O * C], bc[O];
+        memcpy(wc, w, sizeof wc), memcpy(bc, b, sizeof bc);
+        for (int k = 0; k < 2; k++) {
+            int64_t hw = sizes[order][k];
+            mlc_tensor x = tensor4(2, C, hw, hw, &seed), out = {0};
+            float ref[2 * O * 25];
+            conv_ref(x.data, 2, C, hw, hw, wc, bc, O, 1, 1, 1, 1, 0, 1, ref, hw, hw);
+            int n_q8 = -1, n_u8 = -1;
+            CHECK(run_q8(c, &x, &out, 2 * O * hw * hw, &n_q8, &n_u8));
+            int want = sizes[order][0] > 1; /* decided by the first bind */
+            CHECK_MSG(n_q8 == want, "order %d, %lldx%lld: %d int8 convs, want %d", order,
+                      (long long)hw, (long long)hw, n_q8, want);
+            double rms, worst;
+            rel_err(out.data, ref, 2 * O * hw * hw, &rms, &worst);
+            if (want)
+                CHECK_MSG(rms <= 0.03 && worst <= 0.1, "order %d %lld: rms %g worst %g", order,
+                          (long long)hw, rms, worst);
+            else
+                CHECK_MSG(max_diff(out.data, ref, 2 * O * hw * hw) <= 1e-4,
+                          "order %d %lld: float32 diff %g", order, (long long)hw,
+                          max_diff(out.data, ref, 2 * O * hw * hw));
+            mlc_free(x.data), mlc_free(out.data);
+        }
+        dn_ctx_free(c);
+    }
+}
+
 int main(void)
 {
     TEST_RUN(test_quantize);
     TEST_RUN(test_conv_chain);
     TEST_RUN(test_conv_stem);
+    TEST_RUN(test_conv_decide);
     TEST_DONE();
 }

@@ -76,6 +76,7 @@ struct dn_const {
     int8_t *q8_plain;
     struct dn_packed *q8_pk;
     int n_q8_pk;
+    int q8_state; /* its op in int8: 0 undecided, 1 yes, 2 for good, -1 no (dn_q8_decide) */
 };
 
 struct dn_op {
@@ -230,6 +231,15 @@ dnnl_status_t dn_q8_scales(struct dn_ctx *c, int cid, const float **dq);
 dnnl_status_t dn_const_get_q8(struct dn_ctx *c, int cid, const dnnl_memory_desc_t *want,
                               void **data_out);
 void dn_q8_quantize(const float *x, size_t n, void *y, int u8, float *dq_out);
+/* Whether the conv owning weights cid runs in int8: decided at its first
+ * bind (want), then the same for every session and shape, so that its
+ * weights exist in one form. dn_q8_reject turns a yes into a no (oneDNN
+ * offered only a reference kernel) unless dn_q8_commit came first (1 when
+ * it did); dn_q8_commit fixes the yes, once a kernel is made, and frees the
+ * float32 weights. Thread-safe. q8_state: 2 committed. */
+int dn_q8_decide(struct dn_ctx *c, int cid, int want);
+int dn_q8_reject(struct dn_ctx *c, int cid);
+void dn_q8_commit(struct dn_ctx *c, int cid);
 void dn_q8_const_free(struct dn_const *k);
 
 /* wscale.c: W'[o][c] = W[o][c] * s[c] for a 1x1 convolution's packed

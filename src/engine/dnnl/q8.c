@@ -56,9 +56,8 @@ static inline float round_near(float v)
 }
 
 /* Under c->lock, k not busy: k's s8 plain copy and scales from its f32
- * plain data (read from the model file when lazy). The f32 copy is freed:
- * an int8 convolution's weights have no other reader (partition.c gives
- * each op its own constants). */
+ * plain data (read from the model file when lazy). The f32 copy stays
+ * until dn_q8_commit (the op may still fall back to float32). */
 static dnnl_status_t quantize_weights(struct dn_ctx *c, struct dn_const *k)
 {
     if (k->lazy) {
@@ -88,11 +87,42 @@ static dnnl_status_t quantize_weights(struct dn_ctx *c, struct dn_const *k)
     }
     k->q8_dq = dq;
     k->q8_plain = q;
-    if (!k->n_pk_plain_users && !k->n_pk) {
+    return dnnl_success;
+}
+
+int dn_q8_decide(struct dn_ctx *c, int cid, int want)
+{
+    struct dn_const *k = &c->consts[cid];
+    pthread_mutex_lock(&c->lock);
+    if (!k->q8_state) k->q8_state = want ? 1 : -1;
+    int yes = k->q8_state > 0;
+    pthread_mutex_unlock(&c->lock);
+    return yes;
+}
+
+int dn_q8_reject(struct dn_ctx *c, int cid)
+{
+    struct dn_const *k = &c->consts[cid];
+    pthread_mutex_lock(&c->lock);
+    int ok = k->q8_state != 2;
+    if (ok) k->q8_state = -1;
+    pthread_mutex_unlock(&c->lock);
+    return ok;
+}
+
+void dn_q8_commit(struct dn_ctx *c, int cid)
+{
+    struct dn_const *k = &c->consts[cid];
+    pthread_mutex_lock(&c->lock);
+    while (k->busy) pthread_cond_wait(&c->cond, &c->lock);
+    k->q8_state = 2;
+    /* The float32 copy has no reader left (partition.c gives each op its
+     * own constants); the s8 one makes every layout. */
+    if (k->q8_plain && !k->n_pk_plain_users && !k->n_pk) {
         mlc_free(k->data);
         k->data = NULL;
     }
-    return dnnl_success;
+    pthread_mutex_unlock(&c->lock);
 }
 
 dnnl_status_t dn_q8_scales(struct dn_ctx *c, int cid, const float **dq)

@@ -298,6 +298,16 @@ static dnnl_status_t make_attr_q8(const struct dn_op *op, int n_skip, const floa
     return r;
 }
 
+/* Whether an int8 convolution pays for quantizing its source: a group-1
+ * convolution over more than one output pixel per image (SE blocks' 1x1
+ * convolutions on pooled [C, 1, 1] values take a few microseconds in
+ * float32, and oneDNN 2.6 has only reference int8 kernels for them). */
+static int q8_pays(const struct dn_ctx *c, const struct dn_op *op, const struct vstate *o)
+{
+    (void)c;
+    return op->group == 1 && o->rank == 4 && o->dims[2] * o->dims[3] > 1;
+}
+
 /* Whether op's output is >= 0 wherever its inputs are: its last post-op
  * clips below at 0 (ReLU, ReLU6, a sigmoid), or it only moves or pools
  * values of an input that is. */
@@ -421,7 +431,8 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     enum ir_act own = own_act(c, op, o);
     /* int8: every group-1 convolution (q8.c); its source is quantized by a
      * step of ours just before it, into tmp[0], its scale into tmp[1]. */
-    int q8 = c->int8 && op->kind == DN_CONV && op->group == 1 && s->fold_s < 0;
+    int q8 = c->int8 && op->kind == DN_CONV && s->fold_s < 0 &&
+             dn_q8_decide(c, op->w, q8_pays(c, op, o));
     const float *w_dq = NULL;
     dnnl_memory_t m_qs = NULL;
     /* A strided 1x1 convolution reads only every s-th pixel: it runs as a
@@ -478,10 +489,21 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
                   &d.conv, dnnl_forward_inference, dnnl_convolution_direct, &any_src, &w_md,
                   op->b >= 0 && !q8 ? &b_md : NULL, &dst_md, st2, dl, pl, pr),
               "convolution descriptor");
-        if (op->group > 1 && op->group == w->dims[0] && w->dims[1] == 1 && dt == dnnl_f32)
+        if (op->group > 1 && op->group == w->dims[0] && w->dims[1] == 1 && dt == dnnl_f32) {
             DNCHK(dn_make_prim_prefer(&d.conv, attr, s->eng, &pd, "brdgmm_dw", "jit_dw:"),
                   "convolution primitive");
-        else
+        } else if (q8) {
+            /* Only a reference int8 kernel for this one: float32, unless
+             * its int8 weights exist already (another shape's bind). */
+            dnnl_status_t r = dn_make_prim(&d.conv, attr, s->eng, &pd, 1);
+            if (r == dnnl_unimplemented && dn_q8_reject(c, op->w)) {
+                dnnl_primitive_attr_destroy(attr);
+                return bind_op(c, s, oi, last, err);
+            }
+            if (r == dnnl_unimplemented) r = dn_make_prim(&d.conv, attr, s->eng, &pd, 0);
+            DNCHK(r, "int8 convolution primitive");
+            dn_q8_commit(c, op->w);
+        } else
             DNCHK(dn_make_prim(&d.conv, attr, s->eng, &pd, 0), "convolution primitive");
         if (s->fold_s >= 0 &&
             dn_wscale_plan(qmd(pd, dnnl_query_weights_md), &s->v[s->fold_s].md, &wsg)) {
