@@ -4,7 +4,8 @@
 # docs/PERFORMANCE.md (between the bench:begin/bench:end markers).
 #
 #   bench/run.sh [--models "resnet18 resnet50 ..."] [--runs N] [--batches "1 8"]
-#                [--bf16 "resnet50 vit_b_16"] [--threads 2] [--rounds 3] [--no-doc]
+#                [--bf16 "resnet50 vit_b_16"] [--int8 "resnet18 ..."] [--threads 2]
+#                [--rounds 3] [--no-doc]
 #                [--timeout SEC]
 #
 # Models: build/bench-models/<name>.onnx (made once by tools/export_families.py
@@ -25,6 +26,7 @@ ROOT=$PWD
 MODELS="resnet18 resnet50 mobilenet_v3_large efficientnet_b0 convnext_tiny vit_b_16"
 BATCHES="1 8"
 BF16="resnet50 vit_b_16"
+INT8="resnet18 resnet50 mobilenet_v3_large efficientnet_b0 convnext_tiny vit_b_16"
 RUNS=10
 ROUNDS=3
 THREADS=2
@@ -35,12 +37,13 @@ while [ $# -gt 0 ]; do
     --models) MODELS=$2; shift 2 ;;
     --batches) BATCHES=$2; shift 2 ;;
     --bf16) BF16=$2; shift 2 ;;
+    --int8) INT8=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
     --no-doc) DOC=0; shift ;;
-    -h|--help) sed -n 2,21p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,22p "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -110,6 +113,10 @@ for m in $MODELS; do
       case " $BF16 " in
         *" $m "*) run "mlc $m $b bf16" build-release/mlc bench "$MD/$m.onnx" --threads "$THREADS" \
                     --runs "$RUNS" --precision bf16 --input "$in" --output "$OUT/$m.$b.bf16.npy" --json ;;
+      esac
+      case " $INT8 " in
+        *" $m "*) run "mlc $m $b int8" build-release/mlc bench "$MD/$m.onnx" --threads "$THREADS" \
+                    --runs "$RUNS" --precision int8 --input "$in" --output "$OUT/$m.$b.int8.npy" --json ;;
       esac
       [ $((r % 2)) = 1 ] || run "ort $m $b f32" node "$PEER_JS" "$MD/$m.onnx" --threads "$THREADS" \
         --runs "$RUNS" --input "$in" --output "$OUT/$m.$b.ort.npy"

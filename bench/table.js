@@ -77,7 +77,7 @@ const labels = [...new Set(rows.map(r => r.label.split(' ').slice(1, 3).join(' '
 for (const mb of labels) {
   const [m, b] = mb.split(' ');
   const ort = by[`ort ${mb} f32`];
-  for (const eng of ['ort', 'mlc f32', 'mlc bf16']) {
+  for (const eng of ['ort', 'mlc f32', 'mlc bf16', 'mlc int8']) {
     const key = eng === 'ort' ? `ort ${mb} f32` : `mlc ${mb} ${eng.split(' ')[1]}`;
     const r = by[key];
     if (!r) continue;
@@ -85,7 +85,7 @@ for (const mb of labels) {
     const rss = r.peak_rss_kb / 1024, mine = eng !== 'ort' && ort && !ort.failed;
     const tf = r.load_ms + r.first_ms;
     let d = { max: NaN, agree: NaN };
-    if (eng !== 'ort') d = diff(`${outDir}/${m}.${b}.ort.npy`, `${outDir}/${m}.${b}.${eng === 'mlc f32' ? 'mlc' : 'bf16'}.npy`);
+    if (eng !== 'ort') d = diff(`${outDir}/${m}.${b}.ort.npy`, `${outDir}/${m}.${b}.${eng === 'mlc f32' ? 'mlc' : eng.split(' ')[1]}.npy`);
     t += `| ${m} | ${b} | ${eng} | ${f(r.median_ms, 2)} | ${f(r.min_ms, 2)} | ` +
       `${mine ? f(r.median_ms / ort.median_ms, 2) : ''} | ${mine ? f(r.min_ms / ort.min_ms, 2) : ''} | ${f(r.img_per_s)} | ${f(r.load_ms)} | ` +
       `${f(r.first_ms)} | ${mine ? f(tf / (ort.load_ms + ort.first_ms), 2) : ''} | ${f(rss, 0)} | ` +
