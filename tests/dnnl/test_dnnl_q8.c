@@ -1,5 +1,5 @@
 /*
- * test_dnnl_q8.c - int8 convolutions (src/engine/dnnl/q8.c and region.c's
+ * test_dnnl_q8.c - int8 convolutions and matmuls (src/engine/dnnl/q8.c and region.c's
  * int8 steps): the per-tensor quantization against its formula (both the
  * AVX-512 and the portable paths take every case: the tail of a buffer is
  * portable), with zeros, NaN and Inf in the source; and regions of
@@ -7,7 +7,9 @@
  * sum, bias and none, strides 1 and 2, a 7x7 stem on 3 channels, batch 1
  * then 2 on the same weights) against naive float loops, within what two
  * 8-bit roundings allow; which convolutions run in int8 (not those over one
- * pixel), decided once per net whatever shapes it is bound at later.
+ * pixel), decided once per net whatever shapes it is bound at later; linear
+ * layers ([B, T, K] by [K, N] or transB [N, K] weights, u8 and s8 sources,
+ * bias, GELU) in int8 and a classifier head left in float32.
  */
 #include <omp.h>
 #include <stdlib.h>
@@ -253,11 +255,102 @@ static void test_conv_decide(void)
     }
 }
 
+/* Linear layers as the partition hands them over: a matmul of [B, T, K]
+ * by constant weights, [K, N] (MatMul) or [N, K] (Gemm, transB), with a
+ * bias and a GELU or none, after a ReLU'd source (u8) or a signed one (s8);
+ * a 2-D one (a classifier head: one row per image) stays float32. */
+static void test_matmul(void)
+{
+    enum { B = 2, T = 9, K = 48, N = 40 };
+    for (int tb = 0; tb < 2; tb++)
+        for (int relu_in = 0; relu_in < 2; relu_in++) {
+            uint32_t seed = 43;
+            struct dn_ctx *c = ctx_new(1, relu_in ? 3 : 2, relu_in ? 2 : 1, 2);
+            for (int i = 0; i < c->n_vals; i++) c->vals[i].rank = 3;
+            c->int8 = 1;
+            c->n_out = 1;
+            c->outs[0] = c->n_vals - 1;
+            int64_t wd[2] = {tb ? N : K, tb ? K : N}, bd[1] = {N};
+            float *w = const_new(c, 0, 2, wd, &seed), *b = const_new(c, 1, 1, bd, &seed);
+            float wc[K * N], bc[N];
+            memcpy(wc, w, sizeof wc), memcpy(bc, b, sizeof bc);
+            struct dn_op *op = c->ops;
+            if (relu_in) {
+                op->kind = DN_ELTWISE, op->alg = dnnl_eltwise_relu, op->in[0] = 0, op->out = 1;
+                op++;
+            }
+            op->kind = DN_MATMUL, op->in[0] = c->n_vals - 2, op->out = c->n_vals - 1;
+            op->w = 0, op->b = 1, op->trans_b = tb;
+            if (!relu_in) {
+                op->post[0] = (struct dn_post){0, dnnl_eltwise_gelu_erf, 0, 0};
+                op->n_post = 1;
+            }
+            mlc_tensor x = {MLC_DTYPE_F32, 3, {B, T, K}, NULL}, out = {0};
+            float *xp = mlc_alloc(sizeof(float) * B * T * K), ref[B * T * N];
+            for (int i = 0; i < B * T * K; i++) xp[i] = frand(&seed);
+            x.data = xp;
+            for (int i = 0; i < B * T; i++)
+                for (int j = 0; j < N; j++) {
+                    double acc = bc[j];
+                    for (int k = 0; k < K; k++) {
+                        double v = xp[i * K + k];
+                        v = relu_in && v < 0 ? 0 : v;
+                        acc += v * (tb ? wc[j * K + k] : wc[k * N + j]);
+                    }
+                    ref[i * N + j] =
+                        relu_in ? (float)acc : (float)(0.5 * acc * (1 + erf(acc / sqrt(2))));
+                }
+            int n_q8 = 0, n_u8 = -1;
+            CHECK(run_q8(c, &x, &out, B * T * N, &n_q8, &n_u8));
+            CHECK_MSG(n_q8 == 1 && n_u8 == relu_in, "transB %d relu %d: %d int8, %d u8", tb,
+                      relu_in, n_q8, n_u8);
+            double rms, worst;
+            rel_err(out.data, ref, B * T * N, &rms, &worst);
+            printf("int8 matmul transB %d relu %d: rms %.4f, worst %.4f (relative)\n", tb, relu_in,
+                   rms, worst);
+            CHECK_MSG(rms <= 0.03 && worst <= 0.1, "transB %d relu %d: rms %g worst %g", tb,
+                      relu_in, rms, worst);
+            mlc_free(xp), mlc_free(out.data);
+            dn_ctx_free(c);
+        }
+    /* A head: [B, K] x [K, N], one row per image: float32, exactly. */
+    uint32_t seed = 47;
+    struct dn_ctx *c = ctx_new(1, 2, 1, 2);
+    c->vals[0].rank = c->vals[1].rank = 2;
+    c->int8 = 1;
+    c->n_out = 1;
+    c->outs[0] = 1;
+    int64_t wd[2] = {K, N}, bd[1] = {N};
+    float *w = const_new(c, 0, 2, wd, &seed), *b = const_new(c, 1, 1, bd, &seed);
+    float wc[K * N], bc[N], ref[B * N];
+    memcpy(wc, w, sizeof wc), memcpy(bc, b, sizeof bc);
+    c->ops[0].kind = DN_MATMUL, c->ops[0].in[0] = 0, c->ops[0].out = 1, c->ops[0].w = 0;
+    c->ops[0].b = 1;
+    mlc_tensor x = {MLC_DTYPE_F32, 2, {B, K}, NULL}, out = {0};
+    float *xp = mlc_alloc(sizeof(float) * B * K);
+    for (int i = 0; i < B * K; i++) xp[i] = frand(&seed);
+    x.data = xp;
+    for (int i = 0; i < B; i++)
+        for (int j = 0; j < N; j++) {
+            double acc = bc[j];
+            for (int k = 0; k < K; k++) acc += (double)xp[i * K + k] * wc[k * N + j];
+            ref[i * N + j] = (float)acc;
+        }
+    int n_q8 = -1;
+    CHECK(run_q8(c, &x, &out, B * N, &n_q8, NULL));
+    CHECK(n_q8 == 0);
+    CHECK_MSG(max_diff(out.data, ref, B * N) <= 1e-4, "head: diff %g",
+              max_diff(out.data, ref, B * N));
+    mlc_free(xp), mlc_free(out.data);
+    dn_ctx_free(c);
+}
+
 int main(void)
 {
     TEST_RUN(test_quantize);
     TEST_RUN(test_conv_chain);
     TEST_RUN(test_conv_stem);
     TEST_RUN(test_conv_decide);
+    TEST_RUN(test_matmul);
     TEST_DONE();
 }

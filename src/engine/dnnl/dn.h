@@ -220,16 +220,17 @@ dnnl_status_t dn_make_prim_prefer(const_dnnl_op_desc_t d, const_dnnl_primitive_a
  * c->lock). */
 dnnl_status_t dn_const_load(struct dn_ctx *c, struct dn_const *k);
 
-/* q8.c: int8 convolutions. dn_q8_scales: constant cid's per output channel
- * dequantization scales (quantizing it once per net, thread-safe); the
- * array lives as long as ctx. dn_const_get_q8: its s8 weights in layout
- * want (packed once per net). dn_q8_quantize: y = x quantized per tensor,
- * u8 (x >= 0) or s8, on the calling thread's OpenMP threads; *dq_out =
- * the scale that maps y back (x ~ y * dq). dn_q8_const_free: k's int8
- * copies. */
-dnnl_status_t dn_q8_scales(struct dn_ctx *c, int cid, const float **dq);
-dnnl_status_t dn_const_get_q8(struct dn_ctx *c, int cid, const dnnl_memory_desc_t *want,
-                              void **data_out);
+/* q8.c: int8 convolutions and matmuls. dn_q8_scales: constant cid's
+ * dequantization scales per output channel, the channel being its axis
+ * `axis` (0: rows; 1: a [K, N] matrix's columns), quantizing it once per
+ * net (thread-safe); the array lives as long as ctx. dn_const_get_q8: its
+ * s8 weights in layout want (packed once per net; after dn_q8_scales).
+ * dn_q8_quantize: y = x quantized per tensor, u8 (x >= 0) or s8, on the
+ * calling thread's OpenMP threads; *dq_out = the scale that maps y back
+ * (x ~ y * dq). dn_q8_const_free: k's int8 copies. */
+dnnl_status_t dn_q8_scales(struct dn_ctx *c, int cid, int axis, const float **dq);
+dnnl_status_t dn_const_get_q8(struct dn_ctx *c, const struct dn_op *op, int cid,
+                              const dnnl_memory_desc_t *want, void **data_out);
 void dn_q8_quantize(const float *x, size_t n, void *y, int u8, float *dq_out);
 /* Whether the conv owning weights cid runs in int8: decided at its first
  * bind (want), then the same for every session and shape, so that its

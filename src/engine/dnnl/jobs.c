@@ -38,7 +38,7 @@ static void do_job(struct dn_ctx *c, struct dn_state *s, struct job *j, struct d
 {
     if (j->cid >= 0) {
         void *data = NULL;
-        j->r = j->q8 ? dn_const_get_q8(c, j->cid, &j->md, &data)
+        j->r = j->q8 ? dn_const_get_q8(c, j->op, j->cid, &j->md, &data)
                      : dn_const_get(c, j->op, j->cid, &j->md, spare, &data);
         if (j->r == dnnl_success) j->r = dnnl_memory_set_data_handle(j->mem, data);
         return;

@@ -58,15 +58,19 @@ static inline float round_near(float v)
 /* Under c->lock, k not busy: k's s8 plain copy and scales from its f32
  * plain data (read from the model file when lazy). The f32 copy stays
  * until dn_q8_commit (the op may still fall back to float32). */
-static dnnl_status_t quantize_weights(struct dn_ctx *c, struct dn_const *k)
+static dnnl_status_t quantize_weights(struct dn_ctx *c, struct dn_const *k, int axis)
 {
     if (k->lazy) {
         dnnl_status_t r = dn_const_load(c, k);
         if (r != dnnl_success) return r;
     }
-    if (!k->data || k->rank < 2) return dnnl_invalid_arguments;
-    int64_t oc = k->dims[0], per = 1;
-    for (int d = 1; d < k->rank; d++) per *= k->dims[d];
+    if (!k->data || k->rank < 2 || (axis == 1 && k->rank != 2)) return dnnl_invalid_arguments;
+    /* Output channel o's values: w[o * per + i] (axis 0: rows), or
+     * w[i * oc + o] (axis 1: a [K, N] matrix's columns). */
+    int64_t oc = k->dims[axis], per = 1;
+    for (int d = 0; d < k->rank; d++)
+        if (d != axis) per *= k->dims[d];
+    int64_t so = axis ? 1 : per, si = axis ? oc : 1;
     float *dq = mlc_alloc((size_t)oc * sizeof *dq);
     int8_t *q = mlc_alloc((size_t)(oc * per) + 64);
     if (!dq || !q) {
@@ -77,13 +81,13 @@ static dnnl_status_t quantize_weights(struct dn_ctx *c, struct dn_const *k)
     const float *w = k->data;
 #pragma omp parallel for schedule(static) if (oc * per > (1 << 16))
     for (int64_t o = 0; o < oc; o++) {
-        const float *row = w + o * per;
+        const float *row = w + o * so;
         float m = 0;
-        for (int64_t i = 0; i < per; i++) m = maxf(fabsf(row[i]), m);
+        for (int64_t i = 0; i < per; i++) m = maxf(fabsf(row[i * si]), m);
         float s = m > 0 ? 127.0f / m : 1.0f;
         dq[o] = 1.0f / s;
         for (int64_t i = 0; i < per; i++)
-            q[o * per + i] = (int8_t)(int)round_near(clampf(row[i] * s, -127.0f, 127.0f));
+            q[o * so + i * si] = (int8_t)(int)round_near(clampf(row[i * si] * s, -127.0f, 127.0f));
     }
     k->q8_dq = dq;
     k->q8_plain = q;
@@ -125,27 +129,27 @@ void dn_q8_commit(struct dn_ctx *c, int cid)
     pthread_mutex_unlock(&c->lock);
 }
 
-dnnl_status_t dn_q8_scales(struct dn_ctx *c, int cid, const float **dq)
+dnnl_status_t dn_q8_scales(struct dn_ctx *c, int cid, int axis, const float **dq)
 {
     struct dn_const *k = &c->consts[cid];
     dnnl_status_t r = dnnl_success;
     pthread_mutex_lock(&c->lock);
     while (k->busy) pthread_cond_wait(&c->cond, &c->lock);
-    if (!k->q8_dq) r = quantize_weights(c, k);
+    if (!k->q8_dq) r = quantize_weights(c, k, axis);
     *dq = k->q8_dq;
     pthread_mutex_unlock(&c->lock);
     return r;
 }
 
-dnnl_status_t dn_const_get_q8(struct dn_ctx *c, int cid, const dnnl_memory_desc_t *want,
-                              void **data_out)
+dnnl_status_t dn_const_get_q8(struct dn_ctx *c, const struct dn_op *op, int cid,
+                              const dnnl_memory_desc_t *want, void **data_out)
 {
     struct dn_const *k = &c->consts[cid];
     dnnl_status_t r = dnnl_success;
     void *raw = NULL;
     pthread_mutex_lock(&c->lock);
     while (k->busy) pthread_cond_wait(&c->cond, &c->lock);
-    if (!k->q8_plain) r = quantize_weights(c, k);
+    if (!k->q8_plain) r = dnnl_invalid_arguments; /* dn_q8_scales comes first */
     if (r != dnnl_success) goto out;
     for (int i = 0; i < k->n_q8_pk; i++)
         if (dnnl_memory_desc_equal(&k->q8_pk[i].md, want)) {
@@ -160,13 +164,13 @@ dnnl_status_t dn_const_get_q8(struct dn_ctx *c, int cid, const dnnl_memory_desc_
     k->q8_pk = np;
     k->busy = 1;
     pthread_mutex_unlock(&c->lock);
-    /* The plain s8 weights as the convolution sees them (oihw), reordered
-     * into its layout; the reorder adds the s8-source compensation when
-     * the layout asks for it. */
+    /* The s8 weights as the primitive sees them (the float32 ones' logical
+     * view: oihw, or a Gemm's [N, K] read as [K, N]), reordered into its
+     * layout; the reorder adds the s8-source compensation when the layout
+     * asks for it. */
     dnnl_memory_desc_t smd;
-    dnnl_dims_t d;
-    for (int i = 0; i < k->rank; i++) d[i] = k->dims[i];
-    dnnl_memory_desc_init_by_tag(&smd, k->rank, d, dnnl_s8, dn_plain_tag(k->rank));
+    dn_const_md(c, op, cid, want->ndims, &smd);
+    smd.data_type = dnnl_s8; /* the same element strides over the s8 copy */
     size_t n = dnnl_memory_desc_get_size(want);
     raw = mlc_alloc(n + 64);
     void *dst = raw ? (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63) : NULL;

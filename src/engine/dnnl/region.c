@@ -272,19 +272,20 @@ static dnnl_status_t make_attr(const struct dn_op *op, int n_skip, dnnl_primitiv
     return r;
 }
 
-/* An int8 convolution's attributes (q8.c): output scales dq per output
- * channel (the weights'), then post-ops: times the source's scale (a
- * one-float operand, post-op 0), plus the bias (post-op 1, when b), then
- * op's own but the last n_skip. */
+/* An int8 convolution's or matmul's attributes (q8.c): output scales dq
+ * per output channel (the weights'; axis 1 of the destination either way),
+ * then post-ops: times the source's scale (a one-float operand, post-op 0),
+ * plus the bias (post-op 1, when b; [1, oc, 1, 1] or [1, oc] by rank),
+ * then op's own but the last n_skip. */
 static dnnl_status_t make_attr_q8(const struct dn_op *op, int n_skip, const float *dq, int64_t oc,
-                                  int b, dnnl_primitive_attr_t *attr)
+                                  int b, int rank, dnnl_primitive_attr_t *attr)
 {
     dnnl_status_t r = dn_region_attr(attr);
     dnnl_post_ops_t po = NULL;
     dnnl_memory_desc_t one, bias;
     dnnl_dims_t d1 = {1, 1, 1, 1}, db = {1, oc, 1, 1};
-    dnnl_memory_desc_init_by_tag(&one, 4, d1, dnnl_f32, dnnl_abcd);
-    dnnl_memory_desc_init_by_tag(&bias, 4, db, dnnl_f32, dnnl_abcd);
+    dnnl_memory_desc_init_by_tag(&one, rank, d1, dnnl_f32, dn_plain_tag(rank));
+    dnnl_memory_desc_init_by_tag(&bias, rank, db, dnnl_f32, dn_plain_tag(rank));
     if (r == dnnl_success) r = dnnl_primitive_attr_set_output_scales(*attr, oc, 1 << 1, dq);
     if (r == dnnl_success) r = dnnl_post_ops_create(&po);
     if (r == dnnl_success) r = dnnl_post_ops_append_binary(po, dnnl_binary_mul, &one);
@@ -298,14 +299,22 @@ static dnnl_status_t make_attr_q8(const struct dn_op *op, int n_skip, const floa
     return r;
 }
 
-/* Whether an int8 convolution pays for quantizing its source: a group-1
- * convolution over more than one output pixel per image (SE blocks' 1x1
- * convolutions on pooled [C, 1, 1] values take a few microseconds in
- * float32, and oneDNN 2.6 has only reference int8 kernels for them). */
-static int q8_pays(const struct dn_ctx *c, const struct dn_op *op, const struct vstate *o)
+/* Whether an int8 convolution or matmul pays for quantizing its source: a
+ * group-1 convolution over more than one output pixel per image (SE blocks'
+ * 1x1 convolutions on pooled [C, 1, 1] values take a few microseconds in
+ * float32, and oneDNN 2.6 has only reference int8 kernels for them); a
+ * matmul by constant 2-D weights over more than one row per image (ViT's
+ * and ConvNeXt's linear layers, not a classifier head). Per image, so that
+ * the answer does not change with the batch. */
+static int q8_pays(const struct dn_ctx *c, const struct dn_op *op, const struct vstate *a,
+                   const struct vstate *o)
 {
-    (void)c;
-    return op->group == 1 && o->rank == 4 && o->dims[2] * o->dims[3] > 1;
+    if (op->kind == DN_CONV) return op->group == 1 && o->rank == 4 && o->dims[2] * o->dims[3] > 1;
+    if (op->kind != DN_MATMUL || op->in[1] >= 0 || c->consts[op->w].rank != 2 || a->rank < 3)
+        return 0;
+    int64_t rows = 1;
+    for (int k = 1; k < a->rank - 1; k++) rows *= a->dims[k];
+    return rows > 1;
 }
 
 /* Whether op's output is >= 0 wherever its inputs are: its last post-op
@@ -431,8 +440,11 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     enum ir_act own = own_act(c, op, o);
     /* int8: every group-1 convolution (q8.c); its source is quantized by a
      * step of ours just before it, into tmp[0], its scale into tmp[1]. */
-    int q8 = c->int8 && op->kind == DN_CONV && s->fold_s < 0 &&
-             dn_q8_decide(c, op->w, q8_pays(c, op, o));
+    int q8 = c->int8 && (op->kind == DN_CONV || (op->kind == DN_MATMUL && op->in[1] < 0)) &&
+             s->fold_s < 0 && dn_q8_decide(c, op->w, q8_pays(c, op, a, o));
+    /* Weights' output channel: a conv's and a transB Gemm's rows, a MatMul's [K, N] columns. */
+    int q8_axis = op->kind == DN_MATMUL && !op->trans_b;
+    dnnl_data_type_t qdt = a->nonneg ? dnnl_u8 : dnnl_s8;
     const float *w_dq = NULL;
     dnnl_memory_t m_qs = NULL;
     /* A strided 1x1 convolution reads only every s-th pixel: it runs as a
@@ -441,10 +453,10 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     dnnl_memory_desc_t sub_md;
     o->nonneg = out_nonneg(s, op);
     if (q8) {
-        DNCHK(dn_q8_scales(c, op->w, &w_dq), "int8 weights");
-        DNCHK(
-            make_attr_q8(op, own != IR_ACT_NONE, w_dq, c->consts[op->w].dims[0], op->b >= 0, &attr),
-            "int8 attributes");
+        DNCHK(dn_q8_scales(c, op->w, q8_axis, &w_dq), "int8 weights");
+        DNCHK(make_attr_q8(op, own != IR_ACT_NONE, w_dq, c->consts[op->w].dims[q8_axis], op->b >= 0,
+                           op->kind == DN_CONV ? 4 : 2, &attr),
+              "int8 attributes");
     } else {
         DNCHK(make_attr(op, own != IR_ACT_NONE, &attr), "attributes");
     }
@@ -480,7 +492,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         }
         dnnl_memory_desc_init_by_tag(&w_md, wr, wd, q8 ? dnnl_s8 : dt, dnnl_format_tag_any);
         if (op->b >= 0) md_plain(&b_md, 1, &w->dims[0], dnnl_f32);
-        if (q8) md_any(&any_src, a->rank, a->dims, a->nonneg ? dnnl_u8 : dnnl_s8);
+        if (q8) md_any(&any_src, a->rank, a->dims, qdt);
         /* Source layout "any": handed a plain layout, oneDNN falls back to a
          * gemm-based kernel 3-4x slower than its blocked direct kernels; the
          * blocked layout it picks matches the previous conv's output, so
@@ -561,20 +573,34 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
          * [prod(leading dims), K] x [K, N], oneDNN's best-tuned matmul shape. */
         dnnl_memory_desc_t dense;
         md_plain(&dense, a->rank, a->dims, dt);
-        if (op->in[1] < 0 && a->rank > 2 && dnnl_memory_desc_equal(&src_md, &dense)) {
+        /* int8 (q8_pays: constant 2-D weights) always so: the quantizing
+         * step reads a dense float32 copy. */
+        if (op->in[1] < 0 && a->rank > 2 && (q8 || dnnl_memory_desc_equal(&src_md, &dense))) {
             const struct dn_const *w = &c->consts[op->w];
             int64_t m = 1, sd[2], wd2[2] = {w->dims[op->trans_b], w->dims[!op->trans_b]}, dd[2];
             for (int k = 0; k < a->rank - 1; k++) m *= a->dims[k];
             sd[0] = m, sd[1] = a->dims[a->rank - 1];
             dd[0] = m, dd[1] = wd2[1];
-            md_plain(&src_md, 2, sd, dt);
-            md_any(&w_md, 2, wd2, dt);
+            md_plain(&src_md, 2, sd, q8 ? qdt : dt);
+            md_any(&w_md, 2, wd2, q8 ? dnnl_s8 : dt);
             md_plain(&dst_md, 2, dd, dt);
             if (op->b >= 0) dn_const_md(c, op, op->b, 2, &b_md);
-            DNCHK(dnnl_matmul_desc_init(&d.mm, &src_md, &w_md, op->b >= 0 ? &b_md : NULL, &dst_md),
+            DNCHK(dnnl_matmul_desc_init(&d.mm, &src_md, &w_md, op->b >= 0 && !q8 ? &b_md : NULL,
+                                        &dst_md),
                   "matmul descriptor");
-            DNCHK(dn_make_prim(&d.mm, attr, s->eng, &pd, 0), "matmul primitive");
             flat = 1;
+            if (!q8) {
+                DNCHK(dn_make_prim(&d.mm, attr, s->eng, &pd, 0), "matmul primitive");
+                break;
+            }
+            dnnl_status_t r = dn_make_prim(&d.mm, attr, s->eng, &pd, 1);
+            if (r == dnnl_unimplemented && dn_q8_reject(c, op->w)) {
+                dnnl_primitive_attr_destroy(attr);
+                return bind_op(c, s, oi, last, err);
+            }
+            if (r == dnnl_unimplemented) r = dn_make_prim(&d.mm, attr, s->eng, &pd, 0);
+            DNCHK(r, "int8 matmul primitive");
+            dn_q8_commit(c, op->w);
             break;
         }
         if (op->in[1] < 0) {
@@ -721,18 +747,20 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         DNCHK(add_reorder(s, m_view, &sub_md, want, &m_src, &tmp[1], NULL), "subsample");
         s->n_subsampled++;
     } else if (q8) {
-        /* The source in float32, in the layout the int8 kernel wants, then
-         * quantized into tmp[0] by our step. */
+        /* The source in float32, in the layout the int8 kernel wants (a
+         * matmul's: dense), then quantized into tmp[0] by our step. */
+        const dnnl_memory_desc_t *qmd_ = flat ? &src_md : want;
         dnnl_memory_desc_t fmd = *want, one;
         dnnl_dims_t d1 = {1, 1, 1, 1};
         dnnl_memory_t m_f = NULL;
+        int r1 = op->kind == DN_CONV ? 4 : 2;
         fmd.data_type = dnnl_f32;
         DNCHK(value_as(s, in0, &fmd, &m_f), "source reorder");
-        tmp[0] = buf_get(s, dnnl_memory_desc_get_size(want));
+        tmp[0] = buf_get(s, dnnl_memory_desc_get_size(qmd_));
         tmp[1] = buf_get(s, 64);
         if (tmp[0] < 0 || tmp[1] < 0) DNCHK(dnnl_out_of_memory, "int8 source");
-        DNCHK(mem_new(s, want, tmp[0], NULL, &m_src), "int8 source");
-        dnnl_memory_desc_init_by_tag(&one, 4, d1, dnnl_f32, dnnl_abcd);
+        DNCHK(mem_new(s, qmd_, tmp[0], NULL, &m_src), "int8 source");
+        dnnl_memory_desc_init_by_tag(&one, r1, d1, dnnl_f32, dn_plain_tag(r1));
         DNCHK(mem_new(s, &one, tmp[1], NULL, &m_qs), "int8 source scale");
         struct step *u = step_new(s);
         if (!u) DNCHK(dnnl_out_of_memory, "step");
@@ -740,13 +768,13 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         u->q8_out = m_src;
         u->q8_scale = m_qs;
         u->q8_n = dnnl_memory_desc_get_size(&fmd) / sizeof(float);
-        u->q8_u8 = want->data_type == dnnl_u8;
+        u->q8_u8 = qdt == dnnl_u8;
         s->n_q8++;
         s->n_q8_u8 += u->q8_u8;
     } else {
         DNCHK(value_as(s, in0, want, &m_src), "source reorder");
     }
-    if (flat) {
+    if (flat && !q8) {
         int buf = dnnl_memory_desc_equal(&a->md, want) ? a->buf : a->alt_buf;
         DNCHK(mem_new(s, &src_md, buf, NULL, &m_src), "2-D source view");
     }
@@ -783,8 +811,8 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         DNCHK(mem_new(s, wmd, tmp[0], NULL, &m_ws), "scaled weights");
     }
     if (q8 && op->b >= 0) {
-        dnnl_memory_desc_t bmd;
-        dn_const_md(c, op, op->b, 4, &bmd); /* [1, O, 1, 1]: a binary post-op's operand */
+        dnnl_memory_desc_t bmd; /* [1, O, 1, 1] or [1, N]: a binary post-op's operand */
+        dn_const_md(c, op, op->b, op->kind == DN_CONV ? 4 : 2, &bmd);
         DNCHK(const_mem(s, op, op->b, &bmd, &m_b), "bias");
     } else if ((op->kind == DN_CONV || op->kind == DN_IP || op->kind == DN_MATMUL) && op->b >= 0) {
         DNCHK(const_mem(s, op, op->b, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1),
