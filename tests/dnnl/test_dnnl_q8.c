@@ -17,32 +17,33 @@
 
 #include "dn_test.h"
 
-/* What dn_q8_quantize must write for x: round-to-nearest-even of x * q
- * clamped, NaN as the low end. */
-static int expect_q(float x, float q, int u8)
+/* What dn_q8_quantize must write for x in mode: round-to-nearest-even of
+ * x * q clamped, NaN as the low end, plus the mode's offset. */
+static int expect_q(float x, float q, int mode)
 {
-    float lo = u8 ? 0.0f : -127.0f, hi = u8 ? 255.0f : 127.0f, v = x * q;
+    float lo = mode == DN_Q8_U8 ? 0.0f : -127.0f, hi = mode == DN_Q8_U8 ? 255.0f : 127.0f;
+    float v = x * q;
     v = v > lo ? v : lo;
     v = v < hi ? v : hi;
-    return (int)rintf(v);
+    return (int)rintf(v) + (mode == DN_Q8_U8_SHIFT ? 128 : 0);
 }
 
-static void check_quantize(const float *x, size_t n, int u8, float want_max)
+static void check_quantize(const float *x, size_t n, int mode, float want_max)
 {
     unsigned char *y = mlc_alloc(n + 1);
     float dq = -1;
     y[n] = 0x5a; /* nothing past the end */
-    dn_q8_quantize(x, n, y, u8, &dq);
-    float q = (u8 ? 255.0f : 127.0f) / want_max;
-    CHECK_MSG(fabsf(dq - 1.0f / q) <= 1e-6f * (1.0f / q), "n %zu u8 %d: dq %g, want %g", n, u8,
+    dn_q8_quantize(x, n, y, mode, &dq);
+    float q = (mode == DN_Q8_U8 ? 255.0f : 127.0f) / want_max;
+    CHECK_MSG(fabsf(dq - 1.0f / q) <= 1e-6f * (1.0f / q), "n %zu mode %d: dq %g, want %g", n, mode,
               (double)dq, (double)(1.0f / q));
     size_t bad = 0, first = 0;
     for (size_t i = 0; i < n; i++) {
-        int got = u8 ? (int)y[i] : (int)(int8_t)y[i];
-        if (got != expect_q(x[i], q, u8) && !bad++) first = i;
+        int got = mode == DN_Q8_S8 ? (int)(int8_t)y[i] : (int)y[i];
+        if (got != expect_q(x[i], q, mode) && !bad++) first = i;
     }
-    CHECK_MSG(bad == 0, "n %zu u8 %d: %zu values differ, first at %zu (x %g)", n, u8, bad, first,
-              bad ? (double)x[first] : 0.0);
+    CHECK_MSG(bad == 0, "n %zu mode %d: %zu values differ, first at %zu (x %g)", n, mode, bad,
+              first, bad ? (double)x[first] : 0.0);
     CHECK(y[n] == 0x5a);
     mlc_free(y);
 }
@@ -62,19 +63,21 @@ static void test_quantize(void)
             x[i] = 3.0f * frand(&seed);
             m = fmaxf(m, fabsf(x[i]));
         }
-        check_quantize(x, n, 0, m);
+        check_quantize(x, n, DN_Q8_S8, m);
+        check_quantize(x, n, DN_Q8_U8_SHIFT, m);
         for (size_t i = 0; i < n; i++) x[i] = fabsf(x[i]);
-        check_quantize(x, n, 1, m);
+        check_quantize(x, n, DN_Q8_U8, m);
         /* All zeros: a finite scale, zeros out. */
         memset(x, 0, n * sizeof *x);
-        check_quantize(x, n, 0, 1.0f);
+        check_quantize(x, n, DN_Q8_S8, 1.0f);
         /* NaN is skipped by the maximum and written as the low end; Inf
          * makes the scale 1 (the rest saturate). */
         for (size_t i = 0; i < n; i++) x[i] = (float)(i % 7) - 3.0f;
         x[n / 2] = NAN;
-        check_quantize(x, n, 0, 3.0f);
+        check_quantize(x, n, DN_Q8_S8, 3.0f);
+        check_quantize(x, n, DN_Q8_U8_SHIFT, 3.0f);
         x[n - 1] = INFINITY;
-        check_quantize(x, n, 0, 1.0f);
+        check_quantize(x, n, DN_Q8_S8, 1.0f);
         mlc_free(x);
     }
 }
@@ -302,8 +305,9 @@ static void test_matmul(void)
                 }
             int n_q8 = 0, n_u8 = -1;
             CHECK(run_q8(c, &x, &out, B * T * N, &n_q8, &n_u8));
-            CHECK_MSG(n_q8 == 1 && n_u8 == relu_in, "transB %d relu %d: %d int8, %d u8", tb,
-                      relu_in, n_q8, n_u8);
+            /* u8 either way: a signed source shifted by 128 (q8.c) */
+            CHECK_MSG(n_q8 == 1 && n_u8 == 1, "transB %d relu %d: %d int8, %d u8", tb, relu_in,
+                      n_q8, n_u8);
             double rms, worst;
             rel_err(out.data, ref, B * T * N, &rms, &worst);
             printf("int8 matmul transB %d relu %d: rms %.4f, worst %.4f (relative)\n", tb, relu_in,

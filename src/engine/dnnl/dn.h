@@ -73,6 +73,7 @@ struct dn_const {
      * scales, the s8 plain (oihw) copy every layout is reordered from, and
      * those packed layouts. NULL until an int8 bind asks. */
     float *q8_dq;
+    float *q8_comp; /* per channel: q8_dq * -128 * the quantized weights' sum */
     int8_t *q8_plain;
     struct dn_packed *q8_pk;
     int n_q8_pk;
@@ -225,13 +226,18 @@ dnnl_status_t dn_const_load(struct dn_ctx *c, struct dn_const *k);
  * `axis` (0: rows; 1: a [K, N] matrix's columns), quantizing it once per
  * net (thread-safe); the array lives as long as ctx. dn_const_get_q8: its
  * s8 weights in layout want (packed once per net; after dn_q8_scales).
- * dn_q8_quantize: y = x quantized per tensor, u8 (x >= 0) or s8, on the
- * calling thread's OpenMP threads; *dq_out = the scale that maps y back
- * (x ~ y * dq). dn_q8_const_free: k's int8 copies. */
+ * dn_q8_quantize: y = x quantized per tensor as mode says, on the calling
+ * thread's OpenMP threads; *dq_out = the scale that maps y back (x ~ (y -
+ * offset) * dq). dn_q8_const_free: k's int8 copies. */
 dnnl_status_t dn_q8_scales(struct dn_ctx *c, int cid, int axis, const float **dq);
 dnnl_status_t dn_const_get_q8(struct dn_ctx *c, const struct dn_op *op, int cid,
                               const dnnl_memory_desc_t *want, void **data_out);
-void dn_q8_quantize(const float *x, size_t n, void *y, int u8, float *dq_out);
+enum dn_q8_mode {
+    DN_Q8_S8,       /* s8: round(x * 127 / max) */
+    DN_Q8_U8,       /* u8, x >= 0: round(x * 255 / max) */
+    DN_Q8_U8_SHIFT, /* u8: round(x * 127 / max) + 128 (matmuls' signed sources) */
+};
+void dn_q8_quantize(const float *x, size_t n, void *y, int mode, float *dq_out);
 /* Whether the conv owning weights cid runs in int8: decided at its first
  * bind (want), then the same for every session and shape, so that its
  * weights exist in one form. dn_q8_reject turns a yes into a no (oneDNN

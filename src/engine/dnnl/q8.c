@@ -7,11 +7,20 @@
  * a static activation scale would need a calibration set the product does
  * not have, and an image brighter than the calibration clips. Instead each
  * run measures the source's largest |x|, quantizes with q = 255/max (u8,
- * sources known to be >= 0: after a ReLU) or 127/max (s8), and the
+ * sources known to be >= 0: after a ReLU) or 127/max (s8; a matmul's
+ * signed source is shifted to u8 by 128 instead, see below), and the
  * convolution, made with output scales 1/qw[o] (the weights' own), gets 1/q
  * through a binary multiply post-op whose operand is a one-float tensor
  * written here; the bias is a binary add after it. The accumulation is exact
  * (s32); the error is the two roundings, at most half a step of each.
+ *
+ * Why the shift for matmuls: with an s8 source oneDNN 2.6 packs the weights
+ * with their s8 compensation by a scalar reorder ("simple:any"), 270 ms of
+ * vit_b_16's first run; u8 weights need none and pack by a JIT reorder. The
+ * shifted source x + 128 is corrected by a per-channel add of -128 * the
+ * channel's weight sum (times its scale) before the source's scale, exact
+ * in the integers. Convolutions keep s8 sources: their zero padding would
+ * read as -128 after a shift.
  *
  * Here: the per-channel weight quantization (symmetric, 127 steps) and its
  * packed layouts, and the per-run quantization of a float32 buffer (AVX-512
@@ -29,6 +38,10 @@
 #include <immintrin.h>
 #define Q8_X86 1
 #endif
+
+static float absmax_range(const float *x, size_t m);
+static void quant_range(const float *x, void *y, size_t m, float q, int mode);
+static void quant_cols(const float *w, int8_t *q, int64_t rows, int64_t ld, int n, float *dq);
 
 /* ---- weights ------------------------------------------------------------- */
 
@@ -65,12 +78,12 @@ static dnnl_status_t quantize_weights(struct dn_ctx *c, struct dn_const *k, int 
         if (r != dnnl_success) return r;
     }
     if (!k->data || k->rank < 2 || (axis == 1 && k->rank != 2)) return dnnl_invalid_arguments;
-    /* Output channel o's values: w[o * per + i] (axis 0: rows), or
-     * w[i * oc + o] (axis 1: a [K, N] matrix's columns). */
+    /* Output channel o's values: w[o * per + i] (axis 0: rows), or the
+     * columns w[i * oc + o] of a [K, N] matrix (axis 1), taken 64 columns at
+     * a time so that each row's piece is one contiguous read. */
     int64_t oc = k->dims[axis], per = 1;
     for (int d = 0; d < k->rank; d++)
         if (d != axis) per *= k->dims[d];
-    int64_t so = axis ? 1 : per, si = axis ? oc : 1;
     float *dq = mlc_alloc((size_t)oc * sizeof *dq);
     int8_t *q = mlc_alloc((size_t)(oc * per) + 64);
     if (!dq || !q) {
@@ -79,16 +92,32 @@ static dnnl_status_t quantize_weights(struct dn_ctx *c, struct dn_const *k, int 
         return dnnl_out_of_memory;
     }
     const float *w = k->data;
+    int64_t blk = axis ? 64 : 1, n_blk = (oc + blk - 1) / blk;
 #pragma omp parallel for schedule(static) if (oc * per > (1 << 16))
-    for (int64_t o = 0; o < oc; o++) {
-        const float *row = w + o * so;
-        float m = 0;
-        for (int64_t i = 0; i < per; i++) m = maxf(fabsf(row[i * si]), m);
-        float s = m > 0 ? 127.0f / m : 1.0f;
-        dq[o] = 1.0f / s;
-        for (int64_t i = 0; i < per; i++)
-            q[o * so + i * si] = (int8_t)(int)round_near(clampf(row[i * si] * s, -127.0f, 127.0f));
+    for (int64_t ob = 0; ob < n_blk; ob++) {
+        int64_t o0 = ob * blk, n = oc - o0 < blk ? oc - o0 : blk;
+        if (!axis) {
+            float m = absmax_range(w + o0 * per, (size_t)per), s = m > 0 ? 127.0f / m : 1.0f;
+            dq[o0] = 1.0f / s;
+            quant_range(w + o0 * per, q + o0 * per, (size_t)per, s, 0);
+        } else {
+            quant_cols(w + o0, q + o0, per, oc, (int)n, dq + o0);
+        }
     }
+    /* A shifted source's correction (DN_Q8_U8_SHIFT), per output channel:
+     * dq[o] * -128 * sum of its quantized weights, exact in int64. */
+    float *comp = mlc_alloc((size_t)oc * sizeof *comp);
+    if (!comp) {
+        mlc_free(dq);
+        mlc_free(q);
+        return dnnl_out_of_memory;
+    }
+    for (int64_t o = 0; o < oc; o++) {
+        int64_t sum = 0;
+        for (int64_t i = 0; i < per; i++) sum += axis ? q[i * oc + o] : q[o * per + i];
+        comp[o] = dq[o] * (float)(-128 * sum);
+    }
+    k->q8_comp = comp;
     k->q8_dq = dq;
     k->q8_plain = q;
     return dnnl_success;
@@ -216,10 +245,19 @@ void dn_q8_const_free(struct dn_const *k)
     for (int i = 0; i < k->n_q8_pk; i++) mlc_free(k->q8_pk[i].raw);
     mlc_free(k->q8_pk);
     mlc_free(k->q8_dq);
+    mlc_free(k->q8_comp);
     mlc_free(k->q8_plain);
 }
 
 /* ---- activations --------------------------------------------------------- */
+
+/* The value range and offset of a mode (enum dn_q8_mode). */
+static void mode_range(int mode, float *lo, float *hi, int *off)
+{
+    *lo = mode == DN_Q8_U8 ? 0.0f : -127.0f;
+    *hi = mode == DN_Q8_U8 ? 255.0f : 127.0f;
+    *off = mode == DN_Q8_U8_SHIFT ? 128 : 0;
+}
 
 #ifdef Q8_X86
 __attribute__((target("avx512f"))) static float absmax_avx512(const float *x, size_t n)
@@ -237,25 +275,27 @@ __attribute__((target("avx512f"))) static float absmax_avx512(const float *x, si
 }
 
 __attribute__((target("avx512f,avx512bw"))) static void quant_avx512(const float *x, void *y,
-                                                                     size_t n, float q, int u8)
+                                                                     size_t n, float q, int mode)
 {
-    const __m512 s = _mm512_set1_ps(q);
-    const __m512 lo = _mm512_set1_ps(u8 ? 0.0f : -127.0f),
-                 hi = _mm512_set1_ps(u8 ? 255.0f : 127.0f);
+    float flo, fhi;
+    int off;
+    mode_range(mode, &flo, &fhi, &off);
+    const __m512 s = _mm512_set1_ps(q), lo = _mm512_set1_ps(flo), hi = _mm512_set1_ps(fhi);
+    const __m512i o = _mm512_set1_epi32(off);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), s), lo), hi);
-        __m512i k = _mm512_cvtps_epi32(v); /* round to nearest even (MXCSR default) */
-        __m128i b = u8 ? _mm512_cvtusepi32_epi8(k) : _mm512_cvtsepi32_epi8(k);
+        /* round to nearest even (MXCSR's default), then the offset */
+        __m512i k = _mm512_add_epi32(_mm512_cvtps_epi32(v), o);
+        __m128i b = mode == DN_Q8_S8 ? _mm512_cvtsepi32_epi8(k) : _mm512_cvtusepi32_epi8(k);
         _mm_storeu_si128((__m128i *)((char *)y + i), b);
     }
     for (; i < n; i++) {
-        float v = clampf(x[i] * q, u8 ? 0.0f : -127.0f, u8 ? 255.0f : 127.0f);
-        int r = (int)round_near(v);
-        if (u8)
-            ((uint8_t *)y)[i] = (uint8_t)r;
-        else
+        int r = (int)round_near(clampf(x[i] * q, flo, fhi)) + off;
+        if (mode == DN_Q8_S8)
             ((int8_t *)y)[i] = (int8_t)r;
+        else
+            ((uint8_t *)y)[i] = (uint8_t)r;
     }
 }
 #endif
@@ -270,29 +310,91 @@ static float absmax_range(const float *x, size_t m)
     return r;
 }
 
-static void quant_range(const float *x, void *y, size_t m, float q, int u8)
+static void quant_range(const float *x, void *y, size_t m, float q, int mode)
 {
 #ifdef Q8_X86
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
-        quant_avx512(x, y, m, q, u8);
+        quant_avx512(x, y, m, q, mode);
         return;
     }
 #endif
-    float lo = u8 ? 0.0f : -127.0f, hi = u8 ? 255.0f : 127.0f;
+    float lo, hi;
+    int off;
+    mode_range(mode, &lo, &hi, &off);
     for (size_t i = 0; i < m; i++) {
-        int r = (int)round_near(clampf(x[i] * q, lo, hi));
-        if (u8)
-            ((uint8_t *)y)[i] = (uint8_t)r;
-        else
+        int r = (int)round_near(clampf(x[i] * q, lo, hi)) + off;
+        if (mode == DN_Q8_S8)
             ((int8_t *)y)[i] = (int8_t)r;
+        else
+            ((uint8_t *)y)[i] = (uint8_t)r;
     }
+}
+
+#ifdef Q8_X86
+/* quant_cols for n <= 64 columns, 16 at a time under masks. */
+__attribute__((target("avx512f"))) static void
+quant_cols_avx512(const float *w, int8_t *q, int64_t rows, int64_t ld, int n, float *dq)
+{
+    const __m512i abs = _mm512_set1_epi32(0x7fffffff);
+    const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+    __m512 m[4], sc[4];
+    __mmask16 k[4];
+    int nv = (n + 15) / 16;
+    for (int j = 0; j < nv; j++) {
+        m[j] = _mm512_setzero_ps();
+        k[j] = n - 16 * j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - 16 * j)) - 1);
+    }
+    for (int64_t i = 0; i < rows; i++)
+        for (int j = 0; j < nv; j++) {
+            __m512 v = _mm512_maskz_loadu_ps(k[j], w + i * ld + 16 * j);
+            v = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), abs));
+            m[j] = _mm512_max_ps(v, m[j]);
+        }
+    for (int j = 0; j < nv; j++) {
+        float mm[16], ss[16];
+        _mm512_storeu_ps(mm, m[j]);
+        for (int t = 0; t < 16; t++) {
+            ss[t] = mm[t] > 0 ? 127.0f / mm[t] : 1.0f;
+            if (16 * j + t < n) dq[16 * j + t] = 1.0f / ss[t];
+        }
+        sc[j] = _mm512_loadu_ps(ss);
+    }
+    for (int64_t i = 0; i < rows; i++)
+        for (int j = 0; j < nv; j++) {
+            __m512 v = _mm512_maskz_loadu_ps(k[j], w + i * ld + 16 * j);
+            v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, sc[j]), lo), hi);
+            _mm512_mask_cvtsepi32_storeu_epi8(q + i * ld + 16 * j, k[j], _mm512_cvtps_epi32(v));
+        }
+}
+#endif
+
+/* Columns [0, n) of a rows x ld matrix (n <= 64): per column, the scale
+ * that maps its largest |w| to 127, and w quantized with it. */
+static void quant_cols(const float *w, int8_t *q, int64_t rows, int64_t ld, int n, float *dq)
+{
+#ifdef Q8_X86
+    if (__builtin_cpu_supports("avx512f")) {
+        quant_cols_avx512(w, q, rows, ld, n, dq);
+        return;
+    }
+#endif
+    float m[64] = {0}, sc[64];
+    for (int64_t i = 0; i < rows; i++)
+        for (int o = 0; o < n; o++) m[o] = maxf(fabsf(w[i * ld + o]), m[o]);
+    for (int o = 0; o < n; o++) {
+        sc[o] = m[o] > 0 ? 127.0f / m[o] : 1.0f;
+        dq[o] = 1.0f / sc[o];
+    }
+    for (int64_t i = 0; i < rows; i++)
+        for (int o = 0; o < n; o++)
+            q[i * ld + o] = (int8_t)(int)round_near(clampf(w[i * ld + o] * sc[o], -127.0f, 127.0f));
 }
 
 /* Below this many values, one thread: a parallel region costs more. */
 #define Q8_SERIAL      32768
 #define Q8_MAX_THREADS 64
 
-void dn_q8_quantize(const float *x, size_t n, void *y, int u8, float *dq_out)
+void dn_q8_quantize(const float *x, size_t n, void *y, int mode, float *dq_out)
 {
     int nt = omp_get_max_threads();
     if (nt > Q8_MAX_THREADS) nt = Q8_MAX_THREADS;
@@ -310,11 +412,11 @@ void dn_q8_quantize(const float *x, size_t n, void *y, int u8, float *dq_out)
     /* An all-zero source, or Inf or NaN in it: any finite scale will do
      * (the values saturate), 1. */
     if (!(m > 0) || !isfinite(m)) m = 1.0f;
-    float q = (u8 ? 255.0f : 127.0f) / m;
+    float q = (mode == DN_Q8_U8 ? 255.0f : 127.0f) / m;
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int t = 0; t < nt; t++) {
         size_t a = (size_t)t * chunk;
-        if (a < n) quant_range(x + a, (char *)y + a, n - a < chunk ? n - a : chunk, q, u8);
+        if (a < n) quant_range(x + a, (char *)y + a, n - a < chunk ? n - a : chunk, q, mode);
     }
     *dq_out = 1.0f / q;
 }

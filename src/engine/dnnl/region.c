@@ -274,11 +274,12 @@ static dnnl_status_t make_attr(const struct dn_op *op, int n_skip, dnnl_primitiv
 
 /* An int8 convolution's or matmul's attributes (q8.c): output scales dq
  * per output channel (the weights'; axis 1 of the destination either way),
- * then post-ops: times the source's scale (a one-float operand, post-op 0),
- * plus the bias (post-op 1, when b; [1, oc, 1, 1] or [1, oc] by rank),
- * then op's own but the last n_skip. */
+ * then post-ops: with a shifted source (DN_Q8_U8_SHIFT), plus its
+ * correction (a per-channel operand, post-op 0); times the source's scale
+ * (a one-float operand); plus the bias (when b); then op's own but the last
+ * n_skip. Per-channel operands are [1, oc, 1, 1] or [1, oc] by rank. */
 static dnnl_status_t make_attr_q8(const struct dn_op *op, int n_skip, const float *dq, int64_t oc,
-                                  int b, int rank, dnnl_primitive_attr_t *attr)
+                                  int shift, int b, int rank, dnnl_primitive_attr_t *attr)
 {
     dnnl_status_t r = dn_region_attr(attr);
     dnnl_post_ops_t po = NULL;
@@ -288,6 +289,7 @@ static dnnl_status_t make_attr_q8(const struct dn_op *op, int n_skip, const floa
     dnnl_memory_desc_init_by_tag(&bias, rank, db, dnnl_f32, dn_plain_tag(rank));
     if (r == dnnl_success) r = dnnl_primitive_attr_set_output_scales(*attr, oc, 1 << 1, dq);
     if (r == dnnl_success) r = dnnl_post_ops_create(&po);
+    if (r == dnnl_success && shift) r = dnnl_post_ops_append_binary(po, dnnl_binary_add, &bias);
     if (r == dnnl_success) r = dnnl_post_ops_append_binary(po, dnnl_binary_mul, &one);
     if (r == dnnl_success && b) r = dnnl_post_ops_append_binary(po, dnnl_binary_add, &bias);
     for (int i = 0; r == dnnl_success && i < op->n_post - n_skip; i++)
@@ -303,18 +305,19 @@ static dnnl_status_t make_attr_q8(const struct dn_op *op, int n_skip, const floa
  * group-1 convolution over more than one output pixel per image (SE blocks'
  * 1x1 convolutions on pooled [C, 1, 1] values take a few microseconds in
  * float32, and oneDNN 2.6 has only reference int8 kernels for them); a
- * matmul by constant 2-D weights over more than one row per image (ViT's
- * and ConvNeXt's linear layers, not a classifier head). Per image, so that
- * the answer does not change with the batch. */
+ * matmul by constant 2-D weights over 16 rows or more in all (the linear
+ * layers of ViT, ConvNeXt and Swin, whose sources are [B, T, K], [T, B, K]
+ * or [B*T, K]; not a classifier head below batch 16). The first bind
+ * decides (dn_q8_decide), so a head first bound at batch 1 stays float32. */
 static int q8_pays(const struct dn_ctx *c, const struct dn_op *op, const struct vstate *a,
                    const struct vstate *o)
 {
     if (op->kind == DN_CONV) return op->group == 1 && o->rank == 4 && o->dims[2] * o->dims[3] > 1;
-    if (op->kind != DN_MATMUL || op->in[1] >= 0 || c->consts[op->w].rank != 2 || a->rank < 3)
+    if (op->kind != DN_MATMUL || op->in[1] >= 0 || c->consts[op->w].rank != 2 || a->rank < 2)
         return 0;
     int64_t rows = 1;
-    for (int k = 1; k < a->rank - 1; k++) rows *= a->dims[k];
-    return rows > 1;
+    for (int k = 0; k < a->rank - 1; k++) rows *= a->dims[k];
+    return rows >= 16;
 }
 
 /* Whether op's output is >= 0 wherever its inputs are: its last post-op
@@ -444,7 +447,10 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
              s->fold_s < 0 && dn_q8_decide(c, op->w, q8_pays(c, op, a, o));
     /* Weights' output channel: a conv's and a transB Gemm's rows, a MatMul's [K, N] columns. */
     int q8_axis = op->kind == DN_MATMUL && !op->trans_b;
-    dnnl_data_type_t qdt = a->nonneg ? dnnl_u8 : dnnl_s8;
+    /* u8 for sources >= 0; a matmul's signed source shifted to u8 (q8.c says why) */
+    int q8_mode = a->nonneg ? DN_Q8_U8 : op->kind == DN_MATMUL ? DN_Q8_U8_SHIFT : DN_Q8_S8;
+    dnnl_data_type_t qdt = q8_mode == DN_Q8_S8 ? dnnl_s8 : dnnl_u8;
+    dnnl_memory_t m_comp = NULL;
     const float *w_dq = NULL;
     dnnl_memory_t m_qs = NULL;
     /* A strided 1x1 convolution reads only every s-th pixel: it runs as a
@@ -454,8 +460,9 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     o->nonneg = out_nonneg(s, op);
     if (q8) {
         DNCHK(dn_q8_scales(c, op->w, q8_axis, &w_dq), "int8 weights");
-        DNCHK(make_attr_q8(op, own != IR_ACT_NONE, w_dq, c->consts[op->w].dims[q8_axis], op->b >= 0,
-                           op->kind == DN_CONV ? 4 : 2, &attr),
+        DNCHK(make_attr_q8(op, own != IR_ACT_NONE, w_dq, c->consts[op->w].dims[q8_axis],
+                           q8_mode == DN_Q8_U8_SHIFT, op->b >= 0, op->kind == DN_CONV ? 4 : 2,
+                           &attr),
               "int8 attributes");
     } else {
         DNCHK(make_attr(op, own != IR_ACT_NONE, &attr), "attributes");
@@ -575,7 +582,8 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         md_plain(&dense, a->rank, a->dims, dt);
         /* int8 (q8_pays: constant 2-D weights) always so: the quantizing
          * step reads a dense float32 copy. */
-        if (op->in[1] < 0 && a->rank > 2 && (q8 || dnnl_memory_desc_equal(&src_md, &dense))) {
+        if (op->in[1] < 0 && (a->rank > 2 || q8) &&
+            (q8 || dnnl_memory_desc_equal(&src_md, &dense))) {
             const struct dn_const *w = &c->consts[op->w];
             int64_t m = 1, sd[2], wd2[2] = {w->dims[op->trans_b], w->dims[!op->trans_b]}, dd[2];
             for (int k = 0; k < a->rank - 1; k++) m *= a->dims[k];
@@ -768,9 +776,15 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         u->q8_out = m_src;
         u->q8_scale = m_qs;
         u->q8_n = dnnl_memory_desc_get_size(&fmd) / sizeof(float);
-        u->q8_u8 = qdt == dnnl_u8;
+        u->q8_mode = q8_mode;
         s->n_q8++;
-        s->n_q8_u8 += u->q8_u8;
+        s->n_q8_u8 += q8_mode != DN_Q8_S8;
+        if (q8_mode == DN_Q8_U8_SHIFT) { /* the correction: constant, per channel */
+            dnnl_memory_desc_t cmd;
+            dnnl_dims_t cd = {1, c->consts[op->w].dims[q8_axis]};
+            dnnl_memory_desc_init_by_tag(&cmd, 2, cd, dnnl_f32, dnnl_ab);
+            DNCHK(mem_new(s, &cmd, -1, c->consts[op->w].q8_comp, &m_comp), "int8 correction");
+        }
     } else {
         DNCHK(value_as(s, in0, want, &m_src), "source reorder");
     }
@@ -910,8 +924,10 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         if (m_var) step_arg(t, DNNL_ARG_VARIANCE, m_var);
     } else if (q8) {
         step_arg(t, DNNL_ARG_WEIGHTS, m_w);
-        step_arg(t, DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, m_qs);
-        if (m_b) step_arg(t, DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1, m_b);
+        int k = 0;
+        if (m_comp) step_arg(t, DNNL_ARG_ATTR_MULTIPLE_POST_OP(k++) | DNNL_ARG_SRC_1, m_comp);
+        step_arg(t, DNNL_ARG_ATTR_MULTIPLE_POST_OP(k++) | DNNL_ARG_SRC_1, m_qs);
+        if (m_b) step_arg(t, DNNL_ARG_ATTR_MULTIPLE_POST_OP(k) | DNNL_ARG_SRC_1, m_b);
     } else {
         if (m_w) step_arg(t, DNNL_ARG_WEIGHTS, m_w);
         if (m_b) step_arg(t, DNNL_ARG_BIAS, m_b);
@@ -1320,7 +1336,7 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
             DNCHK(dnnl_memory_get_data_handle(t->q8_in, &x), "int8 source");
             DNCHK(dnnl_memory_get_data_handle(t->q8_out, &y), "int8 source");
             DNCHK(dnnl_memory_get_data_handle(t->q8_scale, &sc), "int8 source scale");
-            dn_q8_quantize(x, t->q8_n, y, t->q8_u8, sc);
+            dn_q8_quantize(x, t->q8_n, y, t->q8_mode, sc);
             continue;
         }
         if (t->ws_out) {

@@ -31,12 +31,12 @@ struct step {
      * (wscale.c), for the folded conv that follows. */
     dnnl_memory_t ws_w, ws_s, ws_out;
     struct dn_wscale ws;
-    /* Not a primitive: q8_out = q8_in (q8_n floats) quantized per tensor,
-     * u8 when q8_u8 else s8, and its scale into q8_scale's one float, for
-     * the int8 convolution that follows (q8.c). */
+    /* Not a primitive: q8_out = q8_in (q8_n floats) quantized per tensor
+     * as q8_mode says (enum dn_q8_mode), and its scale into q8_scale's one
+     * float, for the int8 convolution or matmul that follows (q8.c). */
     dnnl_memory_t q8_in, q8_out, q8_scale;
     size_t q8_n;
-    int q8_u8;
+    int q8_mode;
     int n_args;
     dnnl_exec_arg_t args[MAX_ARGS];
 };
@@ -112,7 +112,7 @@ struct dn_state {
     int n_silu;          /* SiLU post-ops run as our step (own_act) */
     int n_gelu;          /* GELU post-ops run as our step (own_act) */
     int n_dense_b;       /* bf16 matmuls reading a dense copy of a transposed view */
-    int n_q8, n_q8_u8;   /* convolutions run in int8; of them, on u8 sources */
+    int n_q8, n_q8_u8;   /* convs and matmuls run in int8; of them, on u8 sources */
     size_t scratch_size; /* the largest scratchpad a step needs */
     int tick;            /* bind events, for the buffers' lifetimes */
     struct job *jobs;
