@@ -34,6 +34,8 @@ int cli_cmd_run(int argc, char **argv);
 int cli_cmd_describe(int argc, char **argv);
 int cli_cmd_serve(int argc, char **argv);
 
+/* --precision's value for command cmd: 0, or -1 after a one-line error. */
+int cli_parse_precision(const char *cmd, const char *v, mlc_precision *out);
 /* Prints "mlc: <message>" for a failed status and returns exit code 1. */
 int cli_fail(const mlc_error *err);
 /* A whole file, NUL-terminated (not counted in *n_out); NULL when it cannot

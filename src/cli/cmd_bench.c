@@ -110,16 +110,7 @@ int cli_cmd_bench(int argc, char **argv)
             }
             i++;
         } else if (!strcmp(a, "--precision") && v) {
-            if (!strcmp(v, "f32"))
-                opt.precision = MLC_PRECISION_F32;
-            else if (!strcmp(v, "bf16"))
-                opt.precision = MLC_PRECISION_BF16;
-            else if (!strcmp(v, "int8"))
-                opt.precision = MLC_PRECISION_INT8;
-            else {
-                fprintf(stderr, "mlc bench: --precision is f32, bf16 or int8, not '%s'\n", v);
-                return 2;
-            }
+            if (cli_parse_precision("bench", v, &opt.precision)) return 2;
             i++;
         } else if (!strcmp(a, "--backend") && v) {
             if (!strcmp(v, "ref"))

@@ -126,13 +126,7 @@ int cli_cmd_classify(int argc, char **argv)
             }
             threads = (int)t;
         } else if (!strcmp(a, "--precision") && i + 1 < argc) {
-            const char *v = argv[++i];
-            if (!strcmp(v, "f32") || !strcmp(v, "bf16") || !strcmp(v, "int8")) {
-                precision = v[0] == 'f'   ? MLC_PRECISION_F32
-                            : v[0] == 'b' ? MLC_PRECISION_BF16
-                                          : MLC_PRECISION_INT8;
-            } else {
-                fprintf(stderr, "mlc classify: --precision is f32, bf16 or int8, not '%s'\n", v);
+            if (cli_parse_precision("classify", argv[++i], &precision)) {
                 free(files);
                 return 2;
             }

@@ -20,6 +20,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: mlc serve [--host 127.0.0.1] [--port 9001] [--threads N] [--queue N]\n"
                "                 [--api-keys K1,K2] [--allow-private-urls] [--timeout-ms N]\n"
+               "                 [--precision f32|bf16|int8]\n"
                "                 [--max-body-bytes N] [--active-learning [--al-config F]\n"
                "                 [--al-local DIR] [--al-queue DIR]]\n"
                "\n"
@@ -30,7 +31,8 @@ static void usage(FILE *f)
                "--active-learning offers classified images to active learning (requests may\n"
                "opt out with disable_active_learning); --al-config is a local configuration\n"
                "(default: the project's, from the Roboflow API), --al-local keeps datapoints\n"
-               "in a directory instead of uploading them.\n");
+               "in a directory instead of uploading them. --precision is the models' compute\n"
+               "precision (docs/ENGINE.md).\n");
 }
 
 static int parse_int(const char *flag, const char *v, long lo, long hi, long *out)
@@ -52,6 +54,8 @@ int cli_cmd_serve(int argc, char **argv)
     mlc_server_options opt;
     mlc_server_options_default(&opt);
     const char *al_config = NULL, *al_local = NULL, *al_queue = NULL;
+    mlc_model_options mopt;
+    mlc_model_options_default(&mopt);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -87,6 +91,10 @@ int cli_cmd_serve(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--allow-private-urls")) {
             opt.allow_private_urls = 1;
+        } else if (!strcmp(a, "--precision") && v) {
+            if (cli_parse_precision("serve", v, &mopt.precision)) return 2;
+            opt.model_options = &mopt;
+            i++;
         } else if (!strcmp(a, "--active-learning")) {
             opt.active_learning = 1;
         } else if (!strcmp(a, "--al-config") && v) {

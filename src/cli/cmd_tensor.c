@@ -55,14 +55,7 @@ int cli_cmd_tensor(int argc, char **argv)
                 return usage();
             i++;
         } else if (strcmp(a, "--precision") == 0 && v) {
-            if (strcmp(v, "f32") == 0)
-                opt.precision = MLC_PRECISION_F32;
-            else if (strcmp(v, "bf16") == 0)
-                opt.precision = MLC_PRECISION_BF16;
-            else if (strcmp(v, "int8") == 0)
-                opt.precision = MLC_PRECISION_INT8;
-            else
-                return usage();
+            if (cli_parse_precision("tensor", v, &opt.precision)) return 2;
             i++;
         } else if (a[0] != '-' && !model) {
             model = a;

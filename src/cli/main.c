@@ -29,6 +29,21 @@ int cli_fail(const mlc_error *err)
     return 1;
 }
 
+int cli_parse_precision(const char *cmd, const char *v, mlc_precision *out)
+{
+    if (v && !strcmp(v, "f32"))
+        *out = MLC_PRECISION_F32;
+    else if (v && !strcmp(v, "bf16"))
+        *out = MLC_PRECISION_BF16;
+    else if (v && !strcmp(v, "int8"))
+        *out = MLC_PRECISION_INT8;
+    else {
+        fprintf(stderr, "mlc %s: --precision is f32, bf16 or int8, not '%s'\n", cmd, v ? v : "");
+        return -1;
+    }
+    return 0;
+}
+
 char *cli_read_file(const char *path, size_t max, size_t *n_out)
 {
     FILE *f = fopen(path, "rb");

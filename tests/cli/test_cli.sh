@@ -58,6 +58,7 @@ cp -r "$MODEL" "$T/pkg4" && : >"$T/pkg4/class_names.txt"
 expect_error package-empty-classes "class_names.txt" "$MLC" classify --model "$T/pkg4" "$SAMPLE"
 expect_error missing-package "no-such-dir" "$MLC" classify --model "$T/no-such-dir" "$SAMPLE"
 expect_error bad-precision "precision" "$MLC" classify --model "$MODEL" --precision fp8 "$SAMPLE"
+expect_error serve-bad-precision "precision" "$MLC" serve --port 0 --precision int4
 
 # 2a. Reduced precision keeps the demo's answers: every sample's true labels.
 if [ "$MODEL" = models/demo ] && [ -f samples/labels.json ]; then
@@ -89,9 +90,10 @@ printf '{"enabled": true, "persist_predictions": true, "sampling_strategies": [{
 expect_error al-bad-config "randm" "$MLC" classify --model "$MODEL" "$SAMPLE" --active-learning \
   --al-config "$T/al-bad.json" --al-queue "$T/al-q2" --al-local "$T/x" --al-target d
 
-# 4. The server offers classified images to active learning unless the request opts out.
+# 4. The server offers classified images to active learning unless the request opts out;
+# it computes in int8 here (--precision) and answers what float32 classify does.
 if command -v curl >/dev/null; then
-  "$MLC" serve --port 0 --threads 1 --active-learning --al-config "$T/al.json" \
+  "$MLC" serve --port 0 --threads 1 --precision int8 --active-learning --al-config "$T/al.json" \
     --al-local "$T/srv-al" --al-queue "$T/srv-q" 2>"$T/serve.err" &
   spid=$!
   port=""
@@ -112,6 +114,10 @@ if command -v curl >/dev/null; then
   n=$(find "$T/srv-al/srvdata" -name '*.jpg' 2>/dev/null | wc -l)
   [ "$n" -eq 1 ] || bad "server AL: $n datapoints for srvdata, expected 1"
   [ ! -d "$T/srv-al/optout" ] || bad "server AL: a request with disable_active_learning was registered"
+  "$MLC" classify --model "$MODEL" --confidence 0.5 --compact "$SAMPLE" >"$T/f32.json" 2>/dev/null
+  want=$(grep -o '"predicted_classes":\[[^]]*\]' "$T/f32.json")
+  got=$(grep -o '"predicted_classes":\[[^]]*\]' "$T/r1")
+  [ -n "$want" ] && [ "$want" = "$got" ] || bad "server int8: '$got', classify f32: '$want'"
   ok
 fi
 
