@@ -247,6 +247,13 @@ void dn_q8_quantize(const float *x, size_t n, void *y, int mode, float *dq_out);
 int dn_q8_decide(struct dn_ctx *c, int cid, int want);
 int dn_q8_reject(struct dn_ctx *c, int cid);
 void dn_q8_commit(struct dn_ctx *c, int cid);
+/* An int8 op's primitive desc from d (weights cid) into *pd, committing
+ * the op to int8; or, when oneDNN has only a reference int8 kernel for it
+ * and dn_q8_reject allows, none and *retry = 1: bind the op again (in
+ * float32 now). */
+dnnl_status_t dn_q8_make_prim(struct dn_ctx *c, const_dnnl_op_desc_t d,
+                              const_dnnl_primitive_attr_t attr, dnnl_engine_t eng, int cid,
+                              dnnl_primitive_desc_t *pd, int *retry);
 void dn_q8_const_free(struct dn_const *k);
 
 /* wscale.c: W'[o][c] = W[o][c] * s[c] for a 1x1 convolution's packed
@@ -275,6 +282,10 @@ void dn_par_range(size_t n, void (*fn)(void *arg, size_t a, size_t m), void *arg
 /* gelu.c: x[i] * Phi(x[i]) in place over n bf16 values (their bits), on
  * the OpenMP threads the calling thread is set to. */
 void dn_gelu_bf16(uint16_t *x, size_t n);
+
+/* pack.c: one reorder of src (smd) into dst (dmd), run now on eng. */
+dnnl_status_t dn_reorder_run(dnnl_engine_t eng, const dnnl_memory_desc_t *smd, void *src,
+                             const dnnl_memory_desc_t *dmd, void *dst);
 
 /* Frees a context built by partition.c (also used on partition failure). */
 void dn_ctx_free(void *ctx);

@@ -119,6 +119,31 @@ static void *align64(void *p)
     return p ? (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63) : NULL;
 }
 
+dnnl_status_t dn_reorder_run(dnnl_engine_t eng, const dnnl_memory_desc_t *smd, void *src,
+                             const dnnl_memory_desc_t *dmd, void *dst)
+{
+    dnnl_memory_t ms = NULL, md = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t p = NULL;
+    dnnl_stream_t strm = NULL;
+    dnnl_status_t r = dnnl_memory_create(&ms, smd, eng, src);
+    if (r == dnnl_success) r = dnnl_memory_create(&md, dmd, eng, dst);
+    if (r == dnnl_success) r = dnnl_reorder_primitive_desc_create(&pd, smd, eng, dmd, eng, NULL);
+    if (r == dnnl_success) r = dnnl_primitive_create(&p, pd);
+    if (r == dnnl_success) r = dnnl_stream_create(&strm, eng, dnnl_stream_default_flags);
+    if (r == dnnl_success) {
+        dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, md}};
+        r = dnnl_primitive_execute(p, strm, 2, a);
+        if (r == dnnl_success) r = dnnl_stream_wait(strm);
+    }
+    if (strm) dnnl_stream_destroy(strm);
+    if (p) dnnl_primitive_destroy(p);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (ms) dnnl_memory_destroy(ms);
+    if (md) dnnl_memory_destroy(md);
+    return r;
+}
+
 /* Data of constant cid in layout want (packing it once per net). The
  * reorder runs outside c->lock (binds pack different constants on several
  * threads, see run_jobs); k->busy keeps one packer per constant, others wait
@@ -175,31 +200,12 @@ dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
         core_prefault(raw, n + 64, c->threads);
     }
     void *dst = align64(raw);
-    dnnl_memory_t ms = NULL, md = NULL;
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t p = NULL;
-    dnnl_stream_t strm = NULL;
     /* Worth a cache entry: packed straight from the initializer's bytes as
      * the file has them (no pass changed them). Checked before the reorder,
      * while the plain bytes are intact. */
     int cache_it = c->pc && k->src_name && k->data && k->n_pk == 0 &&
                    eng_pcache_same_src(c->pc, k->src_off, k->src_len, k->data) == 0;
-    if (r == dnnl_success) r = dnnl_memory_create(&ms, smd, c->eng, sdata);
-    if (r == dnnl_success) r = dnnl_memory_create(&md, want, c->eng, dst);
-    if (r == dnnl_success)
-        r = dnnl_reorder_primitive_desc_create(&pd, smd, c->eng, want, c->eng, NULL);
-    if (r == dnnl_success) r = dnnl_primitive_create(&p, pd);
-    if (r == dnnl_success) r = dnnl_stream_create(&strm, c->eng, dnnl_stream_default_flags);
-    if (r == dnnl_success) {
-        dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, md}};
-        r = dnnl_primitive_execute(p, strm, 2, a);
-        if (r == dnnl_success) r = dnnl_stream_wait(strm);
-    }
-    if (strm) dnnl_stream_destroy(strm);
-    if (p) dnnl_primitive_destroy(p);
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    if (ms) dnnl_memory_destroy(ms);
-    if (md) dnnl_memory_destroy(md);
+    if (r == dnnl_success) r = dn_reorder_run(c->eng, smd, sdata, want, dst);
     pthread_mutex_lock(&c->lock);
     k->busy = 0;
     pthread_cond_broadcast(&c->cond);

@@ -133,6 +133,21 @@ int dn_q8_decide(struct dn_ctx *c, int cid, int want)
     return yes;
 }
 
+dnnl_status_t dn_q8_make_prim(struct dn_ctx *c, const_dnnl_op_desc_t d,
+                              const_dnnl_primitive_attr_t attr, dnnl_engine_t eng, int cid,
+                              dnnl_primitive_desc_t *pd, int *retry)
+{
+    *retry = 0;
+    dnnl_status_t r = dn_make_prim(d, attr, eng, pd, 1);
+    if (r == dnnl_unimplemented && dn_q8_reject(c, cid)) {
+        *retry = 1;
+        return dnnl_success;
+    }
+    if (r == dnnl_unimplemented) r = dn_make_prim(d, attr, eng, pd, 0);
+    if (r == dnnl_success) dn_q8_commit(c, cid);
+    return r;
+}
+
 int dn_q8_reject(struct dn_ctx *c, int cid)
 {
     struct dn_const *k = &c->consts[cid];
@@ -203,27 +218,7 @@ dnnl_status_t dn_const_get_q8(struct dn_ctx *c, const struct dn_op *op, int cid,
     size_t n = dnnl_memory_desc_get_size(want);
     raw = mlc_alloc(n + 64);
     void *dst = raw ? (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63) : NULL;
-    dnnl_memory_t ms = NULL, md = NULL;
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t p = NULL;
-    dnnl_stream_t strm = NULL;
-    r = raw ? dnnl_success : dnnl_out_of_memory;
-    if (r == dnnl_success) r = dnnl_memory_create(&ms, &smd, c->eng, k->q8_plain);
-    if (r == dnnl_success) r = dnnl_memory_create(&md, want, c->eng, dst);
-    if (r == dnnl_success)
-        r = dnnl_reorder_primitive_desc_create(&pd, &smd, c->eng, want, c->eng, NULL);
-    if (r == dnnl_success) r = dnnl_primitive_create(&p, pd);
-    if (r == dnnl_success) r = dnnl_stream_create(&strm, c->eng, dnnl_stream_default_flags);
-    if (r == dnnl_success) {
-        dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, md}};
-        r = dnnl_primitive_execute(p, strm, 2, a);
-        if (r == dnnl_success) r = dnnl_stream_wait(strm);
-    }
-    if (strm) dnnl_stream_destroy(strm);
-    if (p) dnnl_primitive_destroy(p);
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    if (ms) dnnl_memory_destroy(ms);
-    if (md) dnnl_memory_destroy(md);
+    r = raw ? dn_reorder_run(c->eng, &smd, k->q8_plain, want, dst) : dnnl_out_of_memory;
     pthread_mutex_lock(&c->lock);
     k->busy = 0;
     pthread_cond_broadcast(&c->cond);

@@ -256,42 +256,38 @@ static enum ir_act own_act(const struct dn_ctx *c, const struct dn_op *op, const
     return silu ? IR_ACT_SILU : IR_ACT_GELU;
 }
 
-/* op's post-ops but the last n_skip. */
-static dnnl_status_t make_attr(const struct dn_op *op, int n_skip, dnnl_primitive_attr_t *attr)
-{
-    dnnl_status_t r = dn_region_attr(attr);
-    if (r != dnnl_success || op->n_post <= n_skip) return r;
-    dnnl_post_ops_t po = NULL;
-    r = dnnl_post_ops_create(&po);
-    for (int i = 0; r == dnnl_success && i < op->n_post - n_skip; i++)
-        r = op->post[i].sum ? dnnl_post_ops_append_sum(po, 1.0f)
-                            : dnnl_post_ops_append_eltwise(po, 1.0f, op->post[i].alg,
-                                                           op->post[i].alpha, op->post[i].beta);
-    if (r == dnnl_success) r = dnnl_primitive_attr_set_post_ops(*attr, po);
-    if (po) dnnl_post_ops_destroy(po);
-    return r;
-}
+/* An int8 op's attributes besides its own post-ops (q8.c): output scales
+ * dq per output channel (the weights'; axis 1 of the destination for a
+ * conv and a 2-D matmul alike), then post-ops: with a shifted source
+ * (DN_Q8_U8_SHIFT), plus its correction (a per-channel operand); times the
+ * source's scale (a one-float operand); plus the bias when there is one.
+ * Per-channel operands are [1, oc, 1, 1] or [1, oc] by rank. */
+struct q8_attr {
+    const float *dq;
+    int64_t oc;
+    int shift, bias, rank;
+};
 
-/* An int8 convolution's or matmul's attributes (q8.c): output scales dq
- * per output channel (the weights'; axis 1 of the destination either way),
- * then post-ops: with a shifted source (DN_Q8_U8_SHIFT), plus its
- * correction (a per-channel operand, post-op 0); times the source's scale
- * (a one-float operand); plus the bias (when b); then op's own but the last
- * n_skip. Per-channel operands are [1, oc, 1, 1] or [1, oc] by rank. */
-static dnnl_status_t make_attr_q8(const struct dn_op *op, int n_skip, const float *dq, int64_t oc,
-                                  int shift, int b, int rank, dnnl_primitive_attr_t *attr)
+/* op's post-ops but the last n_skip, after an int8 op's own (q; NULL for
+ * other ops). */
+static dnnl_status_t make_attr(const struct dn_op *op, int n_skip, const struct q8_attr *q,
+                               dnnl_primitive_attr_t *attr)
 {
     dnnl_status_t r = dn_region_attr(attr);
+    if (r != dnnl_success || (!q && op->n_post <= n_skip)) return r;
     dnnl_post_ops_t po = NULL;
-    dnnl_memory_desc_t one, bias;
-    dnnl_dims_t d1 = {1, 1, 1, 1}, db = {1, oc, 1, 1};
-    dnnl_memory_desc_init_by_tag(&one, rank, d1, dnnl_f32, dn_plain_tag(rank));
-    dnnl_memory_desc_init_by_tag(&bias, rank, db, dnnl_f32, dn_plain_tag(rank));
-    if (r == dnnl_success) r = dnnl_primitive_attr_set_output_scales(*attr, oc, 1 << 1, dq);
+    if (q) r = dnnl_primitive_attr_set_output_scales(*attr, q->oc, 1 << 1, q->dq);
     if (r == dnnl_success) r = dnnl_post_ops_create(&po);
-    if (r == dnnl_success && shift) r = dnnl_post_ops_append_binary(po, dnnl_binary_add, &bias);
-    if (r == dnnl_success) r = dnnl_post_ops_append_binary(po, dnnl_binary_mul, &one);
-    if (r == dnnl_success && b) r = dnnl_post_ops_append_binary(po, dnnl_binary_add, &bias);
+    if (q && r == dnnl_success) {
+        dnnl_memory_desc_t one, chan;
+        dnnl_dims_t d1 = {1, 1, 1, 1}, dc = {1, q->oc, 1, 1};
+        dnnl_memory_desc_init_by_tag(&one, q->rank, d1, dnnl_f32, dn_plain_tag(q->rank));
+        dnnl_memory_desc_init_by_tag(&chan, q->rank, dc, dnnl_f32, dn_plain_tag(q->rank));
+        if (q->shift) r = dnnl_post_ops_append_binary(po, dnnl_binary_add, &chan);
+        if (r == dnnl_success) r = dnnl_post_ops_append_binary(po, dnnl_binary_mul, &one);
+        if (r == dnnl_success && q->bias)
+            r = dnnl_post_ops_append_binary(po, dnnl_binary_add, &chan);
+    }
     for (int i = 0; r == dnnl_success && i < op->n_post - n_skip; i++)
         r = op->post[i].sum ? dnnl_post_ops_append_sum(po, 1.0f)
                             : dnnl_post_ops_append_eltwise(po, 1.0f, op->post[i].alg,
@@ -439,6 +435,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     struct dn_wscale wsg;
     dnnl_memory_t m_ws = NULL; /* the folded conv's scaled weights */
     int flat = 0;              /* matmul run as 2-D on reshaped views of src/dst */
+    int retry = 0;             /* int8 fell back to float32 (q8.c): bind op again */
 
     enum ir_act own = own_act(c, op, o);
     /* int8: every group-1 convolution (q8.c); its source is quantized by a
@@ -460,12 +457,11 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     o->nonneg = out_nonneg(s, op);
     if (q8) {
         DNCHK(dn_q8_scales(c, op->w, q8_axis, &w_dq), "int8 weights");
-        DNCHK(make_attr_q8(op, own != IR_ACT_NONE, w_dq, c->consts[op->w].dims[q8_axis],
-                           q8_mode == DN_Q8_U8_SHIFT, op->b >= 0, op->kind == DN_CONV ? 4 : 2,
-                           &attr),
-              "int8 attributes");
+        struct q8_attr qa = {w_dq, c->consts[op->w].dims[q8_axis], q8_mode == DN_Q8_U8_SHIFT,
+                             op->b >= 0, op->kind == DN_CONV ? 4 : 2};
+        DNCHK(make_attr(op, own != IR_ACT_NONE, &qa, &attr), "int8 attributes");
     } else {
-        DNCHK(make_attr(op, own != IR_ACT_NONE, &attr), "attributes");
+        DNCHK(make_attr(op, own != IR_ACT_NONE, NULL, &attr), "attributes");
     }
     /* Layout-preserving ops take the value's layout as it is (in dt); a transposed
      * view only an activation x activation matmul (constant weights: slow gemm:jit). */
@@ -512,16 +508,9 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
             DNCHK(dn_make_prim_prefer(&d.conv, attr, s->eng, &pd, "brdgmm_dw", "jit_dw:"),
                   "convolution primitive");
         } else if (q8) {
-            /* Only a reference int8 kernel for this one: float32, unless
-             * its int8 weights exist already (another shape's bind). */
-            dnnl_status_t r = dn_make_prim(&d.conv, attr, s->eng, &pd, 1);
-            if (r == dnnl_unimplemented && dn_q8_reject(c, op->w)) {
-                dnnl_primitive_attr_destroy(attr);
-                return bind_op(c, s, oi, last, err);
-            }
-            if (r == dnnl_unimplemented) r = dn_make_prim(&d.conv, attr, s->eng, &pd, 0);
-            DNCHK(r, "int8 convolution primitive");
-            dn_q8_commit(c, op->w);
+            DNCHK(dn_q8_make_prim(c, &d.conv, attr, s->eng, op->w, &pd, &retry),
+                  "int8 convolution primitive");
+            if (retry) goto done;
         } else
             DNCHK(dn_make_prim(&d.conv, attr, s->eng, &pd, 0), "convolution primitive");
         if (s->fold_s >= 0 &&
@@ -601,14 +590,9 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
                 DNCHK(dn_make_prim(&d.mm, attr, s->eng, &pd, 0), "matmul primitive");
                 break;
             }
-            dnnl_status_t r = dn_make_prim(&d.mm, attr, s->eng, &pd, 1);
-            if (r == dnnl_unimplemented && dn_q8_reject(c, op->w)) {
-                dnnl_primitive_attr_destroy(attr);
-                return bind_op(c, s, oi, last, err);
-            }
-            if (r == dnnl_unimplemented) r = dn_make_prim(&d.mm, attr, s->eng, &pd, 0);
-            DNCHK(r, "int8 matmul primitive");
-            dn_q8_commit(c, op->w);
+            DNCHK(dn_q8_make_prim(c, &d.mm, attr, s->eng, op->w, &pd, &retry),
+                  "int8 matmul primitive");
+            if (retry) goto done;
             break;
         }
         if (op->in[1] < 0) {
@@ -950,6 +934,7 @@ fail:
     if (prim) dnnl_primitive_destroy(prim);
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (attr) dnnl_primitive_attr_destroy(attr);
+    if (retry && st == MLC_OK) return bind_op(c, s, oi, last, err);
     return st;
 }
 
