@@ -308,6 +308,29 @@ static void test_pcache(void)
     CHECK(run(model, cdir, MLC_PRECISION_F32, MLC_BACKEND_AUTO, 2, &r));
     CHECK(r.hits == 2 && same(&r, &plain, 2));
 
+    /* int8: a file of its own; the conv's scales and s8 weights are two
+     * entries, the head (two rows: float32) one; warm equal to cold, bit
+     * for bit, without reading or quantizing the conv's weights again. */
+    struct res q_cold, q_warm, q_plain;
+    CHECK(run(model, NULL, MLC_PRECISION_INT8, MLC_BACKEND_AUTO, 2, &q_plain));
+    CHECK(run(model, cdir, MLC_PRECISION_INT8, MLC_BACKEND_AUTO, 2, &q_cold));
+    CHECK_MSG(q_cold.loaded == 0 && q_cold.added == 3, "int8 cold: %d loaded, %d added",
+              q_cold.loaded, q_cold.added);
+    CHECK(n_files(cdir) == 3 && same(&q_cold, &q_plain, 2));
+    CHECK(run(model, cdir, MLC_PRECISION_INT8, MLC_BACKEND_AUTO, 2, &q_warm));
+    CHECK_MSG(q_warm.loaded == 3 && q_warm.hits == 3 && q_warm.added == 0,
+              "int8 warm: %d loaded, %d hits, %d added", q_warm.loaded, q_warm.hits, q_warm.added);
+    CHECK(same(&q_warm, &q_cold, 2));
+    /* Another batch: the cached scales, a layout the cache may lack (then
+     * quantized from the file again), the same numbers as without a cache. */
+    struct res q4, q4c;
+    CHECK(run(model, NULL, MLC_PRECISION_INT8, MLC_BACKEND_AUTO, 4, &q4));
+    CHECK(run(model, cdir, MLC_PRECISION_INT8, MLC_BACKEND_AUTO, 4, &q4c));
+    CHECK(same(&q4c, &q4, 4));
+    md = 0;
+    for (int i = 0; i < 2 * K2; i++) md = fmax(md, fabs(q_warm.y[i] - ref.y[i]));
+    CHECK_MSG(md < 0.05, "int8 against reference: %g", md);
+
     /* Damaged files: ignored, the right numbers, and rewritten. */
     for (int how = 0; how < 4; how++) {
         char *file = cache_file(cdir, model);

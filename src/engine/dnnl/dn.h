@@ -72,12 +72,15 @@ struct dn_const {
     /* int8 convolution weights (q8.c): per output channel dequantization
      * scales, the s8 plain (oihw) copy every layout is reordered from, and
      * those packed layouts. NULL until an int8 bind asks. */
-    float *q8_dq;
+    float *q8_dq;   /* [2 * channels]: the scales, then q8_comp */
     float *q8_comp; /* per channel: q8_dq * -128 * the quantized weights' sum */
     int8_t *q8_plain;
     struct dn_packed *q8_pk;
     int n_q8_pk;
-    int q8_state; /* its op in int8: 0 undecided, 1 yes, 2 for good, -1 no (dn_q8_decide) */
+    int q8_axis;   /* the weights' output-channel axis (dn_q8_scales) */
+    int q8_mapped; /* q8_dq is the packed-weights cache's (not ours to free) */
+    int q8_cache;  /* the f32 weights were the file's: int8 forms may be cached */
+    int q8_state;  /* its op in int8: 0 undecided, 1 yes, 2 for good, -1 no (dn_q8_decide) */
 };
 
 struct dn_op {
@@ -217,6 +220,10 @@ dnnl_status_t dn_make_prim_prefer(const_dnnl_op_desc_t d, const_dnnl_primitive_a
                                   dnnl_engine_t eng, dnnl_primitive_desc_t *pd, const char *avoid,
                                   const char *prefer);
 
+/* pack.c: the packed-weights cache's entry of constant k in layout want
+ * (its bytes, mapped as long as the net lives; a hit is counted), or NULL. */
+const void *dn_cache_lookup(struct dn_ctx *c, const struct dn_const *k,
+                            const dnnl_memory_desc_t *want);
 /* pack.c: a lazy constant's plain bytes, read from the model file (under
  * c->lock). */
 dnnl_status_t dn_const_load(struct dn_ctx *c, struct dn_const *k);

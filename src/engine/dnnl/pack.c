@@ -21,12 +21,12 @@ void eng_dnnl_variant(const struct eng_backend_opts *o, char *buf, size_t n)
                                                   : "f32");
 }
 
-/* A lazy constant's packed form in layout want from the cache, as a packed
- * variant of k (the mapping outlives the net). 0 when found. */
-static int from_cache(struct dn_ctx *c, struct dn_const *k, const dnnl_memory_desc_t *want)
+const void *dn_cache_lookup(struct dn_ctx *c, const struct dn_const *k,
+                            const dnnl_memory_desc_t *want)
 {
     const void *md, *data;
     size_t md_size, nbytes;
+    if (!c->pc || !k->src_name) return NULL;
     for (int i = 0;
          eng_pcache_find(c->pc, k->src_name, k->src_off, i, &md, &md_size, &data, &nbytes) == 0;
          i++) {
@@ -35,17 +35,26 @@ static int from_cache(struct dn_ctx *c, struct dn_const *k, const dnnl_memory_de
         memcpy(&cached, md, sizeof cached);
         if (!dnnl_memory_desc_equal(&cached, want) || nbytes != dnnl_memory_desc_get_size(want))
             continue;
-        struct dn_packed *np = mlc_realloc(k->pk, (size_t)(k->n_pk + 1) * sizeof *np);
-        if (!np) return -1;
-        k->pk = np;
-        k->pk[k->n_pk].md = *want;
-        k->pk[k->n_pk].data = (void *)data;
-        k->pk[k->n_pk].raw = NULL; /* the cache's mapping */
-        k->n_pk++;
         eng_pcache_hit(c->pc);
-        return 0;
+        return data;
     }
-    return -1;
+    return NULL;
+}
+
+/* A lazy constant's packed form in layout want from the cache, as a packed
+ * variant of k (the mapping outlives the net). 0 when found. */
+static int from_cache(struct dn_ctx *c, struct dn_const *k, const dnnl_memory_desc_t *want)
+{
+    const void *data = dn_cache_lookup(c, k, want);
+    if (!data) return -1;
+    struct dn_packed *np = mlc_realloc(k->pk, (size_t)(k->n_pk + 1) * sizeof *np);
+    if (!np) return -1;
+    k->pk = np;
+    k->pk[k->n_pk].md = *want;
+    k->pk[k->n_pk].data = (void *)data;
+    k->pk[k->n_pk].raw = NULL; /* the cache's mapping */
+    k->n_pk++;
+    return 0;
 }
 
 /* A lazy constant's plain bytes, read from the model file (no cache entry

@@ -68,23 +68,40 @@ static inline float round_near(float v)
     return v >= 0 ? (v + magic) - magic : (v - magic) + magic;
 }
 
-/* Under c->lock, k not busy: k's s8 plain copy and scales from its f32
- * plain data (read from the model file when lazy). The f32 copy stays
- * until dn_q8_commit (the op may still fall back to float32). */
+/* The layout descriptor under which the packed-weights cache keeps k's
+ * scales and corrections (2 x channels floats): one no packing has, s32. */
+static void scales_md(int64_t oc, dnnl_memory_desc_t *md)
+{
+    dnnl_dims_t d = {2 * oc};
+    dnnl_memory_desc_init_by_tag(md, 1, d, dnnl_s32, dnnl_a);
+}
+
+/* Under c->lock, k not busy: k's s8 plain copy from its f32 plain data
+ * (read from the model file when lazy), and its scales and corrections
+ * unless it has them (from the packed-weights cache: the same numbers). The
+ * f32 copy stays until dn_q8_commit (the op may still fall back to
+ * float32). */
 static dnnl_status_t quantize_weights(struct dn_ctx *c, struct dn_const *k, int axis)
 {
+    int was_lazy = k->lazy;
     if (k->lazy) {
         dnnl_status_t r = dn_const_load(c, k);
         if (r != dnnl_success) return r;
     }
     if (!k->data || k->rank < 2 || (axis == 1 && k->rank != 2)) return dnnl_invalid_arguments;
+    /* Worth cache entries: the weights as the file has them (no pass
+     * changed them), checked while the f32 bytes are at hand. */
+    if (!k->q8_dq)
+        k->q8_cache =
+            c->pc && k->src_name &&
+            (was_lazy || eng_pcache_same_src(c->pc, k->src_off, k->src_len, k->data) == 0);
     /* Output channel o's values: w[o * per + i] (axis 0: rows), or the
      * columns w[i * oc + o] of a [K, N] matrix (axis 1), taken 64 columns at
      * a time so that each row's piece is one contiguous read. */
     int64_t oc = k->dims[axis], per = 1;
     for (int d = 0; d < k->rank; d++)
         if (d != axis) per *= k->dims[d];
-    float *dq = mlc_alloc((size_t)oc * sizeof *dq);
+    float *dq = mlc_alloc((size_t)(2 * oc) * sizeof *dq);
     int8_t *q = mlc_alloc((size_t)(oc * per) + 64);
     if (!dq || !q) {
         mlc_free(dq);
@@ -104,22 +121,27 @@ static dnnl_status_t quantize_weights(struct dn_ctx *c, struct dn_const *k, int 
             quant_cols(w + o0, q + o0, per, oc, (int)n, dq + o0);
         }
     }
+    k->q8_plain = q;
+    if (k->q8_dq) { /* the cache's, equal */
+        mlc_free(dq);
+        return dnnl_success;
+    }
     /* A shifted source's correction (DN_Q8_U8_SHIFT), per output channel:
      * dq[o] * -128 * sum of its quantized weights, exact in int64. */
-    float *comp = mlc_alloc((size_t)oc * sizeof *comp);
-    if (!comp) {
-        mlc_free(dq);
-        mlc_free(q);
-        return dnnl_out_of_memory;
-    }
+    float *comp = dq + oc;
     for (int64_t o = 0; o < oc; o++) {
         int64_t sum = 0;
         for (int64_t i = 0; i < per; i++) sum += axis ? q[i * oc + o] : q[o * per + i];
         comp[o] = dq[o] * (float)(-128 * sum);
     }
-    k->q8_comp = comp;
     k->q8_dq = dq;
-    k->q8_plain = q;
+    k->q8_comp = comp;
+    if (k->q8_cache) {
+        dnnl_memory_desc_t smd;
+        scales_md(oc, &smd);
+        eng_pcache_add(c->pc, k->src_name, k->src_off, k->src_len, &smd, sizeof smd, dq,
+                       (size_t)(2 * oc) * sizeof *dq);
+    }
     return dnnl_success;
 }
 
@@ -179,7 +201,20 @@ dnnl_status_t dn_q8_scales(struct dn_ctx *c, int cid, int axis, const float **dq
     dnnl_status_t r = dnnl_success;
     pthread_mutex_lock(&c->lock);
     while (k->busy) pthread_cond_wait(&c->cond, &c->lock);
-    if (!k->q8_dq) r = quantize_weights(c, k, axis);
+    if (!k->q8_dq) {
+        dnnl_memory_desc_t smd;
+        scales_md(k->dims[axis], &smd);
+        const void *hit = k->lazy ? dn_cache_lookup(c, k, &smd) : NULL;
+        k->q8_axis = axis;
+        if (hit) { /* a cached net: its scales without reading the weights */
+            k->q8_dq = (float *)hit;
+            k->q8_comp = k->q8_dq + k->dims[axis];
+            k->q8_mapped = 1;
+            k->q8_cache = 1;
+        } else {
+            r = quantize_weights(c, k, axis);
+        }
+    }
     *dq = k->q8_dq;
     pthread_mutex_unlock(&c->lock);
     return r;
@@ -193,7 +228,7 @@ dnnl_status_t dn_const_get_q8(struct dn_ctx *c, const struct dn_op *op, int cid,
     void *raw = NULL;
     pthread_mutex_lock(&c->lock);
     while (k->busy) pthread_cond_wait(&c->cond, &c->lock);
-    if (!k->q8_plain) r = dnnl_invalid_arguments; /* dn_q8_scales comes first */
+    if (!k->q8_dq) r = dnnl_invalid_arguments; /* dn_q8_scales comes first */
     if (r != dnnl_success) goto out;
     for (int i = 0; i < k->n_q8_pk; i++)
         if (dnnl_memory_desc_equal(&k->q8_pk[i].md, want)) {
@@ -206,6 +241,17 @@ dnnl_status_t dn_const_get_q8(struct dn_ctx *c, const struct dn_op *op, int cid,
         goto out;
     }
     k->q8_pk = np;
+    const void *hit = k->q8_plain ? NULL : dn_cache_lookup(c, k, want);
+    if (hit) {
+        k->q8_pk[k->n_q8_pk].md = *want;
+        k->q8_pk[k->n_q8_pk].data = (void *)hit;
+        k->q8_pk[k->n_q8_pk].raw = NULL; /* the cache's mapping */
+        k->n_q8_pk++;
+        *data_out = (void *)hit;
+        goto out;
+    }
+    /* A layout the cache lacks: the s8 plain copy (the file's weights once more). */
+    if (!k->q8_plain && (r = quantize_weights(c, k, k->q8_axis)) != dnnl_success) goto out;
     k->busy = 1;
     pthread_mutex_unlock(&c->lock);
     /* The s8 weights as the primitive sees them (the float32 ones' logical
@@ -229,6 +275,8 @@ dnnl_status_t dn_const_get_q8(struct dn_ctx *c, const struct dn_op *op, int cid,
     k->n_q8_pk++;
     raw = NULL;
     *data_out = dst;
+    if (k->q8_cache)
+        eng_pcache_add(c->pc, k->src_name, k->src_off, k->src_len, want, sizeof *want, dst, n);
 out:
     pthread_mutex_unlock(&c->lock);
     mlc_free(raw);
@@ -239,8 +287,7 @@ void dn_q8_const_free(struct dn_const *k)
 {
     for (int i = 0; i < k->n_q8_pk; i++) mlc_free(k->q8_pk[i].raw);
     mlc_free(k->q8_pk);
-    mlc_free(k->q8_dq);
-    mlc_free(k->q8_comp);
+    if (!k->q8_mapped) mlc_free(k->q8_dq); /* q8_comp is in the same block */
     mlc_free(k->q8_plain);
 }
 
