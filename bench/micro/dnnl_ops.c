@@ -12,7 +12,7 @@
  *      channels-last net would need around the blocked pair;
  *   4. the machine's convolution throughput, for the float32 ceiling: a
  *      resnet 3x3 convolution (256 channels, 14x14, batch 8, two threads)
- *      in float32 and bf16, GFLOP/s of the median run, and the kernel;
+ *      in float32, bf16 and int8, GFLOP/s of the median run, and the kernel;
  *   5. float32 depthwise convolutions of mobilenet_v3 and efficientnet
  *      (channels-last, two threads) with each avx512 implementation oneDNN
  *      offers for them: time to create the primitive and median run (the
@@ -32,7 +32,9 @@
  *  11. resnet50's convolutions run in the net's order at batch 1, each with
  *      weights of its own against one weight buffer per shape: what
  *      streaming 90 MiB of weights per image costs, and what running them in
- *      sequence costs against timing each alone (section 8).
+ *      sequence costs against timing each alone (section 8);
+ *  12. resnet50's convolutions at batch 1 in float32, bf16 and int8, the
+ *      int8 ones as the region makes them (src/engine/dnnl/q8.c).
  * Medians of 50 runs after 5 warm-ups. Not a test: it asserts nothing.
  *   build-release/bench/micro/mlc_micro_dnnl [SECTION]
  */
@@ -389,28 +391,58 @@ static void conv_args(struct prim *x, const_dnnl_primitive_desc_t pd, int zero)
     x->n = 3;
 }
 
-static void conv_peak(dnnl_data_type_t dt)
+/* One convolution (batch n, ic -> oc, h x h, k x k, stride 1, pad k/2,
+ * channels-last source, two threads) in float32, bf16 or (dt u8) int8 as
+ * the region runs it: u8 source, s8 weights, float32 destination, output
+ * scales per channel and the source's scale as a binary-multiply post-op
+ * (src/engine/dnnl/q8.c). Prints the median and GFLOP/s (int8: GOP/s). */
+static void conv_prec(int n, int ic, int oc, int h, int k, dnnl_data_type_t dt)
 {
-    enum { N = 8, C = 256, H = 14 };
     omp_set_num_threads(2);
-    dnnl_memory_desc_t xmd, wmd, ymd;
-    dnnl_dims_t xd = {N, C, H, H}, wd = {C, C, 3, 3}, st = {1, 1}, pad = {1, 1};
+    int q8 = dt == dnnl_u8;
+    dnnl_memory_desc_t xmd, wmd, ymd, one;
+    dnnl_dims_t xd = {n, ic, h, h}, wd = {oc, ic, k, k}, yd = {n, oc, h, h}, st = {1, 1};
+    dnnl_dims_t pad = {k / 2, k / 2}, d1 = {1, 1, 1, 1};
     CK(dnnl_memory_desc_init_by_tag(&xmd, 4, xd, dt, dnnl_nhwc));
-    CK(dnnl_memory_desc_init_by_tag(&wmd, 4, wd, dt, dnnl_format_tag_any));
-    CK(dnnl_memory_desc_init_by_tag(&ymd, 4, xd, dt, dnnl_format_tag_any));
+    CK(dnnl_memory_desc_init_by_tag(&wmd, 4, wd, q8 ? dnnl_s8 : dt, dnnl_format_tag_any));
+    CK(dnnl_memory_desc_init_by_tag(&ymd, 4, yd, q8 ? dnnl_f32 : dt, dnnl_format_tag_any));
+    CK(dnnl_memory_desc_init_by_tag(&one, 4, d1, dnnl_f32, dnnl_abcd));
     dnnl_convolution_desc_t cd;
     CK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
                                           &xmd, &wmd, NULL, &ymd, st, pad, pad));
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    float *sc = calloc((size_t)oc, sizeof *sc);
+    for (int i = 0; i < oc; i++) sc[i] = 0.01f;
+    if (q8) {
+        CK(dnnl_primitive_attr_create(&attr));
+        CK(dnnl_primitive_attr_set_output_scales(attr, oc, 1 << 1, sc));
+        CK(dnnl_post_ops_create(&po));
+        CK(dnnl_post_ops_append_binary(po, dnnl_binary_mul, &one));
+        CK(dnnl_primitive_attr_set_post_ops(attr, po));
+    }
     dnnl_primitive_desc_t pd;
-    CK(dnnl_primitive_desc_create(&pd, &cd, NULL, eng, NULL));
+    CK(dnnl_primitive_desc_create(&pd, &cd, attr, eng, NULL));
     struct prim x = {NULL, 3, {{0}}};
     CK(dnnl_primitive_create(&x.p, pd));
     conv_args(&x, pd, 1); /* zeros: the throughput does not depend on the values */
-    double ms = median_ms(run_prim, &x), gflop = 2.0 * N * H * H * C * C * 9 / 1e9;
-    printf("   %s: %.3f ms, %.0f GFLOP/s (%s)\n", dt == dnnl_f32 ? "f32 " : "bf16", ms,
-           gflop / ms * 1e3, impl(pd));
+    dnnl_memory_t m1 = NULL;
+    if (q8) {
+        m1 = mem(&one);
+        x.a[x.n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, m1};
+    }
+    double ms = median_ms(run_prim, &x), gflop = 2.0 * n * h * h * oc * ic * k * k / 1e9;
+    printf("   %s: %.3f ms, %.0f %s (%s)\n",
+           q8               ? "int8"
+           : dt == dnnl_f32 ? "f32 "
+                            : "bf16",
+           ms, gflop / ms * 1e3, q8 ? "GOP/s" : "GFLOP/s", impl(pd));
+    for (int i = 0; i < x.n; i++) dnnl_memory_destroy(x.a[i].memory);
     dnnl_primitive_destroy(x.p);
     dnnl_primitive_desc_destroy(pd);
+    if (po) dnnl_post_ops_destroy(po);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    free(sc);
 }
 
 /* Every avx512 implementation oneDNN offers for one convolution (channels-
@@ -821,8 +853,9 @@ int main(int argc, char **argv)
     }
     if (!only || only == 4) {
         printf("4. 3x3 conv 256->256 at 14x14, batch 8, two threads, median\n");
-        conv_peak(dnnl_f32);
-        conv_peak(dnnl_bf16);
+        conv_prec(8, 256, 256, 14, 3, dnnl_f32);
+        conv_prec(8, 256, 256, 14, 3, dnnl_bf16);
+        conv_prec(8, 256, 256, 14, 3, dnnl_u8);
     }
     if (!only || only == 5) {
         printf(
@@ -857,6 +890,19 @@ int main(int argc, char **argv)
         printf("11. resnet50's convolutions in order, batch 1, float32, two threads: weights "
                "shared per shape or streamed\n");
         resnet50_streamed();
+    }
+    if (!only || only == 12) {
+        printf("12. resnet50's convolutions at batch 1 in f32, bf16 and int8 (as region.c runs "
+               "int8), two threads, median\n");
+        const int rc[][4] = {{64, 64, 56, 3},   {64, 256, 56, 1},   {256, 64, 56, 1},
+                             {128, 128, 28, 3}, {1024, 256, 14, 1}, {512, 512, 7, 3}};
+        for (size_t i = 0; i < sizeof rc / sizeof rc[0]; i++) {
+            printf("  %d->%d at %dx%d, %dx%d\n", rc[i][0], rc[i][1], rc[i][2], rc[i][2], rc[i][3],
+                   rc[i][3]);
+            conv_prec(1, rc[i][0], rc[i][1], rc[i][2], rc[i][3], dnnl_f32);
+            conv_prec(1, rc[i][0], rc[i][1], rc[i][2], rc[i][3], dnnl_bf16);
+            conv_prec(1, rc[i][0], rc[i][1], rc[i][2], rc[i][3], dnnl_u8);
+        }
     }
     if (!only || only == 10) {
         printf("10. 1x1 convs, float32, each avx512 implementation: create ms, median run ms\n");
