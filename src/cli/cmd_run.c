@@ -20,13 +20,15 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: mlc run WORKFLOW.json [--input NAME=VALUE ...] [--api-key KEY]\n\n"
+    fprintf(f, "usage: mlc run WORKFLOW.json [--input NAME=VALUE ...] [--api-key KEY]\n"
+               "               [--precision f32|bf16|int8]\n\n"
                "Runs a Roboflow workflow definition and prints {\"outputs\": [...]}.\n"
                "  --input NAME=VALUE  an image input takes a file path or http(s) URL (repeat the\n"
                "                      same NAME for a batch); a parameter takes a JSON number,\n"
                "                      boolean, null, list or object, or else a string\n"
                "  --api-key KEY       Roboflow API key for models given by id (default:\n"
                "                      $ROBOFLOW_API_KEY)\n"
+               "  --precision P       the models' compute precision (docs/ENGINE.md)\n"
                "A step's model_id may be a Roboflow id (\"project/3\", from the cache or\n"
                "downloaded) or a model package directory (\"models/demo\").\n");
 }
@@ -105,6 +107,7 @@ int cli_cmd_run(int argc, char **argv)
 {
     const char *path = NULL, *api_key = NULL;
     int rc = 2;
+    mlc_precision precision = MLC_PRECISION_F32;
     char *text = NULL, *in_text = NULL, *out = NULL;
     json_t *def = NULL, *inputs = json_object();
     mlc_workflow *wf = NULL;
@@ -128,6 +131,8 @@ int cli_cmd_run(int argc, char **argv)
             input_args[n_inputs++] = argv[i] + 8;
         } else if (!strcmp(argv[i], "--api-key") && i + 1 < argc) {
             api_key = argv[++i];
+        } else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            if (cli_parse_precision("run", argv[++i], &precision)) goto done;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "mlc run: unknown or incomplete option '%s'\n", argv[i]);
             usage(stderr);
@@ -173,6 +178,7 @@ int cli_cmd_run(int argc, char **argv)
     }
     mlc_model_options mo;
     mlc_model_options_default(&mo);
+    mo.precision = precision;
     if (api_key) mo.api_key = api_key;
     mlc_workflow_options wo = {&mo, api_key};
     if (mlc_workflow_compile(text, n, &wo, &wf, &err)) {

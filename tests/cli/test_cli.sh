@@ -59,14 +59,24 @@ expect_error package-empty-classes "class_names.txt" "$MLC" classify --model "$T
 expect_error missing-package "no-such-dir" "$MLC" classify --model "$T/no-such-dir" "$SAMPLE"
 expect_error bad-precision "precision" "$MLC" classify --model "$MODEL" --precision fp8 "$SAMPLE"
 expect_error serve-bad-precision "precision" "$MLC" serve --port 0 --precision int4
+expect_error run-bad-precision "precision" "$MLC" run examples/workflows/multi_label_v3.json \
+  --input image="$SAMPLE" --precision f16
 
-# 2a. Reduced precision keeps the demo's answers: every sample's true labels.
+# 2a. Reduced precision keeps the demo's answers: every sample's true labels,
+# and a workflow's predicted classes the same as in float32.
 if [ "$MODEL" = models/demo ] && [ -f samples/labels.json ]; then
   for p in bf16 int8; do
     if "$MLC" classify --model "$MODEL" --precision "$p" --truth samples/labels.json --compact \
         samples/*.jpg samples/*.png >"$T/out" 2>"$T/err"; then ok
     else bad "classify --precision $p --truth: $(tail -3 "$T/err")"; fi
   done
+  for p in f32 int8; do
+    "$MLC" run examples/workflows/multi_label_v3.json --input image="$SAMPLE" --precision "$p" \
+      >"$T/run.$p" 2>"$T/err" || bad "run --precision $p: $(tail -3 "$T/err")"
+  done
+  w32=$(grep -o '"predicted_classes": *\[[^]]*\]' "$T/run.f32")
+  w8=$(grep -o '"predicted_classes": *\[[^]]*\]' "$T/run.int8")
+  [ -n "$w32" ] && [ "$w32" = "$w8" ] && ok || bad "run int8 '$w8' against f32 '$w32'"
 fi
 
 # 3. Active learning through the CLI keeps the image and its prediction.
