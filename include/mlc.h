@@ -189,6 +189,13 @@ MLC_API mlc_status mlc_image_encode_jpeg(const mlc_image *img, int quality, void
 typedef struct mlc_model mlc_model;
 typedef struct mlc_session mlc_session;
 
+/* Compute precision of the oneDNN backend (the reference kernels always
+ * compute in float32; a network's inputs and outputs are float32 either
+ * way). BF16: activations and weights in bf16. INT8: convolutions and
+ * linear layers in int8, weights per output channel, activations per tensor
+ * from each run's own range (no calibration), the rest in float32; the
+ * images of one batch share a scale. docs/ENGINE.md says what each keeps
+ * of float32's scores. */
 typedef enum mlc_precision {
     MLC_PRECISION_F32 = 0,
     MLC_PRECISION_BF16 = 1,
