@@ -8,8 +8,8 @@
  * Built twice: fuzz_onnx on the reference kernels, and fuzz_onnx_dnnl
  * (FUZZ_DNNL) on the oneDNN backend, so that the partition and the region's
  * bind (layouts, strided views, subsamples, packing) meet hostile but valid
- * models too, in float32 and (inputs of odd size) bf16; its seeds (fuzz/corpus/fuzz_onnx_dnnl/)
- * have constant weights, which the partition needs.
+ * models too, in float32, bf16 (inputs of odd size) and int8 (2 mod 4); its seeds
+ * (fuzz/corpus/fuzz_onnx_dnnl/) have constant weights, which the partition needs.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -27,8 +27,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifdef FUZZ_DNNL
     opt.backend = MLC_BACKEND_AUTO;
     /* Inputs of odd size bind in bf16 (other layouts, dense copies of
-     * transposed operands), keeping the corpus's meaning unchanged. */
-    if (size & 1) opt.precision = MLC_PRECISION_BF16;
+     * transposed operands), of size 2 mod 4 in int8 (quantized weights,
+     * quantizing steps, the fallbacks to float32), keeping the corpus's
+     * meaning unchanged. */
+    if (size & 1)
+        opt.precision = MLC_PRECISION_BF16;
+    else if (size % 4 == 2)
+        opt.precision = MLC_PRECISION_INT8;
 #else
     opt.backend = MLC_BACKEND_REFERENCE;
 #endif

@@ -6,7 +6,7 @@
  * max pooling with ceil_mode, global average pooling, flatten, inner product
  * with sigmoid, batched matmul, softmax and layer norm, attention's matmuls
  * on transposed views (dense copies in bf16); plus failure paths
- * (wrong input rank) and a second bind with another batch (weights shared);
+ * (wrong input rank, an empty input) and a second bind with another batch (weights shared);
  * the threading-level chooser (adapt.c) on made-up times, and a region whose
  * ops fall in each level run adaptively and pinned; the buffer plan (in-place
  * ops, buffers placed by lifetime) on a chain of changing sizes; our SiLU
@@ -468,6 +468,17 @@ static void test_bad_shape(void)
     dn_region_vtbl.unbind(c, state); /* partly bound state */
     mlc_free(state);
     mlc_free(x.data);
+    /* An empty input (oneDNN's kernels would divide by its zero extent,
+     * SIGFPE): refused by name, on infer and on bind. */
+    mlc_tensor e = {MLC_DTYPE_F32, 4, {1, 3, 0, 4}, NULL};
+    static float one;
+    e.data = &one;
+    CHECK(dn_region_vtbl.infer(c, &e, 1, &out, 1, &err) == MLC_STATUS_UNSUPPORTED);
+    CHECK(strstr(err.message, "empty shape [1,3,0,4]") != NULL);
+    state = mlc_calloc(1, dn_region_vtbl.session_size(c));
+    CHECK(dn_region_vtbl.bind(c, &e, 1, state, &err) == MLC_STATUS_UNSUPPORTED);
+    dn_region_vtbl.unbind(c, state);
+    mlc_free(state);
     dn_ctx_free(c);
 }
 

@@ -6,6 +6,7 @@
  * Not here: layouts and buffers, which bind chooses once dims are known
  * (region.c).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "engine/dnnl/dn.h"
@@ -148,6 +149,28 @@ bad:
                     "oneDNN region: node '%s': input shapes do not fit the op", op->name);
 }
 
+/* oneDNN 2.6's kernels divide by a zero extent (a SIGFPE in its matmul's
+ * primitive desc, found by fuzz_onnx_dnnl): a region refuses empty tensors.
+ * what names the op producing v (input: the region's input number i). */
+static mlc_status zero_size(mlc_error *err, const char *what, int i, const struct dn_shape *v)
+{
+    char dims[96];
+    size_t n = 0;
+    dims[0] = '\0';
+    for (int d = 0; d < v->rank && n < sizeof dims - 24; d++)
+        n += (size_t)snprintf(dims + n, sizeof dims - n, "%s%lld", d ? "," : "",
+                              (long long)v->dims[d]);
+    if (i >= 0)
+        return core_err(err, MLC_STATUS_UNSUPPORTED,
+                        "oneDNN region: input %d has an empty shape [%s] (the reference "
+                        "backend runs it: --backend ref)",
+                        i, dims);
+    return core_err(err, MLC_STATUS_UNSUPPORTED,
+                    "oneDNN: node '%s': empty output shape [%s] (the reference backend runs it: "
+                    "--backend ref)",
+                    what, dims);
+}
+
 mlc_status dn_infer_shapes(const struct dn_ctx *c, const mlc_tensor *in, int n_in,
                            struct dn_shape *v, mlc_error *err)
 {
@@ -162,9 +185,15 @@ mlc_status dn_infer_shapes(const struct dn_ctx *c, const mlc_tensor *in, int n_i
         v[i].rank = in[i].rank;
         memcpy(v[i].dims, in[i].dims, sizeof v[i].dims);
     }
+    for (int i = 0; i < n_in; i++)
+        for (int d = 0; d < v[i].rank; d++)
+            if (v[i].dims[d] < 1) return zero_size(err, "input", i, &v[i]);
     for (int i = 0; i < c->n_ops; i++) {
         mlc_status st = infer_op(c, &c->ops[i], v, err);
         if (st) return st;
+        const struct dn_shape *o = &v[c->ops[i].out];
+        for (int d = 0; d < o->rank; d++)
+            if (o->dims[d] < 1) return zero_size(err, c->ops[i].name, -1, o);
     }
     return MLC_OK;
 }
