@@ -635,7 +635,9 @@ mlc_status eng_infer(const struct ir_node *n, const mlc_tensor *in, int n_in, ml
         {
             int64_t D = 1, ns = eng_numel(&in[1]),
                     nb = n_in > 2 && n->in[2] >= 0 ? eng_numel(&in[2]) : 1;
-            for (int k = a; k < x->rank; k++) D = D < 0 || x->dims[k] < 0 ? -1 : D * x->dims[k];
+            for (int k = a; k < x->rank; k++)
+                if (D >= 0 && (x->dims[k] < 0 || __builtin_mul_overflow(D, x->dims[k], &D)))
+                    D = -1; /* unknown, or beyond int64 (hostile dims: no product to check) */
             if (in[1].dtype != x->dtype || (n_in > 2 && n->in[2] >= 0 && in[2].dtype != x->dtype) ||
                 ns == 0 || nb == 0 || (D > 0 && ns > 0 && D % ns) || (D > 0 && nb > 0 && D % nb))
                 return ERR("node '%s': scale/bias do not match the normalised shape", n->name);
@@ -713,8 +715,8 @@ mlc_status eng_infer(const struct ir_node *n, const mlc_tensor *in, int n_in, ml
             int64_t *p = i < a ? &p0 : &p1;
             if (*p < 0 || x->dims[i] < 0)
                 *p = -1;
-            else
-                *p *= x->dims[i];
+            else if (__builtin_mul_overflow(*p, x->dims[i], p))
+                return ERR("node '%s': shape too large", n->name);
         }
         o->dtype = x->dtype;
         o->rank = 2;
