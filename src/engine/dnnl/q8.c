@@ -277,6 +277,12 @@ dnnl_status_t dn_const_get_q8(struct dn_ctx *c, const struct dn_op *op, int cid,
     *data_out = dst;
     if (k->q8_cache)
         eng_pcache_add(c->pc, k->src_name, k->src_off, k->src_len, want, sizeof *want, dst, n);
+    /* Read again for a layout the cache lacked, after dn_q8_commit: the
+     * float32 copy has no reader left now either. */
+    if (k->q8_state == 2 && k->data && !k->n_pk_plain_users && !k->n_pk) {
+        mlc_free(k->data);
+        k->data = NULL;
+    }
 out:
     pthread_mutex_unlock(&c->lock);
     mlc_free(raw);
