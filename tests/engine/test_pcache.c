@@ -224,10 +224,10 @@ static void *conc_run(void *arg)
     return NULL;
 }
 
-static void concurrent(const char *model, const char *cdir, const struct res *p2,
-                       const struct res *p4)
+static void concurrent(const char *model, const char *cdir, mlc_precision prec,
+                       const struct res *p2, const struct res *p4)
 {
-    mlc_model_options o = opts(cdir, MLC_PRECISION_F32, MLC_BACKEND_AUTO);
+    mlc_model_options o = opts(cdir, prec, MLC_BACKEND_AUTO);
     mlc_error err;
     mlc_net *net = NULL;
     CHECK_OK(mlc_net_load(model, &o, &net, &err), &err);
@@ -293,7 +293,7 @@ static void test_pcache(void)
     CHECK(run(model, NULL, MLC_PRECISION_F32, MLC_BACKEND_AUTO, 4, &p4));
     CHECK(run(model, cdir, MLC_PRECISION_F32, MLC_BACKEND_AUTO, 4, &r));
     CHECK(r.loaded >= 2 && same(&r, &p4, 4));
-    concurrent(model, cdir, &plain, &p4);
+    concurrent(model, cdir, MLC_PRECISION_F32, &plain, &p4);
     /* The reference backend packs nothing and reads no cache. */
     CHECK(run(model, cdir, MLC_PRECISION_F32, MLC_BACKEND_REFERENCE, 2, &r));
     CHECK(r.loaded == 0 && same(&r, &ref, 2));
@@ -327,6 +327,8 @@ static void test_pcache(void)
     CHECK(run(model, NULL, MLC_PRECISION_INT8, MLC_BACKEND_AUTO, 4, &q4));
     CHECK(run(model, cdir, MLC_PRECISION_INT8, MLC_BACKEND_AUTO, 4, &q4c));
     CHECK(same(&q4c, &q4, 4));
+    /* Two sessions binding batches 2 and 4 at once on the warm int8 cache. */
+    concurrent(model, cdir, MLC_PRECISION_INT8, &q_plain, &q4);
     md = 0;
     for (int i = 0; i < 2 * K2; i++) md = fmax(md, fabs(q_warm.y[i] - ref.y[i]));
     CHECK_MSG(md < 0.05, "int8 against reference: %g", md);
