@@ -220,6 +220,10 @@ dnnl_status_t dn_make_prim_prefer(const_dnnl_op_desc_t d, const_dnnl_primitive_a
                                   dnnl_engine_t eng, dnnl_primitive_desc_t *pd, const char *avoid,
                                   const char *prefer);
 
+/* pack.c: the data of the variant of list pk (n of them) in layout want,
+ * or NULL; and room for one more variant in *pk (0, -1: out of memory). */
+void *dn_packed_find(const struct dn_packed *pk, int n, const dnnl_memory_desc_t *want);
+int dn_packed_grow(struct dn_packed **pk, int n);
 /* pack.c: the packed-weights cache's entry of constant k in layout want
  * (its bytes, mapped as long as the net lives; a hit is counted), or NULL. */
 const void *dn_cache_lookup(struct dn_ctx *c, const struct dn_const *k,

@@ -41,19 +41,28 @@ const void *dn_cache_lookup(struct dn_ctx *c, const struct dn_const *k,
     return NULL;
 }
 
+void *dn_packed_find(const struct dn_packed *pk, int n, const dnnl_memory_desc_t *want)
+{
+    for (int i = 0; i < n; i++)
+        if (dnnl_memory_desc_equal(&pk[i].md, want)) return pk[i].data;
+    return NULL;
+}
+
+int dn_packed_grow(struct dn_packed **pk, int n)
+{
+    struct dn_packed *np = mlc_realloc(*pk, (size_t)(n + 1) * sizeof *np);
+    if (!np) return -1;
+    *pk = np;
+    return 0;
+}
+
 /* A lazy constant's packed form in layout want from the cache, as a packed
  * variant of k (the mapping outlives the net). 0 when found. */
 static int from_cache(struct dn_ctx *c, struct dn_const *k, const dnnl_memory_desc_t *want)
 {
     const void *data = dn_cache_lookup(c, k, want);
-    if (!data) return -1;
-    struct dn_packed *np = mlc_realloc(k->pk, (size_t)(k->n_pk + 1) * sizeof *np);
-    if (!np) return -1;
-    k->pk = np;
-    k->pk[k->n_pk].md = *want;
-    k->pk[k->n_pk].data = (void *)data;
-    k->pk[k->n_pk].raw = NULL; /* the cache's mapping */
-    k->n_pk++;
+    if (!data || dn_packed_grow(&k->pk, k->n_pk)) return -1;
+    k->pk[k->n_pk++] = (struct dn_packed){*want, (void *)data, NULL}; /* the cache's mapping */
     return 0;
 }
 
@@ -177,17 +186,11 @@ dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
         k->n_pk_plain_users++;
         goto out;
     }
-    for (int i = 0; i < k->n_pk; i++)
-        if (dnnl_memory_desc_equal(&k->pk[i].md, want)) {
-            *data_out = k->pk[i].data;
-            goto out;
-        }
-    struct dn_packed *np = mlc_realloc(k->pk, (size_t)(k->n_pk + 1) * sizeof *np);
-    if (!np) {
+    if ((*data_out = dn_packed_find(k->pk, k->n_pk, want))) goto out;
+    if (dn_packed_grow(&k->pk, k->n_pk)) {
         r = dnnl_out_of_memory;
         goto out;
     }
-    k->pk = np;
     k->busy = 1;
     /* Only this thread changes k now: its source stays put unlocked. */
     const dnnl_memory_desc_t *smd = k->data ? &logical : &k->pk[0].md;
@@ -219,10 +222,7 @@ dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
     k->busy = 0;
     pthread_cond_broadcast(&c->cond);
     if (r != dnnl_success) goto out;
-    k->pk[k->n_pk].md = *want;
-    k->pk[k->n_pk].data = dst;
-    k->pk[k->n_pk].raw = raw;
-    k->n_pk++;
+    k->pk[k->n_pk++] = (struct dn_packed){*want, dst, raw};
     raw = NULL;
     *data_out = dst;
     if (cache_it)

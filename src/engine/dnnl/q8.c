@@ -230,23 +230,14 @@ dnnl_status_t dn_const_get_q8(struct dn_ctx *c, const struct dn_op *op, int cid,
     while (k->busy) pthread_cond_wait(&c->cond, &c->lock);
     if (!k->q8_dq) r = dnnl_invalid_arguments; /* dn_q8_scales comes first */
     if (r != dnnl_success) goto out;
-    for (int i = 0; i < k->n_q8_pk; i++)
-        if (dnnl_memory_desc_equal(&k->q8_pk[i].md, want)) {
-            *data_out = k->q8_pk[i].data;
-            goto out;
-        }
-    struct dn_packed *np = mlc_realloc(k->q8_pk, (size_t)(k->n_q8_pk + 1) * sizeof *np);
-    if (!np) {
+    if ((*data_out = dn_packed_find(k->q8_pk, k->n_q8_pk, want))) goto out;
+    if (dn_packed_grow(&k->q8_pk, k->n_q8_pk)) {
         r = dnnl_out_of_memory;
         goto out;
     }
-    k->q8_pk = np;
     const void *hit = k->q8_plain ? NULL : dn_cache_lookup(c, k, want);
     if (hit) {
-        k->q8_pk[k->n_q8_pk].md = *want;
-        k->q8_pk[k->n_q8_pk].data = (void *)hit;
-        k->q8_pk[k->n_q8_pk].raw = NULL; /* the cache's mapping */
-        k->n_q8_pk++;
+        k->q8_pk[k->n_q8_pk++] = (struct dn_packed){*want, (void *)hit, NULL}; /* mapped */
         *data_out = (void *)hit;
         goto out;
     }
@@ -269,10 +260,7 @@ dnnl_status_t dn_const_get_q8(struct dn_ctx *c, const struct dn_op *op, int cid,
     k->busy = 0;
     pthread_cond_broadcast(&c->cond);
     if (r != dnnl_success) goto out;
-    k->q8_pk[k->n_q8_pk].md = *want;
-    k->q8_pk[k->n_q8_pk].data = dst;
-    k->q8_pk[k->n_q8_pk].raw = raw;
-    k->n_q8_pk++;
+    k->q8_pk[k->n_q8_pk++] = (struct dn_packed){*want, dst, raw};
     raw = NULL;
     *data_out = dst;
     if (k->q8_cache)
