@@ -283,7 +283,8 @@ void dn_wscale_run(const struct dn_wscale *g, const float *w, const float *s, fl
 void dn_silu_f32(float *x, size_t n);
 /* The largest output (bytes) whose SiLU runs as that step rather than as
  * oneDNN's post-op: a quarter of the last-level cache the calling CPU
- * shares (sysfs), 8 MiB when sysfs does not say. */
+ * shares (sysfs), 8 MiB when sysfs does not say; no limit on AMD family
+ * 19h, whose half-width AVX-512 makes oneDNN's post-op the dearer (silu.c). */
 size_t dn_silu_max(void);
 
 /* silu.c: fn(arg, a, m) over [a, a + m) chunks of [0, n), one per OpenMP

@@ -23,6 +23,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "engine/dnnl/dn.h"
@@ -117,6 +118,15 @@ static long long sysfs_size(const char *path)
 
 size_t dn_silu_max(void)
 {
+#ifdef SILU_X86
+    /* AMD family 19h (Zen 4; Zen 3 has no AVX-512, so no step to choose):
+     * its AVX-512 runs in 256-bit halves, and oneDNN's swish post-op, a
+     * polynomial per element inside the convolution, costs more there than
+     * our step's second trip to memory over any output (efficientnet_b0 at
+     * batch 8: 5-10% faster, docs/PERFORMANCE.md). Zen 5 and the Xeons keep
+     * the cache rule below. */
+    if (__builtin_cpu_is("amd") && __builtin_cpu_is("amdfam19h")) return SIZE_MAX;
+#endif
     /* The last level of cpu0's caches, as Linux reports it for this VM
      * (sysconf's figure here is the whole socket's, 12x too large). */
     long long best = -1, best_level = 0;
