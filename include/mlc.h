@@ -193,9 +193,9 @@ typedef struct mlc_session mlc_session;
  * compute in float32; a network's inputs and outputs are float32 either
  * way). BF16: activations and weights in bf16. INT8: convolutions and
  * linear layers in int8, weights per output channel, activations per tensor
- * from each run's own range (no calibration), the rest in float32; the
- * images of one batch share a scale. docs/ENGINE.md says what each keeps
- * of float32's scores. */
+ * from each run's own range (no calibration), the rest in float32; a batch
+ * runs one image at a time, each with scales of its own. docs/ENGINE.md
+ * says what each keeps of float32's scores. */
 typedef enum mlc_precision {
     MLC_PRECISION_F32 = 0,
     MLC_PRECISION_BF16 = 1,

@@ -250,6 +250,50 @@ static void test_demo_reduced_classes(void)
     }
 }
 
+/* int8 gives each image of a batch scales of its own (net.c runs an int8
+ * batch one image at a time): the demo model's 8 test images as one batch
+ * score exactly as each alone, which whole-batch scales do not. */
+static void test_int8_per_image(void)
+{
+    static const char *names[] = {"01_square_star",           "02_circle_triangle",
+                                  "03_circle_triangle_cross", "04_square_cross",
+                                  "05_square_triangle",       "06_cross",
+                                  "07_square_triangle_star",  "08_triangle_star_cross"};
+    enum { N = 8, PER = 3 * 96 * 96, C = 5 };
+    char onnx[4200];
+    snprintf(onnx, sizeof onnx, "%s", test_path("models/demo/weights.onnx"));
+    float *batch = mlc_alloc(sizeof(float) * N * PER), alone[N * C];
+    int n_ok = 0;
+    for (int k = 0; k < N; k++) {
+        char rel[256], path[4200];
+        mlc_error err = {0};
+        mlc_tensor in = {0};
+        snprintf(rel, sizeof rel, "tests/data/demo/%s.input.npy", names[k]);
+        snprintf(path, sizeof path, "%s", test_path(rel));
+        if (mlc_tensor_load_npy(path, &in, &err)) continue;
+        float *o = NULL;
+        int64_t no = 0;
+        if (in.rank == 4 && in.dims[0] == 1 && in.dims[1] * in.dims[2] * in.dims[3] == PER &&
+            run_net(onnx, MLC_BACKEND_AUTO, MLC_PRECISION_INT8, &in, &o, &no) && no == C) {
+            memcpy(batch + k * PER, in.data, sizeof(float) * PER);
+            memcpy(alone + k * C, o, sizeof(float) * C);
+            n_ok++;
+        }
+        mlc_free(o);
+        mlc_free(in.data);
+    }
+    CHECK(n_ok == N);
+    mlc_tensor b = {MLC_DTYPE_F32, 4, {N, 3, 96, 96}, batch};
+    float *o = NULL;
+    int64_t no = 0;
+    CHECK(run_net(onnx, MLC_BACKEND_AUTO, MLC_PRECISION_INT8, &b, &o, &no) && no == N * C);
+    if (o && no == N * C && n_ok == N)
+        CHECK_MSG(!memcmp(o, alone, sizeof alone), "int8 batch of 8 against each alone: max |d| %g",
+                  max_diff(o, alone, N * C));
+    mlc_free(o);
+    mlc_free(batch);
+}
+
 /* Fixture `name` (tests/fixtures/onnx): its path in onnx, its 3-image input
  * in *in and the reference backend's output in *ref (caller frees both). */
 static int fixture_ref(const char *name, char *onnx, size_t n, mlc_tensor *in, float **ref,
@@ -498,6 +542,7 @@ int main(void)
     TEST_RUN(test_fixtures);
     TEST_RUN(test_demo);
     TEST_RUN(test_demo_reduced_classes);
+    TEST_RUN(test_int8_per_image);
     TEST_RUN(test_bad_rank);
     TEST_RUN(test_gemm_forms);
     TEST_RUN(test_concurrent_binds);
