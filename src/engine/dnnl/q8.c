@@ -180,18 +180,24 @@ int dn_q8_reject(struct dn_ctx *c, int cid)
     return ok;
 }
 
+/* Under c->lock, once k is int8 for good: its float32 copy has no reader
+ * left (partition.c gives each op its own constants; the s8 plain copy
+ * makes every layout), unless a float32 primitive was handed it. */
+static void drop_f32(struct dn_const *k)
+{
+    if (!k->n_pk_plain_users && !k->n_pk) {
+        mlc_free(k->data);
+        k->data = NULL;
+    }
+}
+
 void dn_q8_commit(struct dn_ctx *c, int cid)
 {
     struct dn_const *k = &c->consts[cid];
     pthread_mutex_lock(&c->lock);
     while (k->busy) pthread_cond_wait(&c->cond, &c->lock);
     k->q8_state = 2;
-    /* The float32 copy has no reader left (partition.c gives each op its
-     * own constants); the s8 one makes every layout. */
-    if (k->q8_plain && !k->n_pk_plain_users && !k->n_pk) {
-        mlc_free(k->data);
-        k->data = NULL;
-    }
+    if (k->q8_plain) drop_f32(k);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -265,12 +271,8 @@ dnnl_status_t dn_const_get_q8(struct dn_ctx *c, const struct dn_op *op, int cid,
     *data_out = dst;
     if (k->q8_cache)
         eng_pcache_add(c->pc, k->src_name, k->src_off, k->src_len, want, sizeof *want, dst, n);
-    /* Read again for a layout the cache lacked, after dn_q8_commit: the
-     * float32 copy has no reader left now either. */
-    if (k->q8_state == 2 && k->data && !k->n_pk_plain_users && !k->n_pk) {
-        mlc_free(k->data);
-        k->data = NULL;
-    }
+    /* Read again for a layout the cache lacked, after dn_q8_commit. */
+    if (k->q8_state == 2) drop_f32(k);
 out:
     pthread_mutex_unlock(&c->lock);
     mlc_free(raw);
