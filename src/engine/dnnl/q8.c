@@ -1,6 +1,9 @@
 /*
- * q8.c - int8 convolutions (`--precision int8`): weights quantized per output
- * channel once per net, activations quantized per tensor at every run.
+ * q8.c - int8 convolutions and linear layers (`--precision int8`): weights
+ * quantized per output channel once per net (and kept in the packed-weights
+ * cache: their scales and corrections, and each packed layout), activations
+ * quantized per tensor at every run (a batch runs one image at a time, so
+ * per image: src/engine/net.c).
  *
  * Why dynamic activations: oneDNN 2.6's convolutions fix their output scales
  * when the primitive is made (runtime scales are unimplemented for them), so
@@ -24,8 +27,9 @@
  *
  * Here: the per-channel weight quantization (symmetric, 127 steps) and its
  * packed layouts, and the per-run quantization of a float32 buffer (AVX-512
- * when the CPU has it, portable C otherwise). Not here: which convolutions
- * run in int8 and the steps around them (region.c).
+ * when the CPU has it, portable C otherwise), and the once-per-net choice of
+ * which ops stay int8. Not here: which ops may run in int8 and the steps
+ * around them (region.c).
  */
 #include <math.h>
 #include <omp.h>
@@ -116,7 +120,7 @@ static dnnl_status_t quantize_weights(struct dn_ctx *c, struct dn_const *k, int 
         if (!axis) {
             float m = absmax_range(w + o0 * per, (size_t)per), s = m > 0 ? 127.0f / m : 1.0f;
             dq[o0] = 1.0f / s;
-            quant_range(w + o0 * per, q + o0 * per, (size_t)per, s, 0);
+            quant_range(w + o0 * per, q + o0 * per, (size_t)per, s, DN_Q8_S8);
         } else {
             quant_cols(w + o0, q + o0, per, oc, (int)n, dq + o0);
         }
