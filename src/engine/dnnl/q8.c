@@ -131,13 +131,24 @@ static dnnl_status_t quantize_weights(struct dn_ctx *c, struct dn_const *k, int 
         return dnnl_success;
     }
     /* A shifted source's correction (DN_Q8_U8_SHIFT), per output channel:
-     * dq[o] * -128 * sum of its quantized weights, exact in int64. */
+     * dq[o] * -128 * sum of its quantized weights, exact in int64; a [K, N]
+     * matrix's column sums gathered row by row (a column walk was 6% of
+     * vit_b_16's first int8 run). */
     float *comp = dq + oc;
-    for (int64_t o = 0; o < oc; o++) {
-        int64_t sum = 0;
-        for (int64_t i = 0; i < per; i++) sum += axis ? q[i * oc + o] : q[o * per + i];
-        comp[o] = dq[o] * (float)(-128 * sum);
+    int64_t *sum = mlc_calloc((size_t)oc, sizeof *sum);
+    if (!sum) {
+        mlc_free(dq);
+        return dnnl_out_of_memory; /* q stays k's, freed with it */
     }
+    if (axis) {
+        for (int64_t i = 0; i < per; i++)
+            for (int64_t o = 0; o < oc; o++) sum[o] += q[i * oc + o];
+    } else {
+        for (int64_t o = 0; o < oc; o++)
+            for (int64_t i = 0; i < per; i++) sum[o] += q[o * per + i];
+    }
+    for (int64_t o = 0; o < oc; o++) comp[o] = dq[o] * (float)(-128 * sum[o]);
+    mlc_free(sum);
     k->q8_dq = dq;
     k->q8_comp = comp;
     if (k->q8_cache) {
