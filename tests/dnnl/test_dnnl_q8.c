@@ -9,7 +9,8 @@
  * 8-bit roundings allow; which convolutions run in int8 (not those over one
  * pixel), decided once per net whatever shapes it is bound at later; linear
  * layers ([B, T, K] by [K, N] or transB [N, K] weights, u8 and s8 sources,
- * bias, GELU) in int8 and a classifier head left in float32.
+ * bias, GELU) in int8 and a classifier head left in float32; attention's
+ * q k^T (a transposed view) and p v in int8.
  */
 #include <omp.h>
 #include <stdlib.h>
@@ -349,6 +350,85 @@ static void test_matmul(void)
     dn_ctx_free(c);
 }
 
+/* Attention's activation-by-activation matmuls in int8: s = q k^T with k^T
+ * a transposed view (s8 by s8, both quantized by our steps into dense
+ * copies), p = softmax(s) (>= 0: u8), o = p v, against naive loops; and a
+ * small one (under 1 Mi multiply-adds) left in float32. */
+static void test_attention(void)
+{
+    enum { H = 8, T = 72, D = 32 };
+    for (int small = 0; small < 2; small++) {
+        const int t = small ? 8 : T;
+        uint32_t seed = 51;
+        struct dn_ctx *c = ctx_new(3, 7, 4, 0);
+        for (int i = 0; i < 7; i++) c->vals[i].rank = 3;
+        c->int8 = 1;
+        c->n_out = 1;
+        c->outs[0] = 6;
+        struct dn_op *op = c->ops;
+        op[0].kind = DN_TRANSPOSE, op[0].in[0] = 1, op[0].out = 3; /* k^T [H, D, T] */
+        op[0].perm[0] = 0, op[0].perm[1] = 2, op[0].perm[2] = 1;
+        op[1].kind = DN_MATMUL, op[1].in[0] = 0, op[1].in[1] = 3, op[1].out = 4;
+        op[2].kind = DN_SOFTMAX, op[2].in[0] = 4, op[2].out = 5, op[2].axis = 2;
+        op[3].kind = DN_MATMUL, op[3].in[0] = 5, op[3].in[1] = 2, op[3].out = 6;
+        mlc_tensor in[3] = {{MLC_DTYPE_F32, 3, {H, t, D}, NULL},
+                            {MLC_DTYPE_F32, 3, {H, t, D}, NULL},
+                            {MLC_DTYPE_F32, 3, {H, t, D}, NULL}},
+                   out = {0};
+        for (int k = 0; k < 3; k++) {
+            float *x = mlc_alloc(sizeof(float) * H * T * D);
+            for (int i = 0; i < H * t * D; i++) x[i] = 2.0f * frand(&seed);
+            in[k].data = x;
+        }
+        const struct eng_region_vtbl *vt = &dn_region_vtbl;
+        mlc_error err = {0};
+        void *state = mlc_calloc(1, vt->session_size(c));
+        CHECK_OK(vt->infer(c, in, 3, &out, 1, &err), &err);
+        out.data = mlc_calloc((size_t)(H * t * D), sizeof(float));
+        CHECK_OK(vt->bind(c, in, 3, state, &err), &err);
+        CHECK_OK(vt->run(c, state, in, 3, &out, 1, &err), &err);
+        int n_u8 = -1, n_q8 = dn_region_n_q8(state, &n_u8);
+        CHECK_MSG(n_q8 == (small ? 0 : 2) && n_u8 == (small ? 0 : 1), "t %d: %d int8, %d u8", t,
+                  n_q8, n_u8);
+        vt->unbind(c, state);
+        mlc_free(state);
+        const float *q = in[0].data, *kk = in[1].data, *v = in[2].data;
+        static double pr[H * T * T];
+        static float ref[H * T * D];
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < t; i++) {
+                double m = -1e300, sum = 0;
+                for (int j = 0; j < t; j++) {
+                    double a = 0;
+                    for (int d = 0; d < D; d++)
+                        a += (double)q[(h * t + i) * D + d] * kk[(h * t + j) * D + d];
+                    pr[(h * t + i) * t + j] = a;
+                    m = fmax(m, a);
+                }
+                for (int j = 0; j < t; j++)
+                    sum += pr[(h * t + i) * t + j] = exp(pr[(h * t + i) * t + j] - m);
+                for (int d = 0; d < D; d++) {
+                    double a = 0;
+                    for (int j = 0; j < t; j++)
+                        a += pr[(h * t + i) * t + j] / sum * v[(h * t + j) * D + d];
+                    ref[(h * t + i) * D + d] = (float)a;
+                }
+            }
+        double rms, worst;
+        rel_err(out.data, ref, H * t * D, &rms, &worst);
+        printf("attention t %d (%s): rms %.4f, worst %.4f (relative)\n", t, small ? "f32" : "int8",
+               rms, worst);
+        if (small)
+            CHECK_MSG(max_diff(out.data, ref, H * t * D) <= 1e-4, "t %d: float32 diff %g", t,
+                      max_diff(out.data, ref, H * t * D));
+        else
+            CHECK_MSG(rms <= 0.05 && worst <= 0.15, "int8 attention: rms %g worst %g", rms, worst);
+        for (int k = 0; k < 3; k++) mlc_free(in[k].data);
+        mlc_free(out.data);
+        dn_ctx_free(c);
+    }
+}
+
 int main(void)
 {
     TEST_RUN(test_quantize);
@@ -356,5 +436,6 @@ int main(void)
     TEST_RUN(test_conv_stem);
     TEST_RUN(test_conv_decide);
     TEST_RUN(test_matmul);
+    TEST_RUN(test_attention);
     TEST_DONE();
 }

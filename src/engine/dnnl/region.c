@@ -276,7 +276,8 @@ static dnnl_status_t make_attr(const struct dn_op *op, int n_skip, const struct 
     dnnl_status_t r = dn_region_attr(attr);
     if (r != dnnl_success || (!q && op->n_post <= n_skip)) return r;
     dnnl_post_ops_t po = NULL;
-    if (q) r = dnnl_primitive_attr_set_output_scales(*attr, q->oc, 1 << 1, q->dq);
+    /* (dq NULL: an activation-by-activation op, the scale post-op alone) */
+    if (q && q->dq) r = dnnl_primitive_attr_set_output_scales(*attr, q->oc, 1 << 1, q->dq);
     if (r == dnnl_success) r = dnnl_post_ops_create(&po);
     if (q && r == dnnl_success) {
         dnnl_memory_desc_t one, chan;
@@ -316,6 +317,18 @@ static int q8_pays(const struct dn_ctx *c, const struct dn_op *op, const struct 
     return rows >= 16;
 }
 
+/* Whether an activation-by-activation matmul pays for quantizing both
+ * operands: float32 ones of the same rank, no bias, 1 Mi multiply-adds or
+ * more (each of vit_b_16's attention matmuls: 29 Mi). */
+static int q8a_pays(const struct dn_op *op, const struct vstate *a, const struct vstate *b,
+                    const struct vstate *o)
+{
+    if (a->rank < 2 || a->rank != b->rank || o->rank != a->rank || op->b >= 0) return 0;
+    double macs = (double)a->dims[a->rank - 1];
+    for (int k = 0; k < o->rank; k++) macs *= (double)o->dims[k];
+    return macs >= 1048576.0;
+}
+
 /* Whether op's output is >= 0 wherever its inputs are: its last post-op
  * clips below at 0 (ReLU, ReLU6, a sigmoid), or it only moves or pools
  * values of an input that is. */
@@ -327,6 +340,8 @@ static int out_nonneg(const struct dn_state *s, const struct dn_op *op)
                (p->alg == dnnl_eltwise_clip && p->alpha >= 0) || p->alg == dnnl_eltwise_logistic;
     if (p) return 0;
     switch (op->kind) {
+    case DN_SOFTMAX:
+        return 1;
     case DN_ELTWISE:
         return (op->alg == dnnl_eltwise_relu && op->alpha == 0) ||
                (op->alg == dnnl_eltwise_clip && op->alpha >= 0) || op->alg == dnnl_eltwise_logistic;
@@ -431,7 +446,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         dnnl_batch_normalization_desc_t bn;
     } d;
     int is_view = op->kind == DN_VIEW;
-    int tmp[2] = {-1, -1}; /* per-op scratch buffers, released at the end */
+    int tmp[3] = {-1, -1, -1}; /* per-op scratch buffers, released at the end */
     struct dn_wscale wsg;
     dnnl_memory_t m_ws = NULL; /* the folded conv's scaled weights */
     int flat = 0;              /* matmul run as 2-D on reshaped views of src/dst */
@@ -442,10 +457,16 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
      * step of ours just before it, into tmp[0], its scale into tmp[1]. */
     int q8 = c->int8 && (op->kind == DN_CONV || (op->kind == DN_MATMUL && op->in[1] < 0)) &&
              s->fold_s < 0 && dn_q8_decide(c, op->w, q8_pays(c, op, a, o));
+    /* int8 for an activation-by-activation matmul (attention's q k^T and p v):
+     * both operands quantized per tensor by our steps, no weights (q8a_pays). */
+    int q8a =
+        c->int8 && op->kind == DN_MATMUL && op->in[1] >= 0 && q8a_pays(op, a, &s->v[op->in[1]], o);
     /* Weights' output channel: a conv's and a transB Gemm's rows, a MatMul's [K, N] columns. */
     int q8_axis = op->kind == DN_MATMUL && !op->trans_b;
     /* u8 for sources >= 0; a matmul's signed source shifted to u8 (q8.c says why) */
-    int q8_mode = a->nonneg ? DN_Q8_U8 : op->kind == DN_MATMUL ? DN_Q8_U8_SHIFT : DN_Q8_S8;
+    int q8_mode = a->nonneg                                ? DN_Q8_U8
+                  : op->kind == DN_MATMUL && op->in[1] < 0 ? DN_Q8_U8_SHIFT
+                                                           : DN_Q8_S8;
     dnnl_data_type_t qdt = q8_mode == DN_Q8_S8 ? dnnl_s8 : dnnl_u8;
     dnnl_memory_t m_comp = NULL;
     const float *w_dq = NULL;
@@ -459,6 +480,9 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         DNCHK(dn_q8_scales(c, op->w, q8_axis, &w_dq), "int8 weights");
         struct q8_attr qa = {w_dq, c->consts[op->w].dims[q8_axis], q8_mode == DN_Q8_U8_SHIFT,
                              op->b >= 0, op->kind == DN_CONV ? 4 : 2};
+        DNCHK(make_attr(op, own != IR_ACT_NONE, &qa, &attr), "int8 attributes");
+    } else if (q8a) {
+        struct q8_attr qa = {NULL, 0, 0, 0, a->rank};
         DNCHK(make_attr(op, own != IR_ACT_NONE, &qa, &attr), "int8 attributes");
     } else {
         DNCHK(make_attr(op, own != IR_ACT_NONE, NULL, &attr), "attributes");
@@ -611,8 +635,10 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
              * innermost axis (k^T as "acb", which brgemm takes), so it moves
              * whole rows and costs a fifth of what it saves. */
             int dense_b = b->strided && dt == dnnl_bf16;
-            if (b->md.data_type == dt && b->md.format_kind == dnnl_blocked &&
-                b->md.format_desc.blocking.inner_nblks == 0 && !dense_b)
+            if (q8a)
+                md_plain(&w_md, b->rank, b->dims, dnnl_s8); /* our step's dense copy */
+            else if (b->md.data_type == dt && b->md.format_kind == dnnl_blocked &&
+                     b->md.format_desc.blocking.inner_nblks == 0 && !dense_b)
                 w_md = b->md;
             else if (dense_b)
                 dn_md_dense_like(&w_md, &b->md, dt);
@@ -620,8 +646,9 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
                 md_plain(&w_md, b->rank, b->dims, dt);
             s->n_dense_b += dense_b;
         }
-        if (!(src_md.format_kind == dnnl_blocked && src_md.format_desc.blocking.inner_nblks == 0))
-            md_plain(&src_md, a->rank, a->dims, dt);
+        if (q8a ||
+            !(src_md.format_kind == dnnl_blocked && src_md.format_desc.blocking.inner_nblks == 0))
+            md_plain(&src_md, a->rank, a->dims, q8a ? qdt : dt);
         if (op->b >= 0) dn_const_md(c, op, op->b, a->rank, &b_md);
         DNCHK(dnnl_matmul_desc_init(&d.mm, &src_md, &w_md, op->b >= 0 ? &b_md : NULL, &dst_md),
               "matmul descriptor");
@@ -738,14 +765,14 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         DNCHK(mem_new(s, &sub_md, a->buf, NULL, &m_view), "subsample view");
         DNCHK(add_reorder(s, m_view, &sub_md, want, &m_src, &tmp[1], NULL), "subsample");
         s->n_subsampled++;
-    } else if (q8) {
+    } else if (q8 || q8a) {
         /* The source in float32, in the layout the int8 kernel wants (a
          * matmul's: dense), then quantized into tmp[0] by our step. */
         const dnnl_memory_desc_t *qmd_ = flat ? &src_md : want;
         dnnl_memory_desc_t fmd = *want, one;
         dnnl_dims_t d1 = {1, 1, 1, 1};
         dnnl_memory_t m_f = NULL;
-        int r1 = op->kind == DN_CONV ? 4 : 2;
+        int r1 = op->kind == DN_CONV ? 4 : q8a ? a->rank : 2;
         fmd.data_type = dnnl_f32;
         DNCHK(value_as(s, in0, &fmd, &m_f), "source reorder");
         tmp[0] = buf_get(s, dnnl_memory_desc_get_size(qmd_));
@@ -791,8 +818,27 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         o->buf = buf;
         goto done;
     }
-    if (op->kind == DN_MATMUL && op->in[1] >= 0)
+    if (op->kind == DN_MATMUL && op->in[1] >= 0 && q8a) {
+        /* The second operand likewise, s8, its scale multiplied into the first's. */
+        const dnnl_memory_desc_t *qb = qmd(pd, dnnl_query_weights_md);
+        dnnl_memory_desc_t fb = *qb;
+        dnnl_memory_t m_bf = NULL;
+        fb.data_type = dnnl_f32;
+        DNCHK(value_as(s, op->in[1], &fb, &m_bf), "matmul operand");
+        tmp[2] = buf_get(s, dnnl_memory_desc_get_size(qb));
+        if (tmp[2] < 0) DNCHK(dnnl_out_of_memory, "int8 operand");
+        DNCHK(mem_new(s, qb, tmp[2], NULL, &m_src1), "int8 operand");
+        struct step *u = step_new(s);
+        if (!u) DNCHK(dnnl_out_of_memory, "step");
+        u->q8_in = m_bf;
+        u->q8_out = m_src1;
+        u->q8_scale = m_qs;
+        u->q8_n = dnnl_memory_desc_get_size(&fb) / sizeof(float);
+        u->q8_mode = DN_Q8_S8;
+        u->q8_acc = 1;
+    } else if (op->kind == DN_MATMUL && op->in[1] >= 0) {
         DNCHK(value_as(s, op->in[1], qmd(pd, dnnl_query_weights_md), &m_src1), "matmul operand");
+    }
     if (op->kind == DN_BINARY || op->kind == DN_CONCAT) {
         const dnnl_memory_desc_t *m1 = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 1);
         if (op->in[1] >= 0)
@@ -906,6 +952,8 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         if (m_b) step_arg(t, DNNL_ARG_SHIFT, m_b);
         if (m_mean) step_arg(t, DNNL_ARG_MEAN, m_mean);
         if (m_var) step_arg(t, DNNL_ARG_VARIANCE, m_var);
+    } else if (q8a) {
+        step_arg(t, DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, m_qs);
     } else if (q8) {
         step_arg(t, DNNL_ARG_WEIGHTS, m_w);
         int k = 0;
@@ -929,7 +977,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     }
 done:
 fail:
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 3; k++)
         if (tmp[k] >= 0) buf_put(s, tmp[k]);
     if (prim) dnnl_primitive_destroy(prim);
     if (pd) dnnl_primitive_desc_destroy(pd);
@@ -1321,7 +1369,9 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
             DNCHK(dnnl_memory_get_data_handle(t->q8_in, &x), "int8 source");
             DNCHK(dnnl_memory_get_data_handle(t->q8_out, &y), "int8 source");
             DNCHK(dnnl_memory_get_data_handle(t->q8_scale, &sc), "int8 source scale");
-            dn_q8_quantize(x, t->q8_n, y, t->q8_mode, sc);
+            float dq;
+            dn_q8_quantize(x, t->q8_n, y, t->q8_mode, &dq);
+            *(float *)sc = t->q8_acc ? *(float *)sc * dq : dq;
             continue;
         }
         if (t->ws_out) {

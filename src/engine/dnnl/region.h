@@ -37,6 +37,7 @@ struct step {
     dnnl_memory_t q8_in, q8_out, q8_scale;
     size_t q8_n;
     int q8_mode;
+    int q8_acc; /* multiply the scale into q8_scale's float (a second operand) */
     int n_args;
     dnnl_exec_arg_t args[MAX_ARGS];
 };
