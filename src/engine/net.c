@@ -721,7 +721,7 @@ static mlc_status run_plan(mlc_net_session *s, const mlc_tensor *inputs, int n_i
  * batch, and a batch's float32 activations between int8 layers no longer
  * leave the cache (resnet50 on the Zen 4: 65 images/s at batch 8 whole
  * against 86 at batch 1). Their comparison with the whole batch allows for
- * the scales (q8_near). */
+ * the scales (same_outputs). */
 
 /* An int8 net, as chunkable and run_chunked treat it. */
 static int q8_net(const mlc_net_session *s)

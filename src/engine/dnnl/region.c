@@ -329,22 +329,25 @@ static int q8a_pays(const struct dn_op *op, const struct vstate *a, const struct
     return macs >= 1048576.0;
 }
 
+/* Whether eltwise alg (with alpha) is >= 0 everywhere: ReLU, ReLU6, a sigmoid. */
+static int clips_at_zero(dnnl_alg_kind_t alg, float alpha)
+{
+    return (alg == dnnl_eltwise_relu && alpha == 0) || (alg == dnnl_eltwise_clip && alpha >= 0) ||
+           alg == dnnl_eltwise_logistic;
+}
+
 /* Whether op's output is >= 0 wherever its inputs are: its last post-op
- * clips below at 0 (ReLU, ReLU6, a sigmoid), or it only moves or pools
- * values of an input that is. */
+ * clips below at 0, or it is such an activation, a softmax, or it only moves
+ * or pools values of an input that is. */
 static int out_nonneg(const struct dn_state *s, const struct dn_op *op)
 {
     const struct dn_post *p = op->n_post ? &op->post[op->n_post - 1] : NULL;
-    if (p && !p->sum)
-        return (p->alg == dnnl_eltwise_relu && p->alpha == 0) ||
-               (p->alg == dnnl_eltwise_clip && p->alpha >= 0) || p->alg == dnnl_eltwise_logistic;
-    if (p) return 0;
+    if (p) return !p->sum && clips_at_zero(p->alg, p->alpha);
     switch (op->kind) {
     case DN_SOFTMAX:
         return 1;
     case DN_ELTWISE:
-        return (op->alg == dnnl_eltwise_relu && op->alpha == 0) ||
-               (op->alg == dnnl_eltwise_clip && op->alpha >= 0) || op->alg == dnnl_eltwise_logistic;
+        return clips_at_zero(op->alg, op->alpha);
     case DN_POOL:
     case DN_GPOOL:
     case DN_VIEW:
@@ -356,6 +359,23 @@ static int out_nonneg(const struct dn_state *s, const struct dn_op *op)
     default:
         return 0;
     }
+}
+
+/* Adds our quantizing step (q8.c): out = in's n floats quantized per
+ * tensor as mode says, their scale into scale's one float (acc: multiplied
+ * into it, a second operand's). */
+static dnnl_status_t q8_step(struct dn_state *s, dnnl_memory_t in, dnnl_memory_t out,
+                             dnnl_memory_t scale, size_t n, int mode, int acc)
+{
+    struct step *u = step_new(s);
+    if (!u) return dnnl_out_of_memory;
+    u->q8_in = in;
+    u->q8_out = out;
+    u->q8_scale = scale;
+    u->q8_n = n;
+    u->q8_mode = mode;
+    u->q8_acc = acc;
+    return dnnl_success;
 }
 
 /* Wraps constant cid, packed as pd's md for `what`, in a session memory. */
@@ -453,8 +473,9 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     int retry = 0;             /* int8 fell back to float32 (q8.c): bind op again */
 
     enum ir_act own = own_act(c, op, o);
-    /* int8: every group-1 convolution (q8.c); its source is quantized by a
-     * step of ours just before it, into tmp[0], its scale into tmp[1]. */
+    /* int8 (q8.c) for a convolution or a matmul by constant weights where
+     * q8_pays, decided once per net; its source is quantized by a step of
+     * ours just before it, into tmp[0], its scale into tmp[1]. */
     int q8 = c->int8 && (op->kind == DN_CONV || (op->kind == DN_MATMUL && op->in[1] < 0)) &&
              s->fold_s < 0 && dn_q8_decide(c, op->w, q8_pays(c, op, a, o));
     /* int8 for an activation-by-activation matmul (attention's q k^T and p v):
@@ -781,13 +802,9 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         DNCHK(mem_new(s, qmd_, tmp[0], NULL, &m_src), "int8 source");
         dnnl_memory_desc_init_by_tag(&one, r1, d1, dnnl_f32, dn_plain_tag(r1));
         DNCHK(mem_new(s, &one, tmp[1], NULL, &m_qs), "int8 source scale");
-        struct step *u = step_new(s);
-        if (!u) DNCHK(dnnl_out_of_memory, "step");
-        u->q8_in = m_f;
-        u->q8_out = m_src;
-        u->q8_scale = m_qs;
-        u->q8_n = dnnl_memory_desc_get_size(&fmd) / sizeof(float);
-        u->q8_mode = q8_mode;
+        DNCHK(q8_step(s, m_f, m_src, m_qs, dnnl_memory_desc_get_size(&fmd) / sizeof(float), q8_mode,
+                      0),
+              "step");
         s->n_q8++;
         s->n_q8_u8 += q8_mode != DN_Q8_S8;
         if (q8_mode == DN_Q8_U8_SHIFT) { /* the correction: constant, per channel */
@@ -828,14 +845,9 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         tmp[2] = buf_get(s, dnnl_memory_desc_get_size(qb));
         if (tmp[2] < 0) DNCHK(dnnl_out_of_memory, "int8 operand");
         DNCHK(mem_new(s, qb, tmp[2], NULL, &m_src1), "int8 operand");
-        struct step *u = step_new(s);
-        if (!u) DNCHK(dnnl_out_of_memory, "step");
-        u->q8_in = m_bf;
-        u->q8_out = m_src1;
-        u->q8_scale = m_qs;
-        u->q8_n = dnnl_memory_desc_get_size(&fb) / sizeof(float);
-        u->q8_mode = DN_Q8_S8;
-        u->q8_acc = 1;
+        DNCHK(q8_step(s, m_bf, m_src1, m_qs, dnnl_memory_desc_get_size(&fb) / sizeof(float),
+                      DN_Q8_S8, 1),
+              "step");
     } else if (op->kind == DN_MATMUL && op->in[1] >= 0) {
         DNCHK(value_as(s, op->in[1], qmd(pd, dnnl_query_weights_md), &m_src1), "matmul operand");
     }
