@@ -119,6 +119,17 @@ fail:
     return ok;
 }
 
+/* An int8 region of n_vals values of one rank, its last value the output. */
+static struct dn_ctx *int8_ctx(int n_in, int n_vals, int n_ops, int n_consts, int rank)
+{
+    struct dn_ctx *c = ctx_new(n_in, n_vals, n_ops, n_consts);
+    for (int i = 0; i < n_vals; i++) c->vals[i].rank = rank;
+    c->int8 = 1;
+    c->n_out = 1;
+    c->outs[0] = n_vals - 1;
+    return c;
+}
+
 /* x [N,16,H,W] (signed) -> conv 3x3 16->32 + bias, ReLU -> v1 (>= 0)
  * -> conv 1x1 32->32 + bias, + v1, ReLU -> v2 (>= 0)
  * -> conv 3x3 stride 2 32->24, no bias -> out. */
@@ -127,11 +138,7 @@ static void test_conv_chain(void)
     enum { C0 = 16, C1 = 32, C3 = 24, H = 12, W = 11 };
     const int64_t OH = (H + 2 - 3) / 2 + 1, OW = (W + 2 - 3) / 2 + 1;
     uint32_t seed = 5;
-    struct dn_ctx *c = ctx_new(1, 4, 3, 5);
-    for (int i = 0; i < 4; i++) c->vals[i].rank = 4;
-    c->int8 = 1;
-    c->n_out = 1;
-    c->outs[0] = 3;
+    struct dn_ctx *c = int8_ctx(1, 4, 3, 5, 4);
     int64_t w0d[4] = {C1, C0, 3, 3}, w1d[4] = {C1, C1, 1, 1}, w2d[4] = {C3, C1, 3, 3};
     int64_t bd[1] = {C1};
     float *w0 = const_new(c, 0, 4, w0d, &seed), *b0 = const_new(c, 1, 1, bd, &seed);
@@ -269,11 +276,7 @@ static void test_matmul(void)
     for (int tb = 0; tb < 2; tb++)
         for (int relu_in = 0; relu_in < 2; relu_in++) {
             uint32_t seed = 43;
-            struct dn_ctx *c = ctx_new(1, relu_in ? 3 : 2, relu_in ? 2 : 1, 2);
-            for (int i = 0; i < c->n_vals; i++) c->vals[i].rank = 3;
-            c->int8 = 1;
-            c->n_out = 1;
-            c->outs[0] = c->n_vals - 1;
+            struct dn_ctx *c = int8_ctx(1, relu_in ? 3 : 2, relu_in ? 2 : 1, 2, 3);
             int64_t wd[2] = {tb ? N : K, tb ? K : N}, bd[1] = {N};
             float *w = const_new(c, 0, 2, wd, &seed), *b = const_new(c, 1, 1, bd, &seed);
             float wc[K * N], bc[N];
@@ -320,11 +323,7 @@ static void test_matmul(void)
         }
     /* A head: [B, K] x [K, N], one row per image: float32, exactly. */
     uint32_t seed = 47;
-    struct dn_ctx *c = ctx_new(1, 2, 1, 2);
-    c->vals[0].rank = c->vals[1].rank = 2;
-    c->int8 = 1;
-    c->n_out = 1;
-    c->outs[0] = 1;
+    struct dn_ctx *c = int8_ctx(1, 2, 1, 2, 2);
     int64_t wd[2] = {K, N}, bd[1] = {N};
     float *w = const_new(c, 0, 2, wd, &seed), *b = const_new(c, 1, 1, bd, &seed);
     float wc[K * N], bc[N], ref[B * N];
@@ -360,11 +359,7 @@ static void test_attention(void)
     for (int small = 0; small < 2; small++) {
         const int t = small ? 8 : T;
         uint32_t seed = 51;
-        struct dn_ctx *c = ctx_new(3, 7, 4, 0);
-        for (int i = 0; i < 7; i++) c->vals[i].rank = 3;
-        c->int8 = 1;
-        c->n_out = 1;
-        c->outs[0] = 6;
+        struct dn_ctx *c = int8_ctx(3, 7, 4, 0, 3);
         struct dn_op *op = c->ops;
         op[0].kind = DN_TRANSPOSE, op[0].in[0] = 1, op[0].out = 3; /* k^T [H, D, T] */
         op[0].perm[0] = 0, op[0].perm[1] = 2, op[0].perm[2] = 1;
