@@ -381,6 +381,12 @@ MLC_API mlc_status mlc_net_run(mlc_net_session *ns, const mlc_tensor *inputs, in
 /* Peak bytes of the planned activations for the last run's shapes: the
  * engine's workspace plus the pool its oneDNN regions share. */
 MLC_API size_t mlc_net_session_workspace(const mlc_net_session *ns);
+/* How the last run went through a batch: 0 whole, 1 one image at a time, k
+ * >= 2 k images side by side on sessions of fewer threads. A session of
+ * several threads times the whole batch against its images side by side
+ * and keeps the faster (MLC_NET_CHUNK=0 keeps batches whole, =1 always
+ * splits them); a net whose images are not independent always runs whole. */
+MLC_API int mlc_net_session_split(const mlc_net_session *ns);
 
 /* ---------------------------------------------------------------------------
  * Workflows

@@ -208,6 +208,7 @@ int cli_cmd_bench(int argc, char **argv)
             rc = cli_fail(&err);
             goto done;
         }
+    int split_runs = 0, split_max = 0;
     for (int r = 0; r < runs; r++) {
         double a = cli_now_ms();
         if (mlc_net_run(ns, &in, 1, &out, 1, &err)) {
@@ -215,6 +216,9 @@ int cli_cmd_bench(int argc, char **argv)
             goto done;
         }
         times[r] = cli_now_ms() - a;
+        int k = mlc_net_session_split(ns);
+        split_runs += k >= 1;
+        if (k > split_max) split_max = k;
     }
     qsort(times, (size_t)runs, sizeof *times, cli_cmp_double);
     double med = times[runs / 2], mn = times[0];
@@ -232,17 +236,21 @@ int cli_cmd_bench(int argc, char **argv)
         printf("{\"engine\":\"mlc %s\",\"model\":\"%s\",\"batch\":%d,\"threads\":%d,"
                "\"precision\":\"%s\",\"backend\":\"%s\",\"load_ms\":%.1f,\"first_ms\":%.2f,"
                "\"median_ms\":%.2f,\"min_ms\":%.2f,\"img_per_s\":%.1f,\"rss_mb\":%.0f,"
-               "\"workspace_mb\":%.1f,\"pack_cache\":{\"loaded\":%d,\"added\":%d,\"hits\":%d}}\n",
+               "\"workspace_mb\":%.1f,\"pack_cache\":{\"loaded\":%d,\"added\":%d,\"hits\":%d},"
+               "\"split_runs\":%d,\"split_max\":%d}\n",
                MLC_VERSION, base_name(model), batch, opt.threads, prec, be, load_ms, first_ms, med,
                mn, 1000.0 * batch / med, peak_rss_mb(),
-               (double)mlc_net_session_workspace(ns) / 1048576.0, pk_loaded, pk_added, pk_hits);
+               (double)mlc_net_session_workspace(ns) / 1048576.0, pk_loaded, pk_added, pk_hits,
+               split_runs, split_max);
     else
         printf("model       %s (batch %d, threads %d, %s, backend %s)\n"
                "load        %.1f ms\nfirst run   %.2f ms\nmedian      %.2f ms (%d runs)\n"
                "min         %.2f ms\nthroughput  %.1f images/s\npeak RSS    %.0f MiB\n"
-               "pack cache  %d entries read, %d added, %d used\n",
+               "pack cache  %d entries read, %d added, %d used\n"
+               "batch split %d of %d runs (at most %d images at once)\n",
                base_name(model), batch, opt.threads, prec, be, load_ms, first_ms, med, runs, mn,
-               1000.0 * batch / med, peak_rss_mb(), pk_loaded, pk_added, pk_hits);
+               1000.0 * batch / med, peak_rss_mb(), pk_loaded, pk_added, pk_hits, split_runs, runs,
+               split_max);
     rc = 0;
 done:
     if (owned_input) mlc_free(in.data);

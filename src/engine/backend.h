@@ -72,8 +72,10 @@ struct eng_region_vtbl {
      * Must fail (INVALID_ARGUMENT, naming the tensor) on shapes it cannot do. */
     mlc_status (*infer)(void *model_ctx, const mlc_tensor *in, int n_in, mlc_tensor *out, int n_out,
                         mlc_error *err);
-    /* Prepares `state` for these input shapes (primitives, scratch). */
-    mlc_status (*bind)(void *model_ctx, const mlc_tensor *in, int n_in, void *state,
+    /* Prepares `state` for these input shapes (primitives, scratch), for
+     * runs on `threads` compute threads (the session's: opts->threads, or
+     * fewer for a session that runs a batch's images side by side). */
+    mlc_status (*bind)(void *model_ctx, const mlc_tensor *in, int n_in, void *state, int threads,
                        mlc_error *err);
     /* Computes outputs from inputs with a bound state. */
     mlc_status (*run)(void *model_ctx, void *state, const mlc_tensor *in, int n_in, mlc_tensor *out,

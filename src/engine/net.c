@@ -250,6 +250,9 @@ struct pool {
     int pending, stop, started;
     const struct eng_kctx *c;
     eng_kernel_fn fn;
+    /* Instead of fn: task(arg, ith) on every thread (pool_run_task). */
+    mlc_status (*task)(void *arg, int ith);
+    void *arg;
     mlc_status st;
 };
 
@@ -270,8 +273,10 @@ static void *worker(void *arg)
         seen = p->gen;
         const struct eng_kctx *c = p->c;
         eng_kernel_fn fn = p->fn;
+        mlc_status (*task)(void *, int) = p->task;
+        void *targ = p->arg;
         pthread_mutex_unlock(&p->mu);
-        mlc_status st = fn(c, ith, p->nth);
+        mlc_status st = task ? task(targ, ith) : fn(c, ith, p->nth);
         pthread_mutex_lock(&p->mu);
         if (st && !p->st) p->st = st;
         if (--p->pending == 0) pthread_cond_signal(&p->cv_done);
@@ -299,6 +304,8 @@ struct plan {
     struct core_arena arena; /* plan-time values */
 };
 
+#define MAX_LANES 8
+
 /* A batch run one image at a time (see run_chunked). */
 struct chunking {
     int64_t n;             /* the batch the chooser below is for (0: none yet) */
@@ -307,6 +314,11 @@ struct chunking {
     int checked, bad;      /* one-image results compared with the whole batch's */
     void *buf[8];          /* the batch's outputs, gathered */
     size_t cap[8];
+    /* Sessions of fewer threads that run the images side by side, one per
+     * pool thread (run_lanes); made on first use. */
+    struct mlc_net_session *lane[MAX_LANES];
+    int n_lanes, n_lanes_used; /* made; used by the last run_lanes */
+    int split;                 /* mlc_net_session_split of the last run */
 };
 
 struct mlc_net_session {
@@ -339,14 +351,13 @@ static void plan_free(const struct mlc_net *net, struct plan *p)
     memset(p, 0, sizeof *p);
 }
 
-mlc_status mlc_net_session_create(const mlc_net *net, mlc_net_session **ns_out, mlc_error *err)
+/* A session computing on nth threads (the net's, or fewer for a lane). */
+static mlc_status session_new(const mlc_net *net, int nth, mlc_net_session **ns_out, mlc_error *err)
 {
-    if (!net || !ns_out)
-        return core_err(err, MLC_STATUS_INVALID_ARGUMENT, "mlc_net_session_create: NULL argument");
     struct mlc_net_session *s = mlc_calloc(1, sizeof *s);
     if (!s) return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
     s->net = net;
-    s->pool.nth = net->threads;
+    s->pool.nth = nth;
     pthread_mutex_init(&s->pool.mu, NULL);
     pthread_cond_init(&s->pool.cv_work, NULL);
     pthread_cond_init(&s->pool.cv_done, NULL);
@@ -371,9 +382,17 @@ mlc_status mlc_net_session_create(const mlc_net *net, mlc_net_session **ns_out, 
     return MLC_OK;
 }
 
+mlc_status mlc_net_session_create(const mlc_net *net, mlc_net_session **ns_out, mlc_error *err)
+{
+    if (!net || !ns_out)
+        return core_err(err, MLC_STATUS_INVALID_ARGUMENT, "mlc_net_session_create: NULL argument");
+    return session_new(net, net->threads, ns_out, err);
+}
+
 void mlc_net_session_free(mlc_net_session *s)
 {
     if (!s) return;
+    for (int i = 0; i < s->ch.n_lanes; i++) mlc_net_session_free(s->ch.lane[i]);
     pthread_mutex_lock(&s->pool.mu);
     s->pool.stop = 1;
     pthread_cond_broadcast(&s->pool.cv_work);
@@ -392,6 +411,11 @@ void mlc_net_session_free(mlc_net_session *s)
 size_t mlc_net_session_workspace(const mlc_net_session *ns)
 {
     return ns ? ns->last_ws : 0;
+}
+
+int mlc_net_session_split(const mlc_net_session *ns)
+{
+    return ns ? ns->ch.split : 0;
 }
 
 static int value_keyed(const mlc_tensor *x)
@@ -620,7 +644,7 @@ static mlc_status plan_build(struct mlc_net_session *s, struct plan *p, const ml
             goto fail;
         }
         for (int k = 0; k < n->n_in; k++) in[k] = p->t[n->in[k]];
-        st = n->vt->bind(n->model_ctx, in, n->n_in, p->rstate[sidx], err);
+        st = n->vt->bind(n->model_ctx, in, n->n_in, p->rstate[sidx], s->pool.nth, err);
         if (st) goto fail;
     }
     /* One scratch block shared by the regions (backend.h). */
@@ -684,6 +708,7 @@ static mlc_status run_kernel(struct mlc_net_session *s, const struct eng_kctx *c
     pthread_mutex_lock(&p->mu);
     p->c = c;
     p->fn = fn;
+    p->task = NULL;
     p->st = MLC_OK;
     p->pending = p->nth - 1;
     p->gen++;
@@ -693,6 +718,27 @@ static mlc_status run_kernel(struct mlc_net_session *s, const struct eng_kctx *c
     pthread_mutex_lock(&p->mu);
     while (p->pending > 0) pthread_cond_wait(&p->cv_done, &p->mu);
     if (!st) st = p->st;
+    pthread_mutex_unlock(&p->mu);
+    return st;
+}
+
+/* task(arg, ith) on each of the pool's threads, this one as thread 0. */
+static mlc_status pool_run_task(struct pool *p, mlc_status (*task)(void *, int), void *arg)
+{
+    if (p->nth <= 1) return task(arg, 0);
+    pthread_mutex_lock(&p->mu);
+    p->task = task;
+    p->arg = arg;
+    p->st = MLC_OK;
+    p->pending = p->nth - 1;
+    p->gen++;
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_mutex_unlock(&p->mu);
+    mlc_status st = task(arg, 0);
+    pthread_mutex_lock(&p->mu);
+    while (p->pending > 0) pthread_cond_wait(&p->cv_done, &p->mu);
+    if (!st) st = p->st;
+    p->task = NULL;
     pthread_mutex_unlock(&p->mu);
     return st;
 }
@@ -734,7 +780,7 @@ static int chunkable(const mlc_net_session *s, const mlc_tensor *inputs, int n_i
 {
     const struct ir_graph *g = &s->net->g;
     const char *e = getenv("MLC_NET_CHUNK");
-    int on = e ? !strcmp(e, "1") || !strcmp(e, "auto") : q8_net(s);
+    int on = e ? !strcmp(e, "1") || !strcmp(e, "auto") : q8_net(s) || s->pool.nth > 1;
     if (!on || s->ch.bad || n_in < 1 || n_in > 8 || n_out < 1 || n_out > 8 || inputs[0].rank < 1 ||
         inputs[0].dims[0] < 2)
         return 0;
@@ -751,47 +797,141 @@ static int chunkable(const mlc_net_session *s, const mlc_tensor *inputs, int n_i
     return 1;
 }
 
-/* The batch through the one-image plan, outputs gathered into s->ch.buf.
+/* One image's outputs o1 into the gathered outputs (image i of n), the
+ * buffers made on the first image: 1 when an output does not have one
+ * image's leading dimension (the batch must run whole). */
+static int gather(struct chunking *ch, const mlc_tensor *o1, int n_out, int64_t i, int64_t n,
+                  int first, mlc_tensor *outputs, mlc_error *err, mlc_status *st)
+{
+    for (int k = 0; k < n_out; k++) {
+        if (o1[k].rank < 1 || o1[k].dims[0] != 1) return 1;
+        size_t per = (size_t)eng_numel(&o1[k]) * mlc_dtype_size(o1[k].dtype);
+        if (first) {
+            if (ch->cap[k] < per * (size_t)n) {
+                void *b = mlc_realloc(ch->buf[k], per * (size_t)n);
+                if (!b) {
+                    *st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
+                    return 0;
+                }
+                ch->buf[k] = b;
+                ch->cap[k] = per * (size_t)n;
+            }
+            outputs[k] = o1[k];
+            outputs[k].dims[0] = n;
+            outputs[k].data = ch->buf[k];
+        } else if (o1[k].dtype != outputs[k].dtype ||
+                   per * (size_t)n !=
+                       (size_t)eng_numel(&outputs[k]) * mlc_dtype_size(outputs[k].dtype)) {
+            return 1;
+        }
+        memcpy((char *)ch->buf[k] + (size_t)i * per, o1[k].data, per);
+    }
+    return 0;
+}
+
+/* Image i of inputs as a batch of one. */
+static void image_of(const mlc_tensor *inputs, int n_in, int64_t i, mlc_tensor *in1)
+{
+    for (int k = 0; k < n_in; k++) {
+        in1[k] = inputs[k];
+        in1[k].dims[0] = 1;
+        size_t per = (size_t)eng_numel(&in1[k]) * mlc_dtype_size(in1[k].dtype);
+        in1[k].data = (char *)inputs[k].data + (size_t)i * per;
+    }
+}
+
+/* ---- a batch's images side by side ------------------------------------------
+ *
+ * Why: on two threads one image at a time splits every layer between them
+ * and meets at a barrier after each; the late layers of small nets (7x7,
+ * 14x14) split badly. Two sessions of one thread each, one image apiece,
+ * share nothing but the packed weights (the same layouts either way) and
+ * the L3: measured here as two processes of one thread each against one of
+ * two threads at batch 1 (docs/PERFORMANCE.md), mobilenet_v3_large ran 2.0x
+ * the images per second, efficientnet_b0 1.09x, resnet50, convnext_tiny and
+ * vit_b_16 1.02-1.03x. Lane l takes images l, l + L, ...; its outputs are
+ * gathered under a lock, the first image done making the buffers. */
+struct lanes {
+    mlc_net_session *s;
+    const mlc_tensor *inputs;
+    mlc_tensor *outputs;
+    int n_in, n_out, n_lanes;
+    int64_t n;
+    pthread_mutex_t mu;
+    int made, whole_needed;
+    mlc_status st;
+    mlc_error err;
+};
+
+static mlc_status lane_task(void *arg, int ith)
+{
+    struct lanes *ln = arg;
+    if (ith >= ln->n_lanes) return MLC_OK;
+    mlc_net_session *ls = ln->s->ch.lane[ith];
+    mlc_tensor in1[8], o1[8];
+    mlc_error err;
+    for (int64_t i = ith; i < ln->n; i += ln->n_lanes) {
+        image_of(ln->inputs, ln->n_in, i, in1);
+        mlc_status st = run_plan(ls, in1, ln->n_in, o1, ln->n_out, &err);
+        pthread_mutex_lock(&ln->mu);
+        int stop = ln->st || ln->whole_needed;
+        if (!stop && st) {
+            ln->st = st;
+            ln->err = err;
+        } else if (!stop) {
+            ln->whole_needed = gather(&ln->s->ch, o1, ln->n_out, i, ln->n, !ln->made, ln->outputs,
+                                      &ln->err, &ln->st);
+            ln->made = 1;
+        }
+        stop = ln->st || ln->whole_needed;
+        pthread_mutex_unlock(&ln->mu);
+        if (stop) break;
+    }
+    return MLC_OK;
+}
+
+static mlc_status run_lanes(mlc_net_session *s, const mlc_tensor *inputs, int n_in,
+                            mlc_tensor *outputs, int n_out, int *whole_needed, mlc_error *err)
+{
+    struct chunking *ch = &s->ch;
+    int64_t n = inputs[0].dims[0];
+    int want = s->pool.nth < MAX_LANES ? s->pool.nth : MAX_LANES;
+    if (n < want) want = (int)n;
+    for (; ch->n_lanes < want; ch->n_lanes++) {
+        mlc_status st = session_new(s->net, s->pool.nth / want, &ch->lane[ch->n_lanes], err);
+        if (st) return st;
+    }
+    struct lanes ln = {.s = s,
+                       .inputs = inputs,
+                       .outputs = outputs,
+                       .n_in = n_in,
+                       .n_out = n_out,
+                       .n_lanes = want,
+                       .n = n};
+    pthread_mutex_init(&ln.mu, NULL);
+    ch->n_lanes_used = want;
+    pool_run_task(&s->pool, lane_task, &ln);
+    pthread_mutex_destroy(&ln.mu);
+    if (ln.st && err) *err = ln.err;
+    *whole_needed = ln.whole_needed;
+    return ln.st;
+}
+
+/* The batch through the one-image plan, outputs gathered into s->ch.buf
+ * (side by side on a session of several threads).
  * *whole_needed: an output did not have one image's leading dimension. */
 static mlc_status run_images(mlc_net_session *s, const mlc_tensor *inputs, int n_in,
                              mlc_tensor *outputs, int n_out, int *whole_needed, mlc_error *err)
 {
-    struct chunking *ch = &s->ch;
     const int64_t n = inputs[0].dims[0];
+    if (s->pool.nth > 1) return run_lanes(s, inputs, n_in, outputs, n_out, whole_needed, err);
     mlc_tensor in1[8], o1[8];
     for (int64_t i = 0; i < n; i++) {
-        for (int k = 0; k < n_in; k++) {
-            in1[k] = inputs[k];
-            in1[k].dims[0] = 1;
-            size_t per = (size_t)eng_numel(&in1[k]) * mlc_dtype_size(in1[k].dtype);
-            in1[k].data = (char *)inputs[k].data + (size_t)i * per;
-        }
+        image_of(inputs, n_in, i, in1);
         mlc_status st = run_plan(s, in1, n_in, o1, n_out, err);
         if (st) return st;
-        for (int k = 0; k < n_out; k++) {
-            if (o1[k].rank < 1 || o1[k].dims[0] != 1) {
-                *whole_needed = 1;
-                return MLC_OK;
-            }
-            size_t per = (size_t)eng_numel(&o1[k]) * mlc_dtype_size(o1[k].dtype);
-            if (i == 0) {
-                if (ch->cap[k] < per * (size_t)n) {
-                    void *b = mlc_realloc(ch->buf[k], per * (size_t)n);
-                    if (!b) return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
-                    ch->buf[k] = b;
-                    ch->cap[k] = per * (size_t)n;
-                }
-                outputs[k] = o1[k];
-                outputs[k].dims[0] = n;
-                outputs[k].data = ch->buf[k];
-            } else if (o1[k].dtype != outputs[k].dtype ||
-                       per * (size_t)n !=
-                           (size_t)eng_numel(&outputs[k]) * mlc_dtype_size(outputs[k].dtype)) {
-                *whole_needed = 1;
-                return MLC_OK;
-            }
-            memcpy((char *)ch->buf[k] + (size_t)i * per, o1[k].data, per);
-        }
+        if ((*whole_needed = gather(&s->ch, o1, n_out, i, n, i == 0, outputs, err, &st)) || st)
+            return st;
     }
     return MLC_OK;
 }
@@ -831,9 +971,11 @@ static mlc_status run_chunked(mlc_net_session *s, const mlc_tensor *inputs, int 
     int level = eng_adapt_pick(&ch->pick), made = 0, whole_needed = 0;
     double t0 = core_now();
     mlc_status st = MLC_OK;
+    ch->split = 0;
     if (level == 1) {
         made = !ch->checked;
         st = run_images(s, inputs, n_in, outputs, n_out, &whole_needed, err);
+        if (!st && !whole_needed) ch->split = s->pool.nth > 1 ? ch->n_lanes_used : 1;
         if (!st && !whole_needed && !ch->checked) {
             mlc_tensor whole[8];
             ch->checked = 1;
@@ -841,6 +983,7 @@ static mlc_status run_chunked(mlc_net_session *s, const mlc_tensor *inputs, int 
             if (!st && !same_outputs(outputs, whole, n_out, q8_net(s))) {
                 /* The whole batch's result (in its plan's workspace) is the answer. */
                 ch->bad = 1;
+                ch->split = 0;
                 memcpy(outputs, whole, (size_t)n_out * sizeof *outputs);
                 return MLC_OK;
             }
@@ -881,6 +1024,7 @@ mlc_status mlc_net_run(mlc_net_session *s, const mlc_tensor *inputs, int n_in, m
         if (ir_numel(x->rank, x->dims) < 0)
             return core_err(err, MLC_STATUS_LIMIT, "input '%s': too many elements", t->name);
     }
+    s->ch.split = 0;
     mlc_status st = chunkable(s, inputs, n_in, n_out)
                         ? run_chunked(s, inputs, n_in, outputs, n_out, err)
                         : run_plan(s, inputs, n_in, outputs, n_out, err);

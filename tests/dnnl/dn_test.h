@@ -74,7 +74,7 @@ static inline int run_region(struct dn_ctx *c, mlc_tensor *in, mlc_tensor *out)
         for (int d = 0; d < out[i].rank; d++) n *= out[i].dims[d];
         out[i].data = mlc_calloc((size_t)n, sizeof(float));
     }
-    if (vt->bind(c, in, c->n_in, state, &err) ||
+    if (vt->bind(c, in, c->n_in, state, 0, &err) ||
         vt->run(c, state, in, c->n_in, out, c->n_out, &err)) {
         fprintf(stderr, "bind/run: %s\n", err.message);
         goto done;

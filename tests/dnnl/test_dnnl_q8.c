@@ -109,7 +109,7 @@ static int run_q8(struct dn_ctx *c, mlc_tensor *x, mlc_tensor *out, int64_t n, i
     int ok = 0;
     if (vt->infer(c, x, 1, out, 1, &err)) goto fail;
     out->data = mlc_calloc((size_t)n, sizeof(float)); /* infer sets the rest of out */
-    if (vt->bind(c, x, 1, state, &err) || vt->run(c, state, x, 1, out, 1, &err)) goto fail;
+    if (vt->bind(c, x, 1, state, 0, &err) || vt->run(c, state, x, 1, out, 1, &err)) goto fail;
     *n_q8 = dn_region_n_q8(state, n_u8);
     ok = 1;
 fail:
@@ -380,7 +380,7 @@ static void test_attention(void)
         void *state = mlc_calloc(1, vt->session_size(c));
         CHECK_OK(vt->infer(c, in, 3, &out, 1, &err), &err);
         out.data = mlc_calloc((size_t)(H * t * D), sizeof(float));
-        CHECK_OK(vt->bind(c, in, 3, state, &err), &err);
+        CHECK_OK(vt->bind(c, in, 3, state, 0, &err), &err);
         CHECK_OK(vt->run(c, state, in, 3, &out, 1, &err), &err);
         int n_u8 = -1, n_q8 = dn_region_n_q8(state, &n_u8);
         CHECK_MSG(n_q8 == (small ? 0 : 2) && n_u8 == (small ? 0 : 1), "t %d: %d int8, %d u8", t,

@@ -255,7 +255,7 @@ static void test_attention_views(void)
         CHECK_OK(vt->infer(c, in, 3, out, 2, &err), &err);
         out[0].data = mlc_calloc(B * H * S * S, sizeof(float));
         out[1].data = mlc_calloc(B * H * S * D, sizeof(float));
-        CHECK_OK(vt->bind(c, in, 3, state, &err), &err);
+        CHECK_OK(vt->bind(c, in, 3, state, 0, &err), &err);
         CHECK_OK(vt->run(c, state, in, 3, out, 2, &err), &err);
         CHECK_MSG(dn_region_n_dense_b(state) == (bf ? 2 : 0), "bf16 %d: %d dense copies", bf,
                   dn_region_n_dense_b(state));
@@ -464,7 +464,7 @@ static void test_bad_shape(void)
     CHECK(dn_region_vtbl.infer(c, &x, 1, &out, 1, &err) == MLC_STATUS_INVALID_ARGUMENT);
     CHECK(strstr(err.message, "op0") != NULL);
     void *state = mlc_calloc(1, dn_region_vtbl.session_size(c));
-    CHECK(dn_region_vtbl.bind(c, &x, 1, state, &err) != MLC_OK);
+    CHECK(dn_region_vtbl.bind(c, &x, 1, state, 0, &err) != MLC_OK);
     dn_region_vtbl.unbind(c, state); /* partly bound state */
     mlc_free(state);
     mlc_free(x.data);
@@ -476,7 +476,7 @@ static void test_bad_shape(void)
     CHECK(dn_region_vtbl.infer(c, &e, 1, &out, 1, &err) == MLC_STATUS_UNSUPPORTED);
     CHECK(strstr(err.message, "empty shape [1,3,0,4]") != NULL);
     state = mlc_calloc(1, dn_region_vtbl.session_size(c));
-    CHECK(dn_region_vtbl.bind(c, &e, 1, state, &err) == MLC_STATUS_UNSUPPORTED);
+    CHECK(dn_region_vtbl.bind(c, &e, 1, state, 0, &err) == MLC_STATUS_UNSUPPORTED);
     dn_region_vtbl.unbind(c, state);
     mlc_free(state);
     dn_ctx_free(c);
@@ -648,7 +648,7 @@ static void test_threading_levels(void)
         mlc_tensor out = {0};
         CHECK_OK(vt->infer(c, &x, 1, &out, 1, &err), &err);
         out.data = mlc_calloc(128 * H * H, sizeof(float));
-        CHECK_OK(vt->bind(c, &x, 1, state, &err), &err);
+        CHECK_OK(vt->bind(c, &x, 1, state, 0, &err), &err);
         const struct eng_adapt *a = dn_region_adapt(state);
         /* two threads: three levels differ (one conv each) */
         CHECK_MSG(a->n_levels == 3, "%d levels", a->n_levels);
@@ -713,7 +713,7 @@ static void test_pool_plan(void)
     mlc_error err = {0};
     CHECK_OK(vt->infer(c, &x, 1, &out, 1, &err), &err);
     out.data = mlc_calloc(R * K, sizeof(float));
-    CHECK_OK(vt->bind(c, &x, 1, state, &err), &err);
+    CHECK_OK(vt->bind(c, &x, 1, state, 0, &err), &err);
     CHECK_OK(vt->run(c, state, &x, 1, &out, 1, &err), &err);
     size_t peak = sizeof(float) * R * (K + H + K), pool = vt->pool_size(c, state);
     printf("pool %zu bytes for a peak of %zu alive\n", pool, peak);
@@ -816,7 +816,7 @@ static void test_pack_in_place(void)
         mlc_allocator counting = {NULL, count_alloc, count_realloc, count_free};
         atomic_store(&fresh_bytes, 0);
         mlc_set_allocator(&counting);
-        mlc_status st = vt->bind(c, &x, 1, state, &err);
+        mlc_status st = vt->bind(c, &x, 1, state, 0, &err);
         mlc_set_allocator(NULL);
         CHECK_OK(st, &err);
         size_t fresh = atomic_load(&fresh_bytes);
@@ -879,7 +879,7 @@ static void test_se_fold(void)
             mlc_tensor out = {0};
             CHECK_OK(vt->infer(c, in, 2, &out, 1, &err), &err);
             out.data = mlc_calloc((size_t)(n * O * H * H), sizeof(float));
-            CHECK_OK(vt->bind(c, in, 2, state, &err), &err);
+            CHECK_OK(vt->bind(c, in, 2, state, 0, &err), &err);
             int want = n == 1 && O < H * H;
             CHECK_MSG(dn_region_n_folded(state) == want, "O %lld batch %lld: %d folded",
                       (long long)O, (long long)n, dn_region_n_folded(state));
@@ -962,7 +962,7 @@ static void test_conv_subsample(void)
                         CHECK_OK(vt->infer(c, &x, 1, &out, 1, &err), &err);
                         CHECK(out.dims[2] == oh && out.dims[3] == ow);
                         out.data = mlc_calloc((size_t)(n * O * oh * ow), sizeof(float));
-                        CHECK_OK(vt->bind(c, &x, 1, state, &err), &err);
+                        CHECK_OK(vt->bind(c, &x, 1, state, 0, &err), &err);
                         CHECK_MSG(dn_region_n_subsampled(state) == !off,
                                   "strides %dx%d direct %d off %d: %d subsampled", sh, sw, direct,
                                   off, dn_region_n_subsampled(state));
@@ -1087,7 +1087,7 @@ static void test_silu(void)
         void *state = mlc_calloc(1, vt->session_size(c));
         CHECK_OK(vt->infer(c, &in, 1, &out, 1, &err), &err);
         out.data = mlc_calloc(2 * 48 * 1600, sizeof(float));
-        CHECK_OK(vt->bind(c, &in, 1, state, &err), &err);
+        CHECK_OK(vt->bind(c, &in, 1, state, 0, &err), &err);
         CHECK_OK(vt->run(c, state, &in, 1, &out, 1, &err), &err);
         CHECK_MSG(dn_region_n_silu(state) == modes[mi].own, "mode %d: %d own SiLU steps", mi,
                   dn_region_n_silu(state));
@@ -1192,7 +1192,7 @@ static void test_gelu(void)
         void *state = mlc_calloc(1, vt->session_size(c));
         CHECK_OK(vt->infer(c, &x, 1, &out, 1, &err), &err);
         out.data = mlc_calloc(M * N, sizeof(float));
-        CHECK_OK(vt->bind(c, &x, 1, state, &err), &err);
+        CHECK_OK(vt->bind(c, &x, 1, state, 0, &err), &err);
         CHECK_OK(vt->run(c, state, &x, 1, &out, 1, &err), &err);
         CHECK_MSG(dn_region_n_gelu(state) == modes[mi].own, "mode %d: %d own GELU steps", mi,
                   dn_region_n_gelu(state));

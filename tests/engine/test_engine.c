@@ -416,29 +416,51 @@ static void runs_give(mlc_net_session *ns, const mlc_tensor *in, const float *wa
     }
 }
 
-/* Forced (MLC_NET_CHUNK=1) and chosen by timing (=auto), the batch split into
- * images gives the whole batch's results. */
+/* Forced (MLC_NET_CHUNK=1), chosen by timing (=auto, and unset on a session
+ * of several threads) and off (=0), the batch split into images gives the
+ * whole batch's results; on two threads the images go side by side (two
+ * one-thread sessions: 3 and 2 of the 5), on one thread one after another. */
 static void test_batch_chunks(void)
 {
-    mlc_error err;
-    mlc_net *net = build_dyn(2, &err);
-    mlc_net_session *ns = NULL;
-    CHECK(net != NULL);
-    if (!net || mlc_net_session_create(net, &ns, &err)) {
+    for (int threads = 1; threads <= 2; threads++) {
+        mlc_error err;
+        mlc_net *net = build_dyn(threads, &err);
+        mlc_net_session *ns = NULL;
+        CHECK(net != NULL);
+        if (!net || mlc_net_session_create(net, &ns, &err)) {
+            mlc_net_free(net);
+            return;
+        }
+        float x[5 * 16], want[15];
+        fill(x, 5 * 16);
+        dyn_ref(x, 5, want);
+        mlc_tensor in = {MLC_DTYPE_F32, 4, {5, 4, 2, 2}, x};
+        static const char *modes[] = {"1", "auto", NULL, "0"};
+        for (int mode = 0; mode < 4; mode++) {
+            if (modes[mode])
+                setenv("MLC_NET_CHUNK", modes[mode], 1);
+            else
+                unsetenv("MLC_NET_CHUNK");
+            int seen[3] = {0};
+            for (int r = 0; r < 40; r++) {
+                runs_give(ns, &in, want, 5, 3, 1);
+                int k = mlc_net_session_split(ns);
+                CHECK_MSG(k == 0 || k == (threads == 1 ? 1 : 2), "split %d on %d threads", k,
+                          threads);
+                seen[k == 0 ? 0 : k == 1 ? 1 : 2]++;
+            }
+            if (mode == 0) CHECK(seen[threads] == 40);                          /* always split */
+            if (mode == 3 || (mode == 2 && threads == 1)) CHECK(seen[0] == 40); /* never */
+        }
+        /* A batch of one never splits. */
+        mlc_tensor one = {MLC_DTYPE_F32, 4, {1, 4, 2, 2}, x};
+        setenv("MLC_NET_CHUNK", "1", 1);
+        runs_give(ns, &one, want, 1, 3, 2);
+        CHECK(mlc_net_session_split(ns) == 0);
+        unsetenv("MLC_NET_CHUNK");
+        mlc_net_session_free(ns);
         mlc_net_free(net);
-        return;
     }
-    float x[5 * 16], want[15];
-    fill(x, 5 * 16);
-    dyn_ref(x, 5, want);
-    mlc_tensor in = {MLC_DTYPE_F32, 4, {5, 4, 2, 2}, x};
-    for (int mode = 0; mode < 2; mode++) {
-        setenv("MLC_NET_CHUNK", mode == 0 ? "1" : "auto", 1);
-        runs_give(ns, &in, want, 5, 3, 40);
-    }
-    unsetenv("MLC_NET_CHUNK");
-    mlc_net_session_free(ns);
-    mlc_net_free(net);
 }
 
 /* y = x - mean over the batch: the images are not independent, so the first
@@ -473,6 +495,7 @@ static void test_batch_dependent(void)
     setenv("MLC_NET_CHUNK", "1", 1);
     mlc_tensor in = {MLC_DTYPE_F32, 2, {3, 4}, x};
     runs_give(ns, &in, want, 3, 4, 6);
+    CHECK(mlc_net_session_split(ns) == 0);
     unsetenv("MLC_NET_CHUNK");
     mlc_net_session_free(ns);
     mlc_net_free(net);

@@ -1130,10 +1130,12 @@ static void find_folds(const struct dn_ctx *c, const struct dn_state *s, int *la
     }
 }
 
-static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *state, mlc_error *err)
+static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *state, int threads,
+                          mlc_error *err)
 {
     struct dn_ctx *c = mctx;
     struct dn_state *s = state;
+    s->threads = threads > 0 ? threads : c->threads;
     const char *opname = "region";
     mlc_status st = MLC_OK;
     int *last = NULL, *fold = NULL;
@@ -1155,7 +1157,7 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
         s->v[i].rank = shapes[i].rank;
         memcpy(s->v[i].dims, shapes[i].dims, sizeof s->v[i].dims);
     }
-    dn_set_threads(c->threads);
+    dn_set_threads(s->threads);
     DNCHK(dnnl_engine_create(&s->eng, dnnl_cpu, 0), "engine");
     DNCHK(dnnl_stream_create(&s->strm, s->eng, dnnl_stream_default_flags), "stream");
     for (int i = 0; i < c->n_vals; i++) {
@@ -1336,11 +1338,11 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
             return core_err(err, MLC_STATUS_NO_MEMORY, "oneDNN region: out of memory (%zu bytes)",
                             s->pool_size);
         s->own_pool = raw;
-        core_prefault(raw, s->pool_size + 64, c->threads);
+        core_prefault(raw, s->pool_size + 64, s->threads);
         if ((st = dn_set_pool(mctx, s, (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63), err)))
             return st;
     }
-    dn_set_threads(c->threads);
+    dn_set_threads(s->threads);
     int nt = dn_get_threads(), cur = nt;
     for (int i = 0; i < s->n_mems; i++)
         if (s->mems[i].buf <= -2)

@@ -86,6 +86,7 @@ struct vstate {
 };
 
 struct dn_state {
+    int threads; /* the session's compute threads (bind's) */
     dnnl_engine_t eng;
     dnnl_stream_t strm;
     struct step *steps;
