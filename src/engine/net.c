@@ -53,10 +53,11 @@ static mlc_status net_finish(struct mlc_net *net, mlc_error *err)
     return eng_fuse_late(net, err);
 }
 
-/* pc (may be NULL) passes to the net, which frees it even on failure. */
+/* pc (may be NULL) passes to the net, which frees it even on failure.
+ * fd >= 0: bytes is a (not populated) private mapping of that file. */
 static mlc_status net_load(const void *bytes, size_t n, const char *dir,
-                           const mlc_model_options *opt, mlc_net **net_out, mlc_error *err,
-                           int release, struct eng_pcache *pc)
+                           const mlc_model_options *opt, mlc_net **net_out, mlc_error *err, int fd,
+                           struct eng_pcache *pc)
 {
     mlc_status st = MLC_OK;
     struct onnx_span *lazy = NULL;
@@ -86,7 +87,9 @@ static mlc_status net_load(const void *bytes, size_t n, const char *dir,
         .base_dir = dir,
         .max_bytes = net->limits.max_input_bytes > ((size_t)2 << 30) ? net->limits.max_input_bytes
                                                                      : ((size_t)2 << 30),
-        .release_input = release,
+        .release_input = fd >= 0,
+        .read_fd = fd >= 0,
+        .fd = fd,
         .threads = net->threads,
         .want_spans = pc != NULL,
     };
@@ -151,22 +154,20 @@ mlc_status mlc_net_load(const char *onnx_path, const mlc_model_options *opt, mlc
         st = eng_pcache_open(pdir, onnx_path, variant, &pc, err);
         if (st) return st;
     }
-    int warm = 0, added, hits;
-    if (pc) eng_pcache_counts(pc, &warm, &added, &hits);
     int fd = pc ? fcntl(eng_pcache_model_fd(pc), F_DUPFD_CLOEXEC, 0)
                 : open(onnx_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd >= 0) {
         struct stat sb;
         if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
             (uint64_t)sb.st_size <= max) {
-            /* MAP_POPULATE: one pass over the page cache instead of a page
-             * fault per 4 KiB page (expensive in this kind of VM). */
-            map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE | (warm ? 0 : MAP_POPULATE),
-                       fd, 0);
+            /* Not populated: the parser reads the weights from fd into
+             * their own buffers (onnx_load_opts.read_fd), so only the
+             * pages holding the rest of the model are ever mapped. */
+            map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
             if (map == MAP_FAILED) map = NULL;
             if (map) n = (size_t)sb.st_size;
         }
-        close(fd);
+        if (!map) close(fd), fd = -1;
     }
     if (!map) {
         /* Only for a file mapped here: the cache's spans are the file's. */
@@ -178,13 +179,15 @@ mlc_status mlc_net_load(const char *onnx_path, const mlc_model_options *opt, mlc
     const char *slash = strrchr(onnx_path, '/');
     dir = slash ? core_strndup(onnx_path, (size_t)(slash - onnx_path)) : core_strdup(".");
     if (!dir) {
+        if (fd >= 0) close(fd);
         if (map) munmap(map, n);
         mlc_free(data);
         eng_pcache_free(pc);
         return core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
     }
-    st = net_load(map ? map : data, n, dir, opt, net_out, err, map != NULL, pc);
+    st = net_load(map ? map : data, n, dir, opt, net_out, err, map ? fd : -1, pc);
     if (st) core_err_prefix(err, "%s", onnx_path);
+    if (fd >= 0) close(fd);
     if (map) munmap(map, n);
     mlc_free(data);
     mlc_free(dir);
@@ -196,7 +199,7 @@ mlc_status mlc_net_load_mem(const void *bytes, size_t n, const mlc_model_options
 {
     if (!bytes || !net_out)
         return core_err(err, MLC_STATUS_INVALID_ARGUMENT, "mlc_net_load_mem: NULL argument");
-    return net_load(bytes, n, NULL, opt, net_out, err, 0, NULL);
+    return net_load(bytes, n, NULL, opt, net_out, err, -1, NULL);
 }
 
 void mlc_net_free(mlc_net *net)

@@ -11,11 +11,14 @@
  */
 #include "onnx/onnx.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "onnx/onnx.pb-c.h"
 
@@ -426,6 +429,24 @@ struct loader {
     int n_spans;
     const struct onnx_span *skip;
     int n_skip;
+    /* Of skip, those read from o->fd (1) rather than left lazy (0), and the
+     * reads to make once every initializer has its buffer. */
+    const char *skip_read;
+    struct wread *reads;
+    int n_reads;
+};
+
+/* Initializers read from the file rather than parsed (onnx_load_opts
+ * .read_fd): those of 256 KiB or more, the weights. */
+#define READ_MIN ((size_t)256 << 10)
+
+/* One initializer's raw_data to read from the model file. */
+struct wread {
+    void *dst;
+    int64_t off;
+    size_t len;
+    const char *name; /* the tensor's (the graph owns it) */
+    int err;          /* errno, or -1 for end of file */
 };
 
 /* Initializer ord's span in L->spans / L->skip, or NULL. */
@@ -472,6 +493,94 @@ static mlc_status lazy_initializer(struct loader *L, const Onnx__TensorProto *tp
     t->src_len = sp->len;
     *cursor += (sp->len + 127) & ~(size_t)63;
     *idx_out = idx;
+    return MLC_OK;
+}
+
+static mlc_status add_const(struct loader *L, const char *name, mlc_dtype dt, int rank,
+                            const int64_t *dims, void *data, int *idx_out);
+
+/* Initializer tp whose raw_data (span sp) is read from the file later
+ * (run_reads): checked as any tensor, given its buffer now. */
+static mlc_status read_initializer(struct loader *L, const Onnx__TensorProto *tp,
+                                   const struct onnx_span *sp, int *idx_out)
+{
+    int64_t dims[MLC_MAX_RANK];
+    size_t nbytes;
+    mlc_status st = tensor_shape(tp, L->o, dims, &nbytes, L->err);
+    if (st) return st;
+    if (is_external(tp))
+        return core_err(L->err, MLC_STATUS_UNSUPPORTED, "tensor '%s': external data with raw_data",
+                        tp->name);
+    if (nbytes != sp->len)
+        return core_err(L->err, MLC_STATUS_BAD_MODEL,
+                        "tensor '%s': raw_data has %zu bytes, shape needs %zu", tp->name, sp->len,
+                        nbytes);
+    /* As pb_alloc's: room to pack back into the buffer 64-byte aligned. */
+    void *data = mlc_alloc(nbytes + 64);
+    if (!data)
+        return core_err(L->err, MLC_STATUS_NO_MEMORY, "tensor '%s': out of memory", tp->name);
+    st = add_const(L, tp->name, (mlc_dtype)tp->data_type, (int)tp->n_dims, dims, data, idx_out);
+    if (st) return st;
+    struct ir_tensor *t = &L->g->tensors[*idx_out];
+    t->src_off = sp->off;
+    t->src_len = sp->len;
+    L->reads[L->n_reads++] = (struct wread){data, sp->off, sp->len, t->name, 0};
+    return MLC_OK;
+}
+
+struct read_part {
+    int fd;
+    struct wread *r;
+    int n;
+};
+
+static void *read_part(void *arg)
+{
+    struct read_part *q = arg;
+    for (int i = 0; i < q->n; i++) {
+        struct wread *w = &q->r[i];
+        core_prefault(w->dst, w->len, 1);
+        size_t done = 0;
+        while (done < w->len) {
+            ssize_t k =
+                pread(q->fd, (char *)w->dst + done, w->len - done, (off_t)w->off + (off_t)done);
+            if (k < 0 && errno == EINTR) continue;
+            if (k <= 0) {
+                w->err = k < 0 ? errno : -1;
+                break;
+            }
+            done += (size_t)k;
+        }
+    }
+    return NULL;
+}
+
+/* The reads, split by bytes between this thread and a helper. */
+static mlc_status run_reads(struct loader *L)
+{
+    size_t total = 0, half = 0;
+    int cut = 0;
+    for (int i = 0; i < L->n_reads; i++) total += L->reads[i].len;
+    while (cut < L->n_reads && half + L->reads[cut].len / 2 < total / 2)
+        half += L->reads[cut++].len;
+    struct read_part a = {L->o->fd, L->reads, cut},
+                     b = {L->o->fd, L->reads + cut, L->n_reads - cut};
+    pthread_t th;
+    int helper =
+        L->o->threads > 1 && a.n > 0 && b.n > 0 && pthread_create(&th, NULL, read_part, &b) == 0;
+    read_part(&a);
+    if (helper)
+        pthread_join(th, NULL);
+    else
+        read_part(&b);
+    for (int i = 0; i < L->n_reads; i++) {
+        const struct wread *w = &L->reads[i];
+        if (w->err)
+            return core_err(L->err, MLC_STATUS_IO,
+                            "initializer '%s': reading %zu bytes at offset %lld of the model: %s",
+                            w->name, w->len, (long long)w->off,
+                            w->err < 0 ? "the file ends first" : strerror(w->err));
+    }
     return MLC_OK;
 }
 
@@ -779,9 +888,16 @@ static mlc_status load_graph(struct loader *L, const Onnx__GraphProto *gp)
     if (gp->n_sparse_initializer)
         return core_err(L->err, MLC_STATUS_UNSUPPORTED, "sparse initializers not supported");
     if (map_init(&L->map, total)) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
-    if (L->n_skip) { /* the placeholder: address space only, never touched */
+    int n_lazy = 0;
+    for (int k = 0; k < L->n_skip; k++) n_lazy += !L->skip_read[k];
+    if (L->n_skip > n_lazy) {
+        L->reads = mlc_calloc((size_t)(L->n_skip - n_lazy), sizeof *L->reads);
+        if (!L->reads) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
+    }
+    if (n_lazy) { /* the placeholder: address space only, never touched */
         size_t sz = 4096;
-        for (int k = 0; k < L->n_skip; k++) sz += (L->skip[k].len + 127) & ~(size_t)63;
+        for (int k = 0; k < L->n_skip; k++)
+            if (!L->skip_read[k]) sz += (L->skip[k].len + 127) & ~(size_t)63;
         void *p = mmap(NULL, sz, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of address space");
         g->lazy_base = p;
@@ -801,7 +917,10 @@ static mlc_status load_graph(struct loader *L, const Onnx__GraphProto *gp)
             return core_err(L->err, MLC_STATUS_BAD_MODEL, "initializer '%s' defined twice",
                             tp->name);
         const struct onnx_span *lz = span_at(L->skip, L->n_skip, (int)i);
-        if (lz) {
+        if (lz && L->skip_read[lz - L->skip]) {
+            st = read_initializer(L, tp, lz, &idx);
+            if (st) return core_err_prefix(L->err, "initializer %zu", i);
+        } else if (lz) {
             st = lazy_initializer(L, tp, lz, &cursor, &idx);
             if (st) return core_err_prefix(L->err, "initializer %zu", i);
         } else {
@@ -815,6 +934,7 @@ static mlc_status load_graph(struct loader *L, const Onnx__GraphProto *gp)
         }
         map_get_put(&L->map, g->tensors[idx].name, idx);
     }
+    if (L->n_reads && (st = run_reads(L))) return st;
     g->inputs = mlc_calloc(gp->n_input + 1, sizeof(int));
     g->outputs = mlc_calloc(gp->n_output + 1, sizeof(int));
     if (!g->inputs || !g->outputs) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
@@ -947,6 +1067,7 @@ mlc_status onnx_load(const void *bytes, size_t n, const struct onnx_load_opts *o
     mlc_status st = MLC_OK;
     Onnx__ModelProto *mp = NULL;
     struct onnx_span *spans = NULL, *skip = NULL;
+    char *skip_read = NULL;
     uint8_t *skel = NULL;
     size_t skel_n = 0;
     if (!o) o = &dflt;
@@ -963,28 +1084,48 @@ mlc_status onnx_load(const void *bytes, size_t n, const struct onnx_load_opts *o
     }
     /* Spans of the weights, and the bytes to parse: without the raw_data of
      * lazy initializers when any of o->lazy still matches the file. */
-    if (o->want_spans || o->n_lazy > 0) L.n_spans = onnx_raw_spans(bytes, n, &spans);
-    if (L.n_spans > 0 && o->n_lazy > 0) {
-        skip = mlc_alloc((size_t)o->n_lazy * sizeof *skip);
-        if (!skip) {
+    if (o->want_spans || o->n_lazy > 0 || o->read_fd) L.n_spans = onnx_raw_spans(bytes, n, &spans);
+    if (L.n_spans > 0 && (o->n_lazy > 0 || o->read_fd)) {
+        skip = mlc_alloc((size_t)L.n_spans * sizeof *skip);
+        skip_read = mlc_alloc((size_t)L.n_spans);
+        if (!skip || !skip_read) {
             st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory");
             goto fail;
         }
-        int j = 0;
-        for (int k = 0; k < o->n_lazy; k++) {
-            const struct onnx_span *w = &o->lazy[k];
-            while (j < L.n_spans && spans[j].off < w->off) j++;
-            if (j < L.n_spans && spans[j].off == w->off && spans[j].len == w->len &&
-                spans[j].name_len == w->name_len && w->name_len &&
-                !memcmp(spans[j].name, w->name, w->name_len) &&
-                (L.n_skip == 0 || skip[L.n_skip - 1].off < w->off))
-                skip[L.n_skip++] = spans[j];
+        /* Spans and o->lazy are both in file order. */
+        int k = 0;
+        for (int j = 0; j < L.n_spans; j++) {
+            const struct onnx_span *sp = &spans[j];
+            while (k < o->n_lazy && o->lazy[k].off < sp->off) k++;
+            const struct onnx_span *w = k < o->n_lazy ? &o->lazy[k] : NULL;
+            int lazy = w && w->off == sp->off && w->len == sp->len && w->name_len == sp->name_len &&
+                       w->name_len && !memcmp(sp->name, w->name, w->name_len);
+            if (!lazy && !(o->read_fd && sp->len >= READ_MIN)) continue;
+            skip_read[L.n_skip] = (char)!lazy;
+            skip[L.n_skip++] = *sp;
         }
         if (L.n_skip && onnx_strip_raw(bytes, n, skip, L.n_skip, &skel, &skel_n)) L.n_skip = 0;
+        /* What reading the spans faulted in of the mapping (the kernel maps
+         * 16 pages around each fault: 10 MB of resnet50's) is not needed
+         * again but by a lazy tensor, which faults it back. */
+        if (skel && o->release_input) {
+            uintptr_t a0 = ((uintptr_t)bytes + 4095) & ~(uintptr_t)4095;
+            size_t head = (size_t)(a0 - (uintptr_t)bytes);
+            if (n > head) (void)madvise((void *)a0, (n - head) & ~(size_t)4095, MADV_DONTNEED);
+        }
     }
+#ifdef MADV_POPULATE_READ
+    /* Parsed the ordinary way after all: one pass over the mapping rather
+     * than a page fault per page (a hint; older kernels refuse it). */
+    if (o->read_fd && !skel) {
+        uintptr_t a0 = (uintptr_t)bytes & ~(uintptr_t)4095;
+        (void)madvise((void *)a0, n + ((uintptr_t)bytes - a0), MADV_POPULATE_READ);
+    }
+#endif
     if (L.n_spans < 0) L.n_spans = 0;
     L.spans = spans;
     L.skip = skip;
+    L.skip_read = skip_read;
     pb_oom = 0;
     pb_threads = o->threads;
     if (o->release_input && !skel) {
@@ -995,8 +1136,10 @@ mlc_status onnx_load(const void *bytes, size_t n, const struct onnx_load_opts *o
     mp = skel ? onnx__model_proto__unpack(&pb_allocator, skel_n, skel)
               : onnx__model_proto__unpack(&pb_allocator, n, bytes);
     pb_src = NULL;
-    mlc_free(skel);
-    skel = NULL;
+    /* skel is freed at the end: freeing a block malloc mapped raises glibc's
+     * mmap threshold to its size, and the weights' buffers allocated after
+     * it would come from the heap, which does not give freed ones back (9 MB
+     * more at the peak of resnet50's first run). */
     if (!mp && pb_oom) {
         st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory parsing the ONNX model");
         goto fail;
@@ -1039,6 +1182,8 @@ fail:
     map_free(&L.map);
     mlc_free(spans);
     mlc_free(skip);
+    mlc_free(skip_read);
+    mlc_free(L.reads);
     mlc_free(skel);
     if (mp) onnx__model_proto__free_unpacked(mp, &pb_allocator);
     if (st) ir_graph_free(g);

@@ -42,6 +42,14 @@ struct onnx_load_opts {
      * become). The others load as usual. */
     const struct onnx_span *lazy;
     int n_lazy;
+    /* With read_fd set: fd is the model file `bytes` maps (not populated).
+     * The raw_data of large initializers is read from it with pread into
+     * their own buffers, on `threads` threads, rather than copied by the
+     * parser out of the mapping: the file's pages are then never mapped
+     * (mapping 94 MB of page cache and dropping it again was a fifth of
+     * resnet50's load here, docs/PERFORMANCE.md). */
+    int read_fd;
+    int fd;
 };
 
 /* wire.c: where an initializer's raw_data lies in the model bytes. */
