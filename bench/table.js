@@ -94,6 +94,30 @@ for (const mb of labels) {
   }
 }
 
+// Batching: a batch of 8 against 8 single runs, in images per second, and
+// how often mlc's chooser ran the batch's images side by side.
+{
+  let bt = '';
+  for (const mb of labels.filter(x => x.endsWith(' 1'))) {
+    const m = mb.split(' ')[0];
+    for (const eng of ['ort', 'mlc f32', 'mlc bf16', 'mlc int8']) {
+      const key = b => (eng === 'ort' ? `ort ${m} ${b} f32` : `mlc ${m} ${b} ${eng.split(' ')[1]}`);
+      const one = by[key(1)], eight = by[key(8)];
+      if (!one || !eight || one.failed || eight.failed) continue;
+      const g = (groups[key(8)] || []).filter(r => !r.failed && r.split_runs !== undefined);
+      const side = eng === 'ort' || !g.length ? '' :
+        `${g.reduce((a, r) => a + r.split_runs, 0)} of ${g.length * Number(runs)}`;
+      bt += `| ${m} | ${eng} | ${f(one.img_per_s)} | ${f(eight.img_per_s)} | ` +
+        `${f(eight.img_per_s / one.img_per_s, 2)} | ${side} |\n`;
+    }
+  }
+  if (bt) t += '\nBatching (the table above): images per second at batch 8 against batch 1, medians of the ' +
+    'rounds; above 1.00 the batch beats 8 single runs. "Side by side": of mlc\'s timed batch-8 runs, how ' +
+    'many ran the images on two one-thread sessions at once rather than the batch whole ' +
+    '(`mlc_net_session_split`; the session times both and keeps the faster).\n\n' +
+    '| model | engine | img/s batch 1 | img/s batch 8 | batch 8 / batch 1 | side by side |\n|---|---|---|---|---|---|\n' + bt;
+}
+
 // Process start to output (mlc tensor) against ORT's session create + first
 // run: cold (nothing cached) and warm (--pack-cache filled by an earlier run).
 try {
