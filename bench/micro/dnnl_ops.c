@@ -34,7 +34,9 @@
  *      streaming 90 MiB of weights per image costs, and what running them in
  *      sequence costs against timing each alone (section 8);
  *  12. resnet50's convolutions at batch 1 in float32, bf16 and int8, the
- *      int8 ones as the region makes them (src/engine/dnnl/q8.c).
+ *      int8 ones as the region makes them (src/engine/dnnl/q8.c);
+ *  13. packing resnet50's 1x1 weights into the AcdbNa layouts, oneDNN's
+ *      reorder against src/engine/dnnl/packw.c, on one and two threads.
  * Medians of 50 runs after 5 warm-ups. Not a test: it asserts nothing.
  *   build-release/bench/micro/mlc_micro_dnnl [SECTION]
  */
@@ -840,6 +842,64 @@ static void vit_matmuls(void)
         two, one);
 }
 
+/* Section 13: packing one 1x1 weight [O, I] into AcdbNa, oneDNN's reorder
+ * (made and run, as pack.c does) against packw.c's loop. */
+struct pack_arg {
+    dnnl_memory_desc_t src, dst;
+    float *w, *a, *b;
+    int ours;
+};
+
+static void pack_once(void *arg)
+{
+    struct pack_arg *p = arg;
+    if (p->ours)
+        dn_pack_oblocked(&p->src, p->w, &p->dst, p->b);
+    else
+        CK(dn_reorder_run(eng, &p->src, p->w, &p->dst, p->a));
+}
+
+static void pack_1x1(void)
+{
+    static const int sh[][2] = {{256, 64},   {64, 256},   {512, 128},  {128, 512},
+                                {1024, 256}, {256, 1024}, {2048, 512}, {512, 2048}};
+    static const struct {
+        int n;
+        dnnl_format_tag_t tag;
+    } lay[] = {{48, dnnl_Acdb48a}, {64, dnnl_Acdb64a}};
+    for (int th = 1; th <= 2; th++) {
+        omp_set_num_threads(th);
+        double tot[2][2] = {{0}};
+        for (size_t l = 0; l < 2; l++)
+            for (size_t i = 0; i < sizeof sh / sizeof sh[0]; i++) {
+                struct pack_arg p;
+                dnnl_dims_t d = {sh[i][0], sh[i][1], 1, 1};
+                CK(dnnl_memory_desc_init_by_tag(&p.src, 4, d, dnnl_f32, dnnl_abcd));
+                CK(dnnl_memory_desc_init_by_tag(&p.dst, 4, d, dnnl_f32, lay[l].tag));
+                size_t n = (size_t)sh[i][0] * sh[i][1], nd = dnnl_memory_desc_get_size(&p.dst);
+                p.w = malloc(n * sizeof(float)); /* checksrc: ok (a benchmark) */
+                p.a = malloc(nd);                /* checksrc: ok */
+                p.b = malloc(nd);                /* checksrc: ok */
+                for (size_t k = 0; k < n; k++) p.w[k] = (float)(k % 977) - 488.0f;
+                double t[2];
+                for (p.ours = 0; p.ours < 2; p.ours++) t[p.ours] = median_ms(pack_once, &p);
+                int same = !memcmp(p.a, p.b, nd);
+                double mb = (double)n * 4 / 1e6;
+                if (th == 1)
+                    printf(
+                        "  %4dx%-4d %s: oneDNN %.3f ms (%.1f GB/s), ours %.3f ms (%.1f GB/s)%s\n",
+                        sh[i][0], sh[i][1], lay[l].n == 48 ? "Acdb48a" : "Acdb64a", t[0], mb / t[0],
+                        t[1], mb / t[1], same ? "" : "  RESULTS DIFFER");
+                tot[l][0] += t[0];
+                tot[l][1] += t[1];
+                free(p.w), free(p.a), free(p.b); /* checksrc: ok */
+            }
+        for (int l = 0; l < 2; l++)
+            printf("  %d thread%s, all eight %s: oneDNN %.2f ms, ours %.2f ms\n", th,
+                   th > 1 ? "s" : "", l ? "Acdb64a" : "Acdb48a", tot[l][0], tot[l][1]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     int only = argc > 1 ? atoi(argv[1]) : 0; /* a section number: that section alone */
@@ -912,6 +972,11 @@ int main(int argc, char **argv)
                              {2048, 512, 7, 1}, {96, 24, 56, 1},   {1152, 192, 7, 1}};
         for (size_t i = 0; i < sizeof pw / sizeof pw[0]; i++)
             conv_impls(1, pw[i][0], pw[i][1], pw[i][2], 1, pw[i][3], 1);
+    }
+    if (!only || only == 13) {
+        printf("13. packing resnet50's 1x1 weights into AcdbNa: oneDNN's reorder (made and run) "
+               "against packw.c, median ms\n");
+        pack_1x1();
     }
     return 0;
 }

@@ -1206,6 +1206,51 @@ static void test_gelu(void)
     unsetenv("MLC_DNNL_GELU");
 }
 
+/* packw.c's packing of 1x1 weights into Acdb48a gives oneDNN's reorder's
+ * bytes exactly, padding included (O not a multiple of 48, I not of 16), on
+ * one and two threads; any other layout, shape or type is left to oneDNN. */
+static void test_pack_oblocked(void)
+{
+    dnnl_engine_t eng;
+    CHECK(dnnl_engine_create(&eng, dnnl_cpu, 0) == dnnl_success);
+    static const int sh[][2] = {{1, 1}, {47, 3}, {48, 16}, {49, 17}, {256, 64}, {100, 1000}};
+    for (size_t i = 0; i < sizeof sh / sizeof sh[0]; i++)
+        for (int th = 1; th <= 2; th++) {
+            omp_set_num_threads(th);
+            dnnl_dims_t d = {sh[i][0], sh[i][1], 1, 1};
+            dnnl_memory_desc_t src, dst;
+            CHECK(dnnl_memory_desc_init_by_tag(&src, 4, d, dnnl_f32, dnnl_abcd) == dnnl_success);
+            CHECK(dnnl_memory_desc_init_by_tag(&dst, 4, d, dnnl_f32, dnnl_Acdb48a) == dnnl_success);
+            size_t n = (size_t)sh[i][0] * sh[i][1], nd = dnnl_memory_desc_get_size(&dst);
+            float *w = mlc_alloc(n * sizeof *w), *a = mlc_alloc(nd), *b = mlc_alloc(nd);
+            for (size_t k = 0; k < n; k++) w[k] = (float)k * 0.5f - 3.0f;
+            memset(a, 0x5a, nd), memset(b, 0xa5, nd); /* padding must be written */
+            CHECK(dn_reorder_run(eng, &src, w, &dst, a) == dnnl_success);
+            CHECK(dn_pack_oblocked(&src, w, &dst, b) == 0);
+            CHECK_MSG(!memcmp(a, b, nd), "%dx%d on %d threads differs from oneDNN's", sh[i][0],
+                      sh[i][1], th);
+            mlc_free(w), mlc_free(a), mlc_free(b);
+        }
+    omp_set_num_threads(2);
+    /* Not ours: Acdb64a, a 3x3 weight, bf16, a strided source. */
+    static float w[64 * 64 * 9], o[64 * 64 * 9 * 2];
+    dnnl_dims_t d1 = {64, 64, 1, 1}, d3 = {64, 64, 3, 3};
+    dnnl_memory_desc_t src, dst;
+    dnnl_memory_desc_init_by_tag(&src, 4, d1, dnnl_f32, dnnl_abcd);
+    dnnl_memory_desc_init_by_tag(&dst, 4, d1, dnnl_f32, dnnl_Acdb64a);
+    CHECK(dn_pack_oblocked(&src, w, &dst, o) == -1);
+    dnnl_memory_desc_init_by_tag(&dst, 4, d1, dnnl_bf16, dnnl_Acdb48a);
+    CHECK(dn_pack_oblocked(&src, w, &dst, o) == -1);
+    dnnl_memory_desc_init_by_tag(&dst, 4, d1, dnnl_f32, dnnl_Acdb48a);
+    dnnl_dims_t rows = {128, 1, 1, 1}; /* rows 128 floats apart */
+    dnnl_memory_desc_init_by_strides(&src, 4, d1, dnnl_f32, rows);
+    CHECK(dn_pack_oblocked(&src, w, &dst, o) == -1);
+    dnnl_memory_desc_init_by_tag(&src, 4, d3, dnnl_f32, dnnl_abcd);
+    dnnl_memory_desc_init_by_tag(&dst, 4, d3, dnnl_f32, dnnl_Acdb48a);
+    CHECK(dn_pack_oblocked(&src, w, &dst, o) == -1);
+    dnnl_engine_destroy(eng);
+}
+
 int main(void)
 {
     TEST_RUN(test_conv_grouped);
@@ -1226,5 +1271,6 @@ int main(void)
     TEST_RUN(test_se_fold);
     TEST_RUN(test_conv_subsample);
     TEST_RUN(test_gemm_matmul);
+    TEST_RUN(test_pack_oblocked);
     TEST_DONE();
 }

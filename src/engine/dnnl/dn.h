@@ -295,6 +295,11 @@ void dn_par_range(size_t n, void (*fn)(void *arg, size_t a, size_t m), void *arg
  * the OpenMP threads the calling thread is set to. */
 void dn_gelu_bf16(uint16_t *x, size_t n);
 
+/* packw.c: plain [O, I, 1, 1] float32 weights s (md src) into d in the
+ * layout want when that is one packw.c writes (Acdb48a), on the calling
+ * thread's OpenMP threads: 0; else -1, d untouched. */
+int dn_pack_oblocked(const dnnl_memory_desc_t *src, const void *s, const dnnl_memory_desc_t *want,
+                     void *d);
 /* pack.c: one reorder of src (smd) into dst (dmd), run now on eng. */
 dnnl_status_t dn_reorder_run(dnnl_engine_t eng, const dnnl_memory_desc_t *smd, void *src,
                              const dnnl_memory_desc_t *dmd, void *dst);
