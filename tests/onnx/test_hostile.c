@@ -522,6 +522,41 @@ static void test_file_weights(void)
         CHECK_MSG(st == MLC_STATUS_BAD_MODEL && err.message[0], "cut at %zu: status %d %s", cuts[c],
                   (int)st, err.message);
     }
+    /* Bits flipped in the file's first 128 bytes and in the 48 before each
+     * weight's raw_data (its name, dims, type and the lengths around it):
+     * loaded from the file (spans, the parsed copy, pread) and from memory
+     * (protobuf-c alone), the same status, and the same outputs when both
+     * load. */
+    size_t at[3] = {0, 0, 0};
+    int n_at = 1;
+    for (size_t k = 48; bytes && k + sizeof FW1[0] * 4 <= n && n_at < 3; k++)
+        if (!memcmp(bytes + k, n_at == 1 ? (const void *)FW1 : (const void *)FW2,
+                    sizeof FW1[0] * 4))
+            at[n_at++] = k - 48;
+    CHECK(n_at == 3);
+    int both_ok = 0, flips = 0;
+    for (int r = 0; bytes && r < n_at; r++)
+        for (size_t k = at[r]; k < at[r] + (r ? 48 : 128) && k < n; k++)
+            for (int bit = 0; bit < 8; bit++) {
+                bytes[k] ^= (uint8_t)(1u << bit);
+                FILE *f = fopen(cut, "wb");
+                if (f) fwrite(bytes, 1, n, f), fclose(f);
+                static float y2[512];
+                mlc_error e1 = {0}, e2 = {0};
+                memset(y_file, 0, sizeof y_file), memset(y2, 0, sizeof y2);
+                mlc_status s1 = run_file(cut, 1, MLC_BACKEND_REFERENCE, x, y_file, &e1);
+                mlc_status s2 = run_file(cut, 0, MLC_BACKEND_REFERENCE, x, y2, &e2);
+                CHECK_MSG(s1 == s2, "flip %zu.%d: file %d (%s), memory %d (%s)", k, bit, (int)s1,
+                          e1.message, (int)s2, e2.message);
+                if (s1 == MLC_OK && s2 == MLC_OK) {
+                    both_ok++;
+                    CHECK_MSG(!memcmp(y_file, y2, sizeof y2), "flip %zu.%d: outputs differ", k,
+                              bit);
+                }
+                flips++;
+                bytes[k] ^= (uint8_t)(1u << bit);
+            }
+    CHECK(flips == (128 + 96) * 8 && both_ok > 0);
     mlc_free(bytes);
     /* A failure may also be taken in stride (the weights' spans not found:
      * parsed the ordinary way), so every k is tried. */
