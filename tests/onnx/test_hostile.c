@@ -577,8 +577,20 @@ static void test_file_weights(void)
 }
 
 /* Fails each allocation in turn while loading, planning and running a
- * model: every failure must come back as a status, with nothing leaked. */
+ * model: every failure must come back as a status, with nothing leaked;
+ * also with the batch of two split (MLC_NET_CHUNK=1: two one-image
+ * sessions side by side, made on the first run, and the gathered outputs). */
+static void alloc_failures(void);
 static void test_alloc_failures(void)
+{
+    for (int split = 0; split < 2; split++) {
+        if (split) setenv("MLC_NET_CHUNK", "1", 1);
+        alloc_failures();
+        unsetenv("MLC_NET_CHUNK");
+    }
+}
+
+static void alloc_failures(void)
 {
     struct mb b;
     uint8_t *bytes;
