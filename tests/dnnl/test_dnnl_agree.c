@@ -24,6 +24,8 @@
 #include "mlc.h"
 #include "test.h"
 
+static int last_split; /* mlc_net_session_split after run_net's run */
+
 static int run_net(const char *onnx, mlc_backend be, mlc_precision pr, const mlc_tensor *in,
                    float **out_data, int64_t *n_out)
 {
@@ -47,6 +49,7 @@ static int run_net(const char *onnx, mlc_backend be, mlc_precision pr, const mlc
     *out_data = mlc_alloc((size_t)n * sizeof(float));
     memcpy(*out_data, out.data, (size_t)n * sizeof(float));
     *n_out = n;
+    last_split = mlc_net_session_split(ns);
     ok = 1;
 done:
     mlc_net_session_free(ns);
@@ -251,9 +254,11 @@ static void test_demo_reduced_classes(void)
 }
 
 /* int8 gives each image of a batch scales of its own (net.c runs an int8
- * batch one image at a time): the demo model's 8 test images as one batch
- * score exactly as each alone, which whole-batch scales do not. */
-static void test_int8_per_image(void)
+ * batch one image per session, side by side on two threads): the demo
+ * model's 8 test images as one batch score exactly as each alone, which
+ * whole-batch scales do not. A float32 batch split the same way
+ * (MLC_NET_CHUNK=1) also scores exactly as each image alone. */
+static void per_image(mlc_precision pr)
 {
     static const char *names[] = {"01_square_star",           "02_circle_triangle",
                                   "03_circle_triangle_cross", "04_square_cross",
@@ -274,7 +279,7 @@ static void test_int8_per_image(void)
         float *o = NULL;
         int64_t no = 0;
         if (in.rank == 4 && in.dims[0] == 1 && in.dims[1] * in.dims[2] * in.dims[3] == PER &&
-            run_net(onnx, MLC_BACKEND_AUTO, MLC_PRECISION_INT8, &in, &o, &no) && no == C) {
+            run_net(onnx, MLC_BACKEND_AUTO, pr, &in, &o, &no) && no == C) {
             memcpy(batch + k * PER, in.data, sizeof(float) * PER);
             memcpy(alone + k * C, o, sizeof(float) * C);
             n_ok++;
@@ -286,12 +291,26 @@ static void test_int8_per_image(void)
     mlc_tensor b = {MLC_DTYPE_F32, 4, {N, 3, 96, 96}, batch};
     float *o = NULL;
     int64_t no = 0;
-    CHECK(run_net(onnx, MLC_BACKEND_AUTO, MLC_PRECISION_INT8, &b, &o, &no) && no == N * C);
+    if (pr != MLC_PRECISION_INT8) setenv("MLC_NET_CHUNK", "1", 1);
+    CHECK(run_net(onnx, MLC_BACKEND_AUTO, pr, &b, &o, &no) && no == N * C);
+    unsetenv("MLC_NET_CHUNK");
+    CHECK_MSG(last_split == 2, "precision %d: batch split %d", (int)pr, last_split);
     if (o && no == N * C && n_ok == N)
-        CHECK_MSG(!memcmp(o, alone, sizeof alone), "int8 batch of 8 against each alone: max |d| %g",
+        CHECK_MSG(!memcmp(o, alone, sizeof alone),
+                  "precision %d: batch of 8 against each alone: max |d| %g", (int)pr,
                   max_diff(o, alone, N * C));
     mlc_free(o);
     mlc_free(batch);
+}
+
+static void test_int8_per_image(void)
+{
+    per_image(MLC_PRECISION_INT8);
+}
+
+static void test_f32_per_image(void)
+{
+    per_image(MLC_PRECISION_F32);
 }
 
 /* Fixture `name` (tests/fixtures/onnx): its path in onnx, its 3-image input
@@ -543,6 +562,7 @@ int main(void)
     TEST_RUN(test_demo);
     TEST_RUN(test_demo_reduced_classes);
     TEST_RUN(test_int8_per_image);
+    TEST_RUN(test_f32_per_image);
     TEST_RUN(test_bad_rank);
     TEST_RUN(test_gemm_forms);
     TEST_RUN(test_concurrent_binds);
