@@ -697,6 +697,30 @@ fail:
     return st;
 }
 
+/* fn(c, ith, nth), or task(arg, ith), on every thread of the pool (nth > 1),
+ * this one as thread 0; the first failure. */
+static mlc_status pool_run(struct pool *p, const struct eng_kctx *c, eng_kernel_fn fn,
+                           mlc_status (*task)(void *, int), void *arg)
+{
+    pthread_mutex_lock(&p->mu);
+    p->c = c;
+    p->fn = fn;
+    p->task = task;
+    p->arg = arg;
+    p->st = MLC_OK;
+    p->pending = p->nth - 1;
+    p->gen++;
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_mutex_unlock(&p->mu);
+    mlc_status st = task ? task(arg, 0) : fn(c, 0, p->nth);
+    pthread_mutex_lock(&p->mu);
+    while (p->pending > 0) pthread_cond_wait(&p->cv_done, &p->mu);
+    if (!st) st = p->st;
+    p->task = NULL;
+    pthread_mutex_unlock(&p->mu);
+    return st;
+}
+
 static mlc_status run_kernel(struct mlc_net_session *s, const struct eng_kctx *c, int parallel)
 {
     eng_kernel_fn fn = eng_kernels[c->node->op];
@@ -708,42 +732,13 @@ static mlc_status run_kernel(struct mlc_net_session *s, const struct eng_kctx *c
         }
         return MLC_OK;
     }
-    pthread_mutex_lock(&p->mu);
-    p->c = c;
-    p->fn = fn;
-    p->task = NULL;
-    p->st = MLC_OK;
-    p->pending = p->nth - 1;
-    p->gen++;
-    pthread_cond_broadcast(&p->cv_work);
-    pthread_mutex_unlock(&p->mu);
-    mlc_status st = fn(c, 0, p->nth);
-    pthread_mutex_lock(&p->mu);
-    while (p->pending > 0) pthread_cond_wait(&p->cv_done, &p->mu);
-    if (!st) st = p->st;
-    pthread_mutex_unlock(&p->mu);
-    return st;
+    return pool_run(p, c, fn, NULL, NULL);
 }
 
 /* task(arg, ith) on each of the pool's threads, this one as thread 0. */
 static mlc_status pool_run_task(struct pool *p, mlc_status (*task)(void *, int), void *arg)
 {
-    if (p->nth <= 1) return task(arg, 0);
-    pthread_mutex_lock(&p->mu);
-    p->task = task;
-    p->arg = arg;
-    p->st = MLC_OK;
-    p->pending = p->nth - 1;
-    p->gen++;
-    pthread_cond_broadcast(&p->cv_work);
-    pthread_mutex_unlock(&p->mu);
-    mlc_status st = task(arg, 0);
-    pthread_mutex_lock(&p->mu);
-    while (p->pending > 0) pthread_cond_wait(&p->cv_done, &p->mu);
-    if (!st) st = p->st;
-    p->task = NULL;
-    pthread_mutex_unlock(&p->mu);
-    return st;
+    return p->nth <= 1 ? task(arg, 0) : pool_run(p, NULL, NULL, task, arg);
 }
 
 static mlc_status run_plan(mlc_net_session *s, const mlc_tensor *inputs, int n_in,

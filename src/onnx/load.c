@@ -464,13 +464,11 @@ static const struct onnx_span *span_at(const struct onnx_span *v, int n, int ord
     return NULL;
 }
 
-/* Initializer tp left in the file (its raw_data span sp): checked as any
- * tensor, then given a place in the graph's inaccessible placeholder. */
-static mlc_status lazy_initializer(struct loader *L, const Onnx__TensorProto *tp,
-                                   const struct onnx_span *sp, size_t *cursor, int *idx_out)
+/* An initializer whose raw_data (span sp) the parser did not see, checked
+ * as tensor_from_proto checks any: its shape in dims. */
+static mlc_status span_tensor_check(struct loader *L, const Onnx__TensorProto *tp,
+                                    const struct onnx_span *sp, int64_t *dims)
 {
-    struct ir_graph *g = L->g;
-    int64_t dims[MLC_MAX_RANK];
     size_t nbytes;
     mlc_status st = tensor_shape(tp, L->o, dims, &nbytes, L->err);
     if (st) return st;
@@ -483,6 +481,18 @@ static mlc_status lazy_initializer(struct loader *L, const Onnx__TensorProto *tp
         return core_err(L->err, MLC_STATUS_BAD_MODEL,
                         "tensor '%s': raw_data has %zu bytes, shape needs %zu", tp->name, sp->len,
                         nbytes);
+    return MLC_OK;
+}
+
+/* Initializer tp left in the file (its raw_data span sp): checked as any
+ * tensor, then given a place in the graph's inaccessible placeholder. */
+static mlc_status lazy_initializer(struct loader *L, const Onnx__TensorProto *tp,
+                                   const struct onnx_span *sp, size_t *cursor, int *idx_out)
+{
+    struct ir_graph *g = L->g;
+    int64_t dims[MLC_MAX_RANK];
+    mlc_status st = span_tensor_check(L, tp, sp, dims);
+    if (st) return st;
     int idx;
     st = ir_add_tensor(g, tp->name, (mlc_dtype)tp->data_type, (int)tp->n_dims, dims, &idx, L->err);
     if (st) return st;
@@ -505,16 +515,9 @@ static mlc_status read_initializer(struct loader *L, const Onnx__TensorProto *tp
                                    const struct onnx_span *sp, int *idx_out)
 {
     int64_t dims[MLC_MAX_RANK];
-    size_t nbytes;
-    mlc_status st = tensor_shape(tp, L->o, dims, &nbytes, L->err);
+    mlc_status st = span_tensor_check(L, tp, sp, dims);
     if (st) return st;
-    if (is_external(tp))
-        return core_err(L->err, MLC_STATUS_UNSUPPORTED, "tensor '%s': external data with raw_data",
-                        tp->name);
-    if (nbytes != sp->len)
-        return core_err(L->err, MLC_STATUS_BAD_MODEL,
-                        "tensor '%s': raw_data has %zu bytes, shape needs %zu", tp->name, sp->len,
-                        nbytes);
+    size_t nbytes = sp->len;
     /* As pb_alloc's: room to pack back into the buffer 64-byte aligned. */
     void *data = mlc_alloc(nbytes + 64);
     if (!data)

@@ -6,6 +6,7 @@
 #ifndef MLC_TEST_MB_H
 #define MLC_TEST_MB_H
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -216,6 +217,19 @@ static void mb_pack(struct mb *b, uint8_t **out, size_t *n)
     *n = onnx__model_proto__get_packed_size(&b->m);
     *out = mlc_alloc(*n + 1);
     onnx__model_proto__pack(&b->m, *out);
+}
+
+/* Packs the model into the file at path: 0, or -1 when it cannot be written. */
+static inline int mb_write(struct mb *b, const char *path)
+{
+    uint8_t *bytes;
+    size_t n;
+    mb_pack(b, &bytes, &n);
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(bytes, 1, n, f) == n;
+    if (f && fclose(f)) ok = 0;
+    mlc_free(bytes);
+    return ok ? 0 : -1;
 }
 
 #endif

@@ -77,13 +77,7 @@ static void write_model(const char *path, uint32_t w1_seed, int bn)
     mb_node(&b, "Gather", "row", "T,idx", "t");
     mb_node(&b, "Add", "plus", "mb,t", "y");
     mb_output(&b, "y");
-    uint8_t *bytes;
-    size_t n;
-    mb_pack(&b, &bytes, &n);
-    FILE *f = fopen(path, "wb");
-    CHECK(f && fwrite(bytes, 1, n, f) == n);
-    if (f) fclose(f);
-    mlc_free(bytes);
+    CHECK(mb_write(&b, path) == 0);
     mb_free(&b);
 }
 

@@ -387,13 +387,7 @@ static void test_external_data(void)
         external_at(&b, mb_init_f32(&b, "w", 2, xd, w), "w.bin");
         mb_node(&b, "Add", "add", "x,w", "y");
         mb_output(&b, "y");
-        uint8_t *bytes;
-        size_t n;
-        mb_pack(&b, &bytes, &n);
-        f = fopen(model, "wb");
-        CHECK(f != NULL);
-        if (f) fwrite(bytes, 1, n, f), fclose(f);
-        mlc_free(bytes);
+        CHECK(mb_write(&b, model) == 0);
         mb_free(&b);
         mlc_model_options o;
         memset(&o, 0, sizeof o);
@@ -445,13 +439,7 @@ static void file_model(const char *path)
     mb_node(&b, "Add", "bias", "h,B", "hb");
     mb_node(&b, "MatMul", "mm2", "hb,W2", "y");
     mb_output(&b, "y");
-    uint8_t *bytes;
-    size_t n;
-    mb_pack(&b, &bytes, &n);
-    FILE *f = fopen(path, "wb");
-    CHECK(f != NULL);
-    if (f) fwrite(bytes, 1, n, f), fclose(f);
-    mlc_free(bytes);
+    CHECK(mb_write(&b, path) == 0);
     mb_free(&b);
 }
 
