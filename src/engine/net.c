@@ -321,6 +321,7 @@ struct chunking {
      * pool thread (run_lanes); made on first use. */
     struct mlc_net_session *lane[MAX_LANES];
     int n_lanes, n_lanes_used; /* made; used by the last run_lanes */
+    int lane_threads;          /* each lane's */
     int split;                 /* mlc_net_session_split of the last run */
 };
 
@@ -895,8 +896,16 @@ static mlc_status run_lanes(mlc_net_session *s, const mlc_tensor *inputs, int n_
     int64_t n = inputs[0].dims[0];
     int want = s->pool.nth < MAX_LANES ? s->pool.nth : MAX_LANES;
     if (n < want) want = (int)n;
+    /* Lanes of another thread count (a smaller batch before, on more than
+     * two threads) are remade, so that they never ask for more threads in
+     * all than the session has. */
+    if (ch->n_lanes && ch->lane_threads != s->pool.nth / want) {
+        for (int i = 0; i < ch->n_lanes; i++) mlc_net_session_free(ch->lane[i]);
+        ch->n_lanes = 0;
+    }
+    ch->lane_threads = s->pool.nth / want;
     for (; ch->n_lanes < want; ch->n_lanes++) {
-        mlc_status st = session_new(s->net, s->pool.nth / want, &ch->lane[ch->n_lanes], err);
+        mlc_status st = session_new(s->net, ch->lane_threads, &ch->lane[ch->n_lanes], err);
         if (st) return st;
     }
     struct lanes ln = {.s = s,

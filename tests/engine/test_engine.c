@@ -418,11 +418,12 @@ static void runs_give(mlc_net_session *ns, const mlc_tensor *in, const float *wa
 
 /* Forced (MLC_NET_CHUNK=1), chosen by timing (=auto, and unset on a session
  * of several threads) and off (=0), the batch split into images gives the
- * whole batch's results; on two threads the images go side by side (two
- * one-thread sessions: 3 and 2 of the 5), on one thread one after another. */
+ * whole batch's results; on two and four threads the images go side by side
+ * (one-thread sessions: 3 and 2 of the 5 on two), on one thread one after
+ * another. */
 static void test_batch_chunks(void)
 {
-    for (int threads = 1; threads <= 2; threads++) {
+    for (int threads = 1; threads <= 4; threads *= 2) {
         mlc_error err;
         mlc_net *net = build_dyn(threads, &err);
         mlc_net_session *ns = NULL;
@@ -445,18 +446,23 @@ static void test_batch_chunks(void)
             for (int r = 0; r < 40; r++) {
                 runs_give(ns, &in, want, 5, 3, 1);
                 int k = mlc_net_session_split(ns);
-                CHECK_MSG(k == 0 || k == (threads == 1 ? 1 : 2), "split %d on %d threads", k,
+                CHECK_MSG(k == 0 || k == (threads == 1 ? 1 : threads), "split %d on %d threads", k,
                           threads);
                 seen[k == 0 ? 0 : k == 1 ? 1 : 2]++;
             }
-            if (mode == 0) CHECK(seen[threads] == 40);                          /* always split */
+            if (mode == 0) CHECK(seen[threads == 1 ? 1 : 2] == 40);             /* always split */
             if (mode == 3 || (mode == 2 && threads == 1)) CHECK(seen[0] == 40); /* never */
         }
-        /* A batch of one never splits. */
+        /* A batch of one never splits; two images split in two on any
+         * number of threads (four: two lanes of two threads, remade as
+         * four of one for five images and back). */
         mlc_tensor one = {MLC_DTYPE_F32, 4, {1, 4, 2, 2}, x};
+        mlc_tensor two = {MLC_DTYPE_F32, 4, {2, 4, 2, 2}, x};
         setenv("MLC_NET_CHUNK", "1", 1);
         runs_give(ns, &one, want, 1, 3, 2);
         CHECK(mlc_net_session_split(ns) == 0);
+        runs_give(ns, &two, want, 2, 3, 2);
+        CHECK(mlc_net_session_split(ns) == (threads == 1 ? 1 : 2));
         unsetenv("MLC_NET_CHUNK");
         mlc_net_session_free(ns);
         mlc_net_free(net);
