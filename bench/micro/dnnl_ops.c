@@ -854,7 +854,7 @@ static void pack_once(void *arg)
 {
     struct pack_arg *p = arg;
     if (p->ours)
-        dn_pack_oblocked(&p->src, p->w, &p->dst, p->b);
+        dn_pack_oblocked_any(&p->src, p->w, &p->dst, p->b);
     else
         CK(dn_reorder_run(eng, &p->src, p->w, &p->dst, p->a));
 }

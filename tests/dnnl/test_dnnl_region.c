@@ -1214,23 +1214,30 @@ static void test_pack_oblocked(void)
     dnnl_engine_t eng;
     CHECK(dnnl_engine_create(&eng, dnnl_cpu, 0) == dnnl_success);
     static const int sh[][2] = {{1, 1}, {47, 3}, {48, 16}, {49, 17}, {256, 64}, {100, 1000}};
-    for (size_t i = 0; i < sizeof sh / sizeof sh[0]; i++)
-        for (int th = 1; th <= 2; th++) {
-            omp_set_num_threads(th);
-            dnnl_dims_t d = {sh[i][0], sh[i][1], 1, 1};
-            dnnl_memory_desc_t src, dst;
-            CHECK(dnnl_memory_desc_init_by_tag(&src, 4, d, dnnl_f32, dnnl_abcd) == dnnl_success);
-            CHECK(dnnl_memory_desc_init_by_tag(&dst, 4, d, dnnl_f32, dnnl_Acdb48a) == dnnl_success);
-            size_t n = (size_t)sh[i][0] * sh[i][1], nd = dnnl_memory_desc_get_size(&dst);
-            float *w = mlc_alloc(n * sizeof *w), *a = mlc_alloc(nd), *b = mlc_alloc(nd);
-            for (size_t k = 0; k < n; k++) w[k] = (float)k * 0.5f - 3.0f;
-            memset(a, 0x5a, nd), memset(b, 0xa5, nd); /* padding must be written */
-            CHECK(dn_reorder_run(eng, &src, w, &dst, a) == dnnl_success);
-            CHECK(dn_pack_oblocked(&src, w, &dst, b) == 0);
-            CHECK_MSG(!memcmp(a, b, nd), "%dx%d on %d threads differs from oneDNN's", sh[i][0],
-                      sh[i][1], th);
-            mlc_free(w), mlc_free(a), mlc_free(b);
-        }
+    /* The net's layout (Acdb48a), and the others mlc_micro_dnnl 13 times. */
+    static const dnnl_format_tag_t tags[] = {dnnl_Acdb48a, dnnl_Acdb16a, dnnl_Acdb32a,
+                                             dnnl_Acdb64a};
+    for (size_t t = 0; t < sizeof tags / sizeof tags[0]; t++)
+        for (size_t i = 0; i < sizeof sh / sizeof sh[0]; i++)
+            for (int th = 1; th <= 2; th++) {
+                omp_set_num_threads(th);
+                dnnl_dims_t d = {sh[i][0], sh[i][1], 1, 1};
+                dnnl_memory_desc_t src, dst;
+                CHECK(dnnl_memory_desc_init_by_tag(&src, 4, d, dnnl_f32, dnnl_abcd) ==
+                      dnnl_success);
+                CHECK(dnnl_memory_desc_init_by_tag(&dst, 4, d, dnnl_f32, tags[t]) == dnnl_success);
+                size_t n = (size_t)sh[i][0] * sh[i][1], nd = dnnl_memory_desc_get_size(&dst);
+                float *w = mlc_alloc(n * sizeof *w), *a = mlc_alloc(nd), *b = mlc_alloc(nd);
+                for (size_t k = 0; k < n; k++) w[k] = (float)k * 0.5f - 3.0f;
+                memset(a, 0x5a, nd), memset(b, 0xa5, nd); /* padding must be written */
+                CHECK(dn_reorder_run(eng, &src, w, &dst, a) == dnnl_success);
+                CHECK((t ? dn_pack_oblocked_any(&src, w, &dst, b)
+                         : dn_pack_oblocked(&src, w, &dst, b)) == 0);
+                CHECK_MSG(!memcmp(a, b, nd),
+                          "%dx%d (layout %zu) on %d threads differs from oneDNN's", sh[i][0],
+                          sh[i][1], t, th);
+                mlc_free(w), mlc_free(a), mlc_free(b);
+            }
     omp_set_num_threads(2);
     /* Not ours: Acdb64a, a 3x3 weight, bf16, a strided source. */
     static float w[64 * 64 * 9], o[64 * 64 * 9 * 2];

@@ -300,6 +300,10 @@ void dn_gelu_bf16(uint16_t *x, size_t n);
  * thread's OpenMP threads: 0; else -1, d untouched. */
 int dn_pack_oblocked(const dnnl_memory_desc_t *src, const void *s, const dnnl_memory_desc_t *want,
                      void *d);
+/* The same loop for AcdbNa, N = 16, 32, 48 or 64 (mlc_micro_dnnl 13 times
+ * the layouts the net leaves to oneDNN). */
+int dn_pack_oblocked_any(const dnnl_memory_desc_t *src, const void *s,
+                         const dnnl_memory_desc_t *want, void *d);
 /* pack.c: one reorder of src (smd) into dst (dmd), run now on eng. */
 dnnl_status_t dn_reorder_run(dnnl_engine_t eng, const dnnl_memory_desc_t *smd, void *src,
                              const dnnl_memory_desc_t *dmd, void *dst);

@@ -19,17 +19,13 @@
 #include "engine/dnnl/dn.h"
 
 /* Output-channel block of the layout `want` is, for plain [O, I, 1, 1]
- * float32 weights of dims, or 0 when it is none of ours. Only Acdb48a:
- * `mlc_micro_dnnl 13` had this loop at 5x oneDNN's reorder over resnet50's
- * eight 1x1 shapes there (0.98 against 4.89 ms, one thread), but at 0.75x
- * for Acdb64a (1.42 against 1.88: slower on 2048x512, whose writes stride
- * 64 floats), which oneDNN's reorder packs fast enough. */
+ * float32 weights of dims, or 0 when it is none the loop writes. */
 static int oblock_of(const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *want)
 {
     static const struct {
         int n;
         dnnl_format_tag_t tag;
-    } tags[] = {{48, dnnl_Acdb48a}};
+    } tags[] = {{16, dnnl_Acdb16a}, {32, dnnl_Acdb32a}, {48, dnnl_Acdb48a}, {64, dnnl_Acdb64a}};
     dnnl_memory_desc_t m;
     if (src->ndims != 4 || src->data_type != dnnl_f32 || src->dims[2] != 1 || src->dims[3] != 1 ||
         want->data_type != dnnl_f32)
@@ -44,8 +40,8 @@ static int oblock_of(const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *wa
     return 0;
 }
 
-int dn_pack_oblocked(const dnnl_memory_desc_t *src, const void *s, const dnnl_memory_desc_t *want,
-                     void *d)
+int dn_pack_oblocked_any(const dnnl_memory_desc_t *src, const void *s,
+                         const dnnl_memory_desc_t *want, void *d)
 {
     int blk = oblock_of(src, want);
     if (!blk) return -1;
@@ -67,4 +63,14 @@ int dn_pack_oblocked(const dnnl_memory_desc_t *src, const void *s, const dnnl_me
         }
     }
     return 0;
+}
+
+/* Only Acdb48a in the net: `mlc_micro_dnnl 13` had the loop at 5x oneDNN's
+ * reorder over resnet50's eight 1x1 shapes there (0.98 against 4.89 ms, one
+ * thread), but at 0.75x for Acdb64a (1.42 against 1.88: slower on 2048x512,
+ * whose writes stride 64 floats), which oneDNN's reorder packs fast enough. */
+int dn_pack_oblocked(const dnnl_memory_desc_t *src, const void *s, const dnnl_memory_desc_t *want,
+                     void *d)
+{
+    return oblock_of(src, want) == 48 ? dn_pack_oblocked_any(src, s, want, d) : -1;
 }
