@@ -273,6 +273,7 @@ void mlc_workflow_free(mlc_workflow *wf)
     }
     mlc_free(wf->outputs);
     for (int i = 0; i < wf->n_models; i++) {
+        for (int k = 0; k < wf->models[i].n_idle; k++) mlc_session_free(wf->models[i].idle[k]);
         mlc_model_free(wf->models[i].model);
         mlc_free(wf->models[i].id);
     }

@@ -109,6 +109,7 @@ mlc_status wf_model_get(mlc_workflow *wf, const char *model_id, const char *api_
                      "out of memory caching model '%s'", model_id);
         goto out;
     }
+    memset(&wf->models[wf->n_models], 0, sizeof wf->models[wf->n_models]);
     wf->models[wf->n_models].id = id;
     wf->models[wf->n_models].model = m;
     wf->n_models++;
@@ -118,6 +119,41 @@ out:
     pthread_mutex_unlock(&wf->lock);
     mlc_model_free(m);
     return st;
+}
+
+static struct wf_model_entry *entry_of(mlc_workflow *wf, const mlc_model *m)
+{
+    for (int i = 0; i < wf->n_models; i++)
+        if (wf->models[i].model == m) return &wf->models[i];
+    return NULL;
+}
+
+mlc_status wf_session_take(mlc_workflow *wf, const mlc_model *m, mlc_session **s_out,
+                           mlc_error *err)
+{
+    pthread_mutex_lock(&wf->lock);
+    struct wf_model_entry *e = entry_of(wf, m);
+    if (e && e->n_idle > 0) {
+        *s_out = e->idle[--e->n_idle];
+        pthread_mutex_unlock(&wf->lock);
+        return MLC_OK;
+    }
+    if (e) e->n_made++;
+    pthread_mutex_unlock(&wf->lock);
+    return mlc_session_create(m, s_out, err);
+}
+
+void wf_session_give(mlc_workflow *wf, const mlc_model *m, mlc_session *s)
+{
+    if (!s) return;
+    pthread_mutex_lock(&wf->lock);
+    struct wf_model_entry *e = entry_of(wf, m);
+    if (e && e->n_idle < WF_IDLE_SESSIONS) {
+        e->idle[e->n_idle++] = s;
+        s = NULL;
+    }
+    pthread_mutex_unlock(&wf->lock);
+    mlc_session_free(s);
 }
 
 /* ------------------------------------------------------------- run state */

@@ -177,9 +177,16 @@ struct wf_output {
     struct wf_pval sel; /* INPUT or STEP; output -1 = wildcard */
 };
 
+#define WF_IDLE_SESSIONS 4
+
 struct wf_model_entry {
     char *id;
     mlc_model *model;
+    /* Sessions of the model between block calls (wf_session_take/give):
+     * their plans stay bound and their choosers keep what they measured. */
+    mlc_session *idle[WF_IDLE_SESSIONS];
+    int n_idle;
+    int n_made; /* sessions made for it (tests) */
 };
 
 struct mlc_workflow {
@@ -227,6 +234,12 @@ mlc_status wf_run(mlc_workflow *wf, const struct wf_run_options *ro, const char 
  * allow_dirs: model_id may name a package directory (else ids only). */
 mlc_status wf_model_get(mlc_workflow *wf, const char *model_id, const char *api_key, int allow_dirs,
                         const mlc_model **model_out, struct wf_error *we);
+/* A session of model m (one wf_model_get returned): an idle one, else a new
+ * one; wf_session_give returns it for the next block call (or frees it when
+ * WF_IDLE_SESSIONS are idle already). Thread-safe. */
+mlc_status wf_session_take(mlc_workflow *wf, const mlc_model *m, mlc_session **s_out,
+                           mlc_error *err);
+void wf_session_give(mlc_workflow *wf, const mlc_model *m, mlc_session *s);
 
 /* ---------------------------------------------------------------------------
  * Execution state handed to blocks

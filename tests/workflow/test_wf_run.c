@@ -426,6 +426,31 @@ static void *run_thread(void *p)
     return NULL;
 }
 
+/* j without its "inference_id" and "time" members, at any depth. */
+static void drop_volatile(json_t *j)
+{
+    if (json_is_object(j)) {
+        json_object_del(j, "inference_id");
+        json_object_del(j, "time");
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v) drop_volatile(v);
+    } else if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j); i++) drop_volatile(json_array_get(j, i));
+    }
+}
+
+/* Two workflow outputs equal but for ids and times. */
+static int same_results(const char *a, const char *b)
+{
+    json_t *x = a ? json_loads(a, 0, NULL) : NULL, *y = b ? json_loads(b, 0, NULL) : NULL;
+    drop_volatile(x), drop_volatile(y);
+    int same = x && y && json_equal(x, y);
+    if (x) json_decref(x);
+    if (y) json_decref(y);
+    return same;
+}
+
 static void test_concurrent_runs(void)
 {
     char *def = read_example("multi_label_v1.json");
@@ -446,6 +471,27 @@ static void test_concurrent_runs(void)
         CHECK(a[i].ok);
     }
     CHECK(wf && wf->n_models == 1);
+    /* Each run's block call took a session and gave it back: at most one
+     * per thread was made, all are idle now, and later runs reuse them
+     * (their plans bound already) with the same results. */
+    int made = wf && wf->n_models == 1 ? wf->models[0].n_made : -1;
+    CHECK_MSG(made >= 1 && made <= 3, "%d sessions made", made);
+    CHECK(wf && wf->n_models == 1 && wf->models[0].n_idle == made);
+    struct wf_run_options rq;
+    wf_run_options_default(&rq);
+    mlc_workflow *fresh = NULL;
+    char *want = NULL;
+    CHECK_OK(wf_compile(def, strlen(def), NULL, &fresh, &we), &we.e);
+    if (fresh) CHECK_OK(wf_run(fresh, &rq, in, strlen(in), &want, &we), &we.e);
+    for (int i = 0; wf && want && i < 3; i++) {
+        char *got = NULL;
+        CHECK_OK(wf_run(wf, &rq, in, strlen(in), &got, &we), &we.e);
+        CHECK_MSG(same_results(got, want), "run %d on reused sessions differs", i);
+        mlc_free(got);
+    }
+    mlc_free(want);
+    mlc_workflow_free(fresh);
+    CHECK(wf && wf->n_models == 1 && wf->models[0].n_made == made && wf->models[0].n_idle == made);
     /* excluded fields */
     struct wf_run_options ro;
     wf_run_options_default(&ro);

@@ -339,7 +339,7 @@ static mlc_status run_group(struct wf_exec *x, const struct wf_step *st, struct 
     if ((st_ = wf_model_get(x->wf, els[first].model_id, x->api_key, x->ro->allow_file_images, &m,
                             we)))
         goto fail;
-    if ((st_ = mlc_session_create(m, &s, &err)) ||
+    if ((st_ = wf_session_take(x->wf, m, &s, &err)) ||
         (st_ =
              mlc_classify(s, (const mlc_image *const *)imgs, k, els[first].thr.conf, &res, &err))) {
         wf_fail(we, st_, st_ == MLC_STATUS_INVALID_ARGUMENT ? 400 : 500, "StepExecutionError",
@@ -380,7 +380,11 @@ fail:
         for (size_t q = 0; q < k; q++) mlc_free(pjson[q]);
     mlc_free(pjson);
     mlc_result_free(res);
-    mlc_session_free(s);
+    /* Kept for the next call when this one went through. */
+    if (st_)
+        mlc_session_free(s);
+    else
+        wf_session_give(x->wf, m, s);
     mlc_free(imgs);
     mlc_free(idx);
     return st_;
