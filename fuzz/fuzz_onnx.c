@@ -10,9 +10,12 @@
  * bind (layouts, strided views, subsamples, packing) meet hostile but valid
  * models too, in float32, bf16 (inputs of odd size) and int8 (2 mod 4); its seeds
  * (fuzz/corpus/fuzz_onnx_dnnl/) have constant weights, which the partition needs.
+ * Inputs of size 0 mod 3 run on two threads with a symbolic leading dimension
+ * of 2 and the batch split (two one-image sessions side by side).
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mlc.h"
@@ -38,6 +41,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     opt.backend = MLC_BACKEND_REFERENCE;
 #endif
     opt.limits.max_input_bytes = 1u << 20;
+    /* Inputs of size 0 mod 3 run with two threads, a batch of two and the
+     * batch split (net.c's images side by side, MLC_NET_CHUNK=1). */
+    int split = size % 3 == 0;
+    if (split) {
+        opt.threads = 2;
+        setenv("MLC_NET_CHUNK", "1", 1);
+    } else {
+        unsetenv("MLC_NET_CHUNK");
+    }
     mlc_error err;
     mlc_net *net = NULL;
     if (mlc_net_load_mem(data, size, &opt, &net, &err) != MLC_OK) return 0;
@@ -50,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mlc_net_input(net, i, &in[i]);
         int64_t ne = 1;
         for (int d = 0; d < in[i].rank; d++) {
-            if (in[i].dims[d] < 0) in[i].dims[d] = 1;
+            if (in[i].dims[d] < 0) in[i].dims[d] = split && d == 0 ? 2 : 1;
             ne *= in[i].dims[d];
             if (ne > 4096) ok = 0;
         }
