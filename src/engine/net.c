@@ -756,9 +756,12 @@ static mlc_status run_plan(mlc_net_session *s, const mlc_tensor *inputs, int n_i
  * on nets whose inputs and outputs all have a dynamic leading (batch)
  * dimension, and its first use compares its outputs with the whole batch's on
  * the same input: a net whose images are not independent (a batch statistic)
- * then keeps running whole. Off by default: measured on this machine
- * (docs/PERFORMANCE.md) the split was faster on some runs and slower on
- * others, so MLC_NET_CHUNK=auto opts in to the timing, =1 always splits.
+ * then keeps running whole. On a session of several threads the images run
+ * side by side (run_lanes, below), which beat the whole batch on five of six
+ * models here, and the timing is on by default; on one thread, where the
+ * split only runs the images one after another (faster on some runs here,
+ * slower on others, docs/PERFORMANCE.md), MLC_NET_CHUNK=auto opts in to it.
+ * MLC_NET_CHUNK=1 always splits, =0 never.
  *
  * int8 nets on the oneDNN backend split always (MLC_NET_CHUNK=0 keeps them
  * whole, =auto times both): their activations are quantized per tensor,
