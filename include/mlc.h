@@ -194,7 +194,8 @@ typedef struct mlc_session mlc_session;
  * way). BF16: activations and weights in bf16. INT8: convolutions and
  * linear layers in int8, weights per output channel, activations per tensor
  * from each run's own range (no calibration), the rest in float32; a batch
- * runs one image at a time, each with scales of its own. docs/ENGINE.md
+ * runs one image per session (side by side on several threads), each with
+ * scales of its own. docs/ENGINE.md
  * says what each keeps of float32's scores. */
 typedef enum mlc_precision {
     MLC_PRECISION_F32 = 0,

@@ -1,7 +1,7 @@
 /*
  * adapt.h - a chooser between a few ways of running the same work, from
  * measured times (adapt.c): the oneDNN regions' threading levels
- * (dnnl/region.c) and whether a batch runs whole or one image at a time
+ * (dnnl/region.c) and whether a batch runs whole or split into its images
  * (net.c). Pure bookkeeping, one per session and purpose; not thread-safe.
  */
 #ifndef MLC_ENGINE_ADAPT_H
