@@ -1,8 +1,8 @@
 /*
  * adapt.c - picks, run by run, one of a few ordered ways of running the same
  * work from the times of earlier runs (adapt.h): the threading level of a
- * oneDNN region (dnnl/region.c) and whether a batch runs whole or one image
- * at a time (net.c).
+ * oneDNN region (dnnl/region.c) and whether a batch runs whole or split
+ * into its images (net.c).
  *
  * Why: which way is faster depends on the machine's load, and this machine's
  * load comes and goes. The threading levels, for instance: every oneDNN
