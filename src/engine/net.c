@@ -320,9 +320,9 @@ struct chunking {
     /* Sessions of fewer threads that run the images side by side, one per
      * pool thread (run_lanes); made on first use. */
     struct mlc_net_session *lane[MAX_LANES];
-    int n_lanes, n_lanes_used; /* made; used by the last run_lanes */
-    int lane_threads;          /* each lane's */
-    int split;                 /* mlc_net_session_split of the last run */
+    int n_lanes;      /* made */
+    int lane_threads; /* each lane's */
+    int split;        /* mlc_net_session_split of the last run */
 };
 
 struct mlc_net_session {
@@ -892,13 +892,19 @@ static mlc_status lane_task(void *arg, int ith)
     return MLC_OK;
 }
 
+/* Images a batch of n runs at once on session s's threads. */
+static int lanes_for(const mlc_net_session *s, int64_t n)
+{
+    int want = s->pool.nth < MAX_LANES ? s->pool.nth : MAX_LANES;
+    return n < want ? (int)n : want;
+}
+
 static mlc_status run_lanes(mlc_net_session *s, const mlc_tensor *inputs, int n_in,
                             mlc_tensor *outputs, int n_out, int *whole_needed, mlc_error *err)
 {
     struct chunking *ch = &s->ch;
     int64_t n = inputs[0].dims[0];
-    int want = s->pool.nth < MAX_LANES ? s->pool.nth : MAX_LANES;
-    if (n < want) want = (int)n;
+    int want = lanes_for(s, n);
     /* Lanes of another thread count (a smaller batch before, on more than
      * two threads) are remade, so that they never ask for more threads in
      * all than the session has. */
@@ -919,7 +925,6 @@ static mlc_status run_lanes(mlc_net_session *s, const mlc_tensor *inputs, int n_
                        .n_lanes = want,
                        .n = n};
     pthread_mutex_init(&ln.mu, NULL);
-    ch->n_lanes_used = want;
     pool_run_task(&s->pool, lane_task, &ln);
     pthread_mutex_destroy(&ln.mu);
     if (ln.st && err) *err = ln.err;
@@ -981,11 +986,10 @@ static mlc_status run_chunked(mlc_net_session *s, const mlc_tensor *inputs, int 
     int level = eng_adapt_pick(&ch->pick), made = 0, whole_needed = 0;
     double t0 = core_now();
     mlc_status st = MLC_OK;
-    ch->split = 0;
     if (level == 1) {
         made = !ch->checked;
         st = run_images(s, inputs, n_in, outputs, n_out, &whole_needed, err);
-        if (!st && !whole_needed) ch->split = s->pool.nth > 1 ? ch->n_lanes_used : 1;
+        if (!st && !whole_needed) ch->split = s->pool.nth > 1 ? lanes_for(s, ch->n) : 1;
         if (!st && !whole_needed && !ch->checked) {
             mlc_tensor whole[8];
             ch->checked = 1;

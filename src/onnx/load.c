@@ -432,6 +432,7 @@ struct loader {
     /* Of skip, those read from o->fd (1) rather than left lazy (0), and the
      * reads to make once every initializer has its buffer. */
     const char *skip_read;
+    int n_skip_read; /* of skip, how many are read */
     struct wread *reads;
     int n_reads;
 };
@@ -891,13 +892,11 @@ static mlc_status load_graph(struct loader *L, const Onnx__GraphProto *gp)
     if (gp->n_sparse_initializer)
         return core_err(L->err, MLC_STATUS_UNSUPPORTED, "sparse initializers not supported");
     if (map_init(&L->map, total)) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
-    int n_lazy = 0;
-    for (int k = 0; k < L->n_skip; k++) n_lazy += !L->skip_read[k];
-    if (L->n_skip > n_lazy) {
-        L->reads = mlc_calloc((size_t)(L->n_skip - n_lazy), sizeof *L->reads);
+    if (L->n_skip_read) {
+        L->reads = mlc_calloc((size_t)L->n_skip_read, sizeof *L->reads);
         if (!L->reads) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
     }
-    if (n_lazy) { /* the placeholder: address space only, never touched */
+    if (L->n_skip > L->n_skip_read) { /* the placeholder: address space only, never touched */
         size_t sz = 4096;
         for (int k = 0; k < L->n_skip; k++)
             if (!L->skip_read[k]) sz += (L->skip[k].len + 127) & ~(size_t)63;
@@ -1105,17 +1104,15 @@ mlc_status onnx_load(const void *bytes, size_t n, const struct onnx_load_opts *o
                        w->name_len && !memcmp(sp->name, w->name, w->name_len);
             if (!lazy && !(o->read_fd && sp->len >= READ_MIN)) continue;
             skip_read[L.n_skip] = (char)!lazy;
+            L.n_skip_read += !lazy;
             skip[L.n_skip++] = *sp;
         }
-        if (L.n_skip && onnx_strip_raw(bytes, n, skip, L.n_skip, &skel, &skel_n)) L.n_skip = 0;
+        if (L.n_skip && onnx_strip_raw(bytes, n, skip, L.n_skip, &skel, &skel_n))
+            L.n_skip = L.n_skip_read = 0;
         /* What reading the spans faulted in of the mapping (the kernel maps
          * 16 pages around each fault: 10 MB of resnet50's) is not needed
          * again but by a lazy tensor, which faults it back. */
-        if (skel && o->release_input) {
-            uintptr_t a0 = ((uintptr_t)bytes + 4095) & ~(uintptr_t)4095;
-            size_t head = (size_t)(a0 - (uintptr_t)bytes);
-            if (n > head) (void)madvise((void *)a0, (n - head) & ~(size_t)4095, MADV_DONTNEED);
-        }
+        if (skel && o->release_input) core_drop_pages((void *)bytes, n);
     }
 #ifdef MADV_POPULATE_READ
     /* Parsed the ordinary way after all: one pass over the mapping rather
@@ -1144,9 +1141,7 @@ mlc_status onnx_load(const void *bytes, size_t n, const struct onnx_load_opts *o
      * weights' buffers allocated after it would come from the heap, which
      * does not give freed ones back (9 MB more at the peak of resnet50's
      * first run). Without, at once (it is most of a warm start's peak). */
-    int reads = 0;
-    for (int k = 0; k < L.n_skip; k++) reads += skip_read[k];
-    if (!reads) {
+    if (!L.n_skip_read) {
         mlc_free(skel);
         skel = NULL;
     }
