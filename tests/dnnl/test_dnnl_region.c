@@ -1206,55 +1206,91 @@ static void test_gelu(void)
     unsetenv("MLC_DNNL_GELU");
 }
 
-/* packw.c's packing of 1x1 weights into Acdb48a gives oneDNN's reorder's
- * bytes exactly, padding included (O not a multiple of 48, I not of 16), on
- * one and two threads; any other layout, shape or type is left to oneDNN. */
-static void test_pack_oblocked(void)
+/* One packing by packw.c against oneDNN's reorder of the same bytes, on
+ * one and two threads: equal bit for bit, padding included. */
+static void pack_case(dnnl_engine_t eng, int nd, const int64_t *dims, dnnl_format_tag_t stag,
+                      dnnl_format_tag_t dtag)
+{
+    dnnl_dims_t d = {0};
+    size_t n = 1;
+    for (int k = 0; k < nd; k++) d[k] = dims[k], n *= (size_t)dims[k];
+    dnnl_memory_desc_t src, dst;
+    CHECK(dnnl_memory_desc_init_by_tag(&src, nd, d, dnnl_f32, stag) == dnnl_success);
+    CHECK(dnnl_memory_desc_init_by_tag(&dst, nd, d, dnnl_f32, dtag) == dnnl_success);
+    size_t nb = dnnl_memory_desc_get_size(&dst);
+    float *w = mlc_alloc(n * sizeof *w), *a = mlc_alloc(nb), *b = mlc_alloc(nb);
+    for (size_t k = 0; k < n; k++) w[k] = (float)k * 0.5f - 3.0f;
+    memset(a, 0x5a, nb); /* padding must be written */
+    CHECK(dn_reorder_run(eng, &src, w, &dst, a) == dnnl_success);
+    for (int th = 1; th <= 2; th++) {
+        omp_set_num_threads(th);
+        memset(b, 0xa5, nb);
+        CHECK(dn_pack_blocked_any(&src, w, &dst, b) == 0);
+        CHECK_MSG(!memcmp(a, b, nb), "%dd %ldx%ldx%ld (tags %d -> %d) on %d threads differs", nd,
+                  (long)dims[0], (long)dims[1], nd > 2 ? (long)dims[2] : 1L, (int)stag, (int)dtag,
+                  th);
+    }
+    omp_set_num_threads(2);
+    mlc_free(w), mlc_free(a), mlc_free(b);
+}
+
+/* packw.c writes the layouts the nets ask for (1x1 convolutions' AcdbNa,
+ * 3x3's ABcd16b16a, depthwise Abcde16a, a matmul's BA16a64b from a plain or
+ * a transposed source) exactly as oneDNN's reorder does, for sizes that
+ * are not multiples of the blocks; it refuses what it cannot write, and
+ * dn_pack_blocked leaves to oneDNN what oneDNN packs faster. */
+static void test_pack_blocked(void)
 {
     dnnl_engine_t eng;
     CHECK(dnnl_engine_create(&eng, dnnl_cpu, 0) == dnnl_success);
-    static const int sh[][2] = {{1, 1}, {47, 3}, {48, 16}, {49, 17}, {256, 64}, {100, 1000}};
-    /* The net's layout (Acdb48a), and the others mlc_micro_dnnl 13 times. */
-    static const dnnl_format_tag_t tags[] = {dnnl_Acdb48a, dnnl_Acdb16a, dnnl_Acdb32a,
+    static const int64_t sh[][2] = {{1, 1}, {47, 3}, {48, 16}, {49, 17}, {256, 64}, {100, 1000}};
+    static const dnnl_format_tag_t acdb[] = {dnnl_Acdb48a, dnnl_Acdb16a, dnnl_Acdb32a,
                                              dnnl_Acdb64a};
-    for (size_t t = 0; t < sizeof tags / sizeof tags[0]; t++)
+    for (size_t t = 0; t < sizeof acdb / sizeof acdb[0]; t++)
         for (size_t i = 0; i < sizeof sh / sizeof sh[0]; i++)
-            for (int th = 1; th <= 2; th++) {
-                omp_set_num_threads(th);
-                dnnl_dims_t d = {sh[i][0], sh[i][1], 1, 1};
-                dnnl_memory_desc_t src, dst;
-                CHECK(dnnl_memory_desc_init_by_tag(&src, 4, d, dnnl_f32, dnnl_abcd) ==
-                      dnnl_success);
-                CHECK(dnnl_memory_desc_init_by_tag(&dst, 4, d, dnnl_f32, tags[t]) == dnnl_success);
-                size_t n = (size_t)sh[i][0] * sh[i][1], nd = dnnl_memory_desc_get_size(&dst);
-                float *w = mlc_alloc(n * sizeof *w), *a = mlc_alloc(nd), *b = mlc_alloc(nd);
-                for (size_t k = 0; k < n; k++) w[k] = (float)k * 0.5f - 3.0f;
-                memset(a, 0x5a, nd), memset(b, 0xa5, nd); /* padding must be written */
-                CHECK(dn_reorder_run(eng, &src, w, &dst, a) == dnnl_success);
-                CHECK((t ? dn_pack_oblocked_any(&src, w, &dst, b)
-                         : dn_pack_oblocked(&src, w, &dst, b)) == 0);
-                CHECK_MSG(!memcmp(a, b, nd),
-                          "%dx%d (layout %zu) on %d threads differs from oneDNN's", sh[i][0],
-                          sh[i][1], t, th);
-                mlc_free(w), mlc_free(a), mlc_free(b);
-            }
-    omp_set_num_threads(2);
-    /* Not ours: Acdb64a, a 3x3 weight, bf16, a strided source. */
-    static float w[64 * 64 * 9], o[64 * 64 * 9 * 2];
-    dnnl_dims_t d1 = {64, 64, 1, 1}, d3 = {64, 64, 3, 3};
+            pack_case(eng, 4, (int64_t[]){sh[i][0], sh[i][1], 1, 1}, dnnl_abcd, acdb[t]);
+    pack_case(eng, 4, (int64_t[]){33, 19, 3, 3}, dnnl_abcd, dnnl_ABcd16b16a);
+    pack_case(eng, 4, (int64_t[]){33, 19, 3, 3}, dnnl_abcd, dnnl_Acdb16a);
+    static const int64_t groups[] = {1, 40, 120, 17};
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
+        pack_case(eng, 5, (int64_t[]){groups[i], 1, 1, 3, 3}, dnnl_abcde, dnnl_Abcde16a);
+        pack_case(eng, 5, (int64_t[]){groups[i], 1, 1, 5, 5}, dnnl_abcde, dnnl_Abcde16a);
+    }
+    static const int64_t mm[][2] = {{960, 1280}, {37, 70}, {16, 64}, {1, 1}};
+    for (size_t i = 0; i < sizeof mm / sizeof mm[0]; i++) {
+        pack_case(eng, 2, mm[i], dnnl_ba, dnnl_BA16a64b);
+        pack_case(eng, 2, mm[i], dnnl_ab, dnnl_BA16a64b);
+    }
+
+    static float w[1024 * 512], o[1024 * 512 * 2];
     dnnl_memory_desc_t src, dst;
-    dnnl_memory_desc_init_by_tag(&src, 4, d1, dnnl_f32, dnnl_abcd);
-    dnnl_memory_desc_init_by_tag(&dst, 4, d1, dnnl_f32, dnnl_Acdb64a);
-    CHECK(dn_pack_oblocked(&src, w, &dst, o) == -1);
-    dnnl_memory_desc_init_by_tag(&dst, 4, d1, dnnl_bf16, dnnl_Acdb48a);
-    CHECK(dn_pack_oblocked(&src, w, &dst, o) == -1);
-    dnnl_memory_desc_init_by_tag(&dst, 4, d1, dnnl_f32, dnnl_Acdb48a);
-    dnnl_dims_t rows = {128, 1, 1, 1}; /* rows 128 floats apart */
-    dnnl_memory_desc_init_by_strides(&src, 4, d1, dnnl_f32, rows);
-    CHECK(dn_pack_oblocked(&src, w, &dst, o) == -1);
-    dnnl_memory_desc_init_by_tag(&src, 4, d3, dnnl_f32, dnnl_abcd);
-    dnnl_memory_desc_init_by_tag(&dst, 4, d3, dnnl_f32, dnnl_Acdb48a);
-    CHECK(dn_pack_oblocked(&src, w, &dst, o) == -1);
+    /* Ours by policy: small, or Acdb48a at any size. */
+    dnnl_dims_t small = {64, 64, 1, 1}, big = {1024, 512, 1, 1}, fc = {512, 1024};
+    dnnl_memory_desc_init_by_tag(&src, 4, small, dnnl_f32, dnnl_abcd);
+    dnnl_memory_desc_init_by_tag(&dst, 4, small, dnnl_f32, dnnl_Acdb64a);
+    CHECK(dn_pack_blocked(&src, w, &dst, o) == 0);
+    dnnl_memory_desc_init_by_tag(&src, 4, big, dnnl_f32, dnnl_abcd);
+    dnnl_memory_desc_init_by_tag(&dst, 4, big, dnnl_f32, dnnl_Acdb48a);
+    CHECK(dn_pack_blocked(&src, w, &dst, o) == 0);
+    /* oneDNN's by policy: other large weights. */
+    dnnl_memory_desc_init_by_tag(&src, 2, fc, dnnl_f32, dnnl_ba);
+    dnnl_memory_desc_init_by_tag(&dst, 2, fc, dnnl_f32, dnnl_BA16a64b);
+    CHECK(dn_pack_blocked(&src, w, &dst, o) == -1);
+    CHECK(dn_pack_blocked_any(&src, w, &dst, o) == 0);
+    dnnl_memory_desc_init_by_tag(&src, 4, big, dnnl_f32, dnnl_abcd);
+    dnnl_memory_desc_init_by_tag(&dst, 4, big, dnnl_f32, dnnl_Acdb16a);
+    CHECK(dn_pack_blocked(&src, w, &dst, o) == -1);
+    CHECK(dn_pack_blocked_any(&src, w, &dst, o) == 0);
+    /* Not ours at all: bf16, a blocked source, three inner blocks. */
+    dnnl_memory_desc_init_by_tag(&src, 4, small, dnnl_f32, dnnl_abcd);
+    dnnl_memory_desc_init_by_tag(&dst, 4, small, dnnl_bf16, dnnl_Acdb48a);
+    CHECK(dn_pack_blocked_any(&src, w, &dst, o) == -1);
+    dnnl_memory_desc_init_by_tag(&src, 4, small, dnnl_f32, dnnl_Acdb16a);
+    dnnl_memory_desc_init_by_tag(&dst, 4, small, dnnl_f32, dnnl_Acdb48a);
+    CHECK(dn_pack_blocked_any(&src, w, &dst, o) == -1);
+    dnnl_memory_desc_init_by_tag(&src, 4, small, dnnl_f32, dnnl_abcd);
+    dnnl_memory_desc_init_by_tag(&dst, 4, small, dnnl_f32, dnnl_ABcd4b16a4b);
+    CHECK(dn_pack_blocked_any(&src, w, &dst, o) == -1);
     dnnl_engine_destroy(eng);
 }
 
@@ -1278,6 +1314,6 @@ int main(void)
     TEST_RUN(test_se_fold);
     TEST_RUN(test_conv_subsample);
     TEST_RUN(test_gemm_matmul);
-    TEST_RUN(test_pack_oblocked);
+    TEST_RUN(test_pack_blocked);
     TEST_DONE();
 }

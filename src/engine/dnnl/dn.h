@@ -295,15 +295,16 @@ void dn_par_range(size_t n, void (*fn)(void *arg, size_t a, size_t m), void *arg
  * the OpenMP threads the calling thread is set to. */
 void dn_gelu_bf16(uint16_t *x, size_t n);
 
-/* packw.c: plain [O, I, 1, 1] float32 weights s (md src) into d in the
- * layout want when that is one packw.c writes (Acdb48a), on the calling
- * thread's OpenMP threads: 0; else -1, d untouched. */
-int dn_pack_oblocked(const dnnl_memory_desc_t *src, const void *s, const dnnl_memory_desc_t *want,
-                     void *d);
-/* The same loop for AcdbNa, N = 16, 32, 48 or 64 (mlc_micro_dnnl 13 times
- * the layouts the net leaves to oneDNN). */
-int dn_pack_oblocked_any(const dnnl_memory_desc_t *src, const void *s,
-                         const dnnl_memory_desc_t *want, void *d);
+/* packw.c: plain float32 weights s (md src, any strides) into d in the
+ * blocked layout want (at most two inner blocks, on different dims), on
+ * the calling thread's OpenMP threads, when packw.c writes that layout and
+ * does it faster than oneDNN's reorder: 0; else -1, d untouched. */
+int dn_pack_blocked(const dnnl_memory_desc_t *src, const void *s, const dnnl_memory_desc_t *want,
+                    void *d);
+/* The same loop for any layout it can write, whatever the speed
+ * (tests, and mlc_micro_dnnl 13 to time it against oneDNN's reorder). */
+int dn_pack_blocked_any(const dnnl_memory_desc_t *src, const void *s,
+                        const dnnl_memory_desc_t *want, void *d);
 /* pack.c: one reorder of src (smd) into dst (dmd), run now on eng. */
 dnnl_status_t dn_reorder_run(dnnl_engine_t eng, const dnnl_memory_desc_t *smd, void *src,
                              const dnnl_memory_desc_t *dmd, void *dst);

@@ -217,7 +217,7 @@ dnnl_status_t dn_const_get(struct dn_ctx *c, const struct dn_op *op, int cid,
      * while the plain bytes are intact. */
     int cache_it = c->pc && k->src_name && k->data && k->n_pk == 0 &&
                    eng_pcache_same_src(c->pc, k->src_off, k->src_len, k->data) == 0;
-    if (r == dnnl_success && dn_pack_oblocked(smd, sdata, want, dst))
+    if (r == dnnl_success && dn_pack_blocked(smd, sdata, want, dst))
         r = dn_reorder_run(c->eng, smd, sdata, want, dst);
     pthread_mutex_lock(&c->lock);
     k->busy = 0;
