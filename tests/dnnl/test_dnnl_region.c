@@ -842,6 +842,79 @@ static void test_pack_in_place(void)
     dn_ctx_free(c);
 }
 
+/* A first bind on two threads, where the helper packs and compiles while
+ * bind still makes descs (jobs.c), with each allocation failing in turn:
+ * every failure comes back as NO_MEMORY, the helper stopped and nothing
+ * leaked, until the bind goes through and the chain matches naive loops. */
+static void test_bind_alloc_failures(void)
+{
+    enum { C = 24, H = 6, N_CONV = 6 };
+    uint32_t seed = 29;
+    struct dn_ctx *c = ctx_new(1, N_CONV + 1, N_CONV, 2 * N_CONV);
+    c->threads = 2;
+    for (int i = 0; i <= N_CONV; i++) c->vals[i].rank = 4;
+    c->n_out = 1;
+    c->outs[0] = N_CONV;
+    float *w[N_CONV], *b[N_CONV];
+    for (int k = 0; k < N_CONV; k++) {
+        int64_t kk = k % 2 ? 1 : 3, wd[4] = {C, C, kk, kk}, bd[1] = {C};
+        w[k] = const_new(c, 2 * k, 4, wd, &seed);
+        b[k] = const_new(c, 2 * k + 1, 1, bd, &seed);
+        size_t n = sizeof(float) * (size_t)(C * C * kk * kk);
+        float *wc = mlc_alloc(n), *bc = mlc_alloc(sizeof(float) * C);
+        memcpy(wc, w[k], n), memcpy(bc, b[k], sizeof(float) * C);
+        w[k] = wc, b[k] = bc; /* bind may free the constants' plain copies */
+        struct dn_op *op = &c->ops[k];
+        op->kind = DN_CONV, op->in[0] = k, op->out = k + 1, op->w = 2 * k, op->b = 2 * k + 1;
+        op->kernel[0] = op->kernel[1] = kk;
+        op->pad_l[0] = op->pad_l[1] = op->pad_r[0] = op->pad_r[1] = kk / 2;
+    }
+    mlc_tensor x = tensor4(1, C, H, H, &seed);
+    float *t[2] = {mlc_alloc(sizeof(float) * C * H * H), mlc_alloc(sizeof(float) * C * H * H)};
+    memcpy(t[0], x.data, sizeof(float) * C * H * H);
+    for (int k = 0; k < N_CONV; k++) {
+        int kk = k % 2 ? 1 : 3;
+        conv_ref(t[k % 2], 1, C, H, H, w[k], b[k], C, kk, kk, 1, 1, kk / 2, 1, t[1 - k % 2], H, H);
+    }
+    const float *ref = t[N_CONV % 2];
+    const struct eng_region_vtbl *vt = &dn_region_vtbl;
+    int fails = 0, k;
+    for (k = 1; k < 5000; k++) {
+        mlc_error err = {0};
+        void *state = mlc_calloc(1, vt->session_size(c));
+        size_t live = core_alloc_live_bytes();
+        core_alloc_fail_after(k);
+        mlc_status st = vt->bind(c, &x, 1, state, 0, &err);
+        core_alloc_fail_after(0);
+        if (st == MLC_OK) {
+            mlc_tensor out = {0};
+            CHECK_OK(vt->infer(c, &x, 1, &out, 1, &err), &err);
+            out.data = mlc_calloc(C * H * H, sizeof(float));
+            CHECK_OK(vt->run(c, state, &x, 1, &out, 1, &err), &err);
+            double d = max_diff(out.data, ref, C * H * H), big = 0;
+            for (int i = 0; i < C * H * H; i++) big = fmax(big, fabs(ref[i]));
+            CHECK_MSG(d <= 1e-5 * big, "after %d failures: diff %g of %g", fails, d, big);
+            mlc_free(out.data);
+        } else {
+            CHECK_MSG(st == MLC_STATUS_NO_MEMORY, "allocation %d: status %d: %s", k, (int)st,
+                      err.message);
+            fails++;
+        }
+        vt->unbind(c, state);
+        mlc_free(state);
+        /* Packed constants stay with the net (c), as in a real one. */
+        if (st == MLC_OK) break;
+        CHECK_MSG(core_alloc_live_bytes() <= live + 4 * sizeof(float) * C * C * 9 * N_CONV,
+                  "allocation %d: %zu bytes more live", k, core_alloc_live_bytes() - live);
+        if (test_cur_failed) break;
+    }
+    printf("bind with allocation failures: %d failed, then it went through\n", fails);
+    CHECK_MSG(fails > 20 && k < 5000, "%d failures, k %d", fails, k);
+    for (int i = 0; i < N_CONV; i++) mlc_free(w[i]), mlc_free(b[i]);
+    mlc_free(t[0]), mlc_free(t[1]), mlc_free(x.data);
+    dn_ctx_free(c);
+}
+
 /* An SE block's Mul(x, s) read by a 1x1 conv (wscale.c): at batch 1 the
  * scale goes into the conv's weights (one fold, no product), at batch 2 and
  * when the conv has more output channels than x has pixels the product is
@@ -1311,6 +1384,7 @@ int main(void)
     TEST_RUN(test_silu);
     TEST_RUN(test_gelu);
     TEST_RUN(test_pack_in_place);
+    TEST_RUN(test_bind_alloc_failures);
     TEST_RUN(test_se_fold);
     TEST_RUN(test_conv_subsample);
     TEST_RUN(test_gemm_matmul);

@@ -140,11 +140,6 @@ static void *push_zeroed(void **arr, int *cap, int *n, size_t size)
     return e;
 }
 
-static struct job *job_new(struct dn_state *s)
-{
-    return push_zeroed((void **)&s->jobs, &s->cap_jobs, &s->n_jobs, sizeof *s->jobs);
-}
-
 static const dnnl_memory_desc_t *qmd(const_dnnl_primitive_desc_t pd, dnnl_query_t q);
 
 static struct step *step_new(struct dn_state *s)
@@ -384,14 +379,14 @@ static dnnl_status_t const_mem(struct dn_state *s, const struct dn_op *op, int c
 {
     dnnl_status_t r = mem_new(s, md, -1, NULL, out);
     if (r != dnnl_success) return r;
-    struct job *j = job_new(s);
+    struct job *j = dn_job_new();
     if (!j) return dnnl_out_of_memory;
     j->op = op;
     j->cid = cid;
     j->md = *md;
     j->mem = *out;
     j->q8 = md->data_type == dnnl_s8;
-    return dnnl_success;
+    return dn_job_post(s, j);
 }
 
 static const dnnl_memory_desc_t *qmd(const_dnnl_primitive_desc_t pd, dnnl_query_t q)
@@ -947,8 +942,8 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     if (!t) DNCHK(dnnl_out_of_memory, "step");
     t->fixed = op->kind == DN_CONV || op->kind == DN_IP || op->kind == DN_MATMUL;
     scratch_need(s, t, dnnl_memory_desc_get_size(qmd(pd, dnnl_query_scratchpad_md)));
-    /* The primitive (the JIT compile) is made by run_jobs, with the weights. */
-    struct job *j = job_new(s);
+    /* The primitive (the JIT compile) is a job, as the weights are. */
+    struct job *j = dn_job_new();
     if (!j) DNCHK(dnnl_out_of_memory, "step");
     j->op = op;
     j->cid = -1;
@@ -957,6 +952,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     j->keep_pd = t->fixed && s->keep_pd;
     j->threads = dn_get_threads();
     pd = NULL;
+    DNCHK(dn_job_post(s, j), "step");
     step_arg(t, DNNL_ARG_SRC, m_src);
     if (m_src1) step_arg(t, op->kind == DN_MATMUL ? DNNL_ARG_WEIGHTS : DNNL_ARG_SRC_1, m_src1);
     if (op->kind == DN_LNORM || op->kind == DN_BNORM) {
@@ -1009,15 +1005,13 @@ static void dn_unbind(void *mctx, void *state)
     struct dn_state *s = state;
     (void)mctx;
     if (!s) return;
+    dn_jobs_close(s); /* the helper first: it may still use the rest */
     for (int i = 0; i < s->n_steps; i++) {
         if (s->steps[i].prim) dnnl_primitive_destroy(s->steps[i].prim);
         if (s->steps[i].alt) dnnl_primitive_destroy(s->steps[i].alt);
         if (s->steps[i].pd) dnnl_primitive_desc_destroy(s->steps[i].pd);
     }
     for (int i = 0; i < s->n_mems; i++) dnnl_memory_destroy(s->mems[i].mem);
-    for (int i = 0; i < s->n_jobs; i++)
-        if (s->jobs[i].pd) dnnl_primitive_desc_destroy(s->jobs[i].pd);
-    mlc_free(s->jobs);
     mlc_free(s->own_pool);
     if (s->strm) dnnl_stream_destroy(s->strm);
     if (s->eng) dnnl_engine_destroy(s->eng);
@@ -1180,6 +1174,7 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
     }
     int nt = dn_get_threads(), has[DN_ADAPT_LEVELS] = {1, 0, 0};
     double lo = serial_macs();
+    if ((st = dn_jobs_open(c, s, nt, err))) goto fail;
     for (int i = 0; i < c->n_ops; i++) {
         const struct dn_op *op = &c->ops[i];
         int lvl = nt > 1 ? op_level(c, s, op, lo) : DN_ADAPT_LEVELS, first = s->n_steps;
@@ -1215,7 +1210,7 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
         for (int k = 0; k < 3; k++)
             if (used[k] >= 0 && last[used[k]] == i) value_release(s, used[k]);
     }
-    if ((st = dn_run_jobs(c, s, nt, err))) goto fail;
+    if ((st = dn_jobs_finish(c, s, err))) goto fail;
     for (int i = 0; i < c->n_out; i++) {
         struct vstate *v = &s->v[c->outs[i]];
         dnnl_memory_desc_t md;
@@ -1256,6 +1251,7 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
     mlc_free(fold);
     return MLC_OK;
 fail:
+    dn_jobs_close(s);
     mlc_free(last);
     mlc_free(shapes);
     mlc_free(fold);

@@ -42,10 +42,10 @@ struct step {
     dnnl_exec_arg_t args[MAX_ARGS];
 };
 
-/* Work bind defers to run_jobs: packing a constant into the layout a
+/* Work bind defers to jobs.c: packing a constant into the layout a
  * primitive asked for (cid >= 0; the data becomes mem's handle), or making
- * step's primitive from pd (cid < 0). Both are most of a first run and
- * independent of one another once every primitive desc is made. */
+ * step's primitive from pd (cid < 0). Both are most of a first run, and
+ * each needs only its own desc, so they start while bind makes the rest. */
 struct job {
     const struct dn_op *op;
     int cid;
@@ -53,10 +53,11 @@ struct job {
     dnnl_memory_t mem;
     int step;
     dnnl_primitive_desc_t pd; /* owned until done */
+    dnnl_primitive_t prim;    /* made from pd; the step's once every job is done */
     int keep_pd;              /* hand pd to the step (adapt makes alternates from it) */
     int q8;                   /* packing: the constant's int8 weights (q8.c) */
     int threads;              /* OpenMP threads the primitive is made for */
-    atomic_int taken;         /* a packing job claimed by one of the threads */
+    atomic_int taken;         /* claimed by one of the threads */
     dnnl_status_t r;
 };
 
@@ -117,8 +118,9 @@ struct dn_state {
     int n_q8, n_q8_u8;   /* convs and matmuls run in int8; of them, on u8 sources */
     size_t scratch_size; /* the largest scratchpad a step needs */
     int tick;            /* bind events, for the buffers' lifetimes */
-    struct job *jobs;
+    struct job **jobs;   /* posted so far (dn_job_post) */
     int n_jobs, cap_jobs;
+    struct dn_jobs *jq;                    /* a first bind's job queue and helper (jobs.c) */
     int levels[DN_ADAPT_LEVELS], n_levels; /* the threading levels that differ */
     struct eng_adapt adapt;
 };
@@ -141,9 +143,18 @@ void dn_set_threads(int n);
 /* OpenMP's current thread count for this thread. */
 int dn_get_threads(void);
 
-/* Runs s's deferred jobs (s->jobs, then none are left): packing constants
- * and making primitives, on this thread and, when nt > 1, a helper. The
- * first failure is reported, naming its op. */
-mlc_status dn_run_jobs(struct dn_ctx *c, struct dn_state *s, int nt, mlc_error *err);
+/* jobs.c: a bind's deferred jobs. dn_jobs_open starts the queue (and, when
+ * nt > 1, the helper thread that takes jobs as they are posted); dn_job_new
+ * makes a zeroed job, which dn_job_post hands to the queue (the queue owns
+ * it, pd included, even when posting fails). dn_jobs_finish, at the end of
+ * a bind, runs what is left on this thread and the helper, gives each step
+ * its primitive and frees the queue; the first failure is reported, naming
+ * its op. dn_jobs_close stops the queue without finishing (a failed bind,
+ * unbind; none open: nothing). */
+mlc_status dn_jobs_open(struct dn_ctx *c, struct dn_state *s, int nt, mlc_error *err);
+struct job *dn_job_new(void);
+dnnl_status_t dn_job_post(struct dn_state *s, struct job *j);
+mlc_status dn_jobs_finish(struct dn_ctx *c, struct dn_state *s, mlc_error *err);
+void dn_jobs_close(struct dn_state *s);
 
 #endif
