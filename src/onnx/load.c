@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,11 +431,10 @@ struct loader {
     const struct onnx_span *skip;
     int n_skip;
     /* Of skip, those read from o->fd (1) rather than left lazy (0), and the
-     * reads to make once every initializer has its buffer. */
+     * reads (struct reads), started before the parse. */
     const char *skip_read;
     int n_skip_read; /* of skip, how many are read */
-    struct wread *reads;
-    int n_reads;
+    struct reads *rd;
 };
 
 /* Initializers read from the file rather than parsed (onnx_load_opts
@@ -443,11 +443,27 @@ struct loader {
 
 /* One initializer's raw_data to read from the model file. */
 struct wread {
-    void *dst;
+    void *dst; /* this read's until given to its tensor */
     int64_t off;
     size_t len;
-    const char *name; /* the tensor's (the graph owns it) */
-    int err;          /* errno, or -1 for end of file */
+    const char *name; /* the tensor's once given (the graph owns it) */
+    int given;
+    int err; /* errno, or -1 for end of file */
+};
+
+/* The weights read from o->fd into buffers of their own, by a helper thread
+ * while this one parses the rest (protobuf-c's unpack and the graph, 3-4 ms
+ * of mobilenet_v3_large's load that the reads used to wait for), then by
+ * both (take_reads). The buffers are allocated here, before the parse, so
+ * that an allocation failure is this thread's and the helper only reads. */
+struct reads {
+    int fd;
+    struct wread *r;
+    int n;
+    int *of_skip; /* skip index -> r index, -1 when lazy */
+    atomic_int next;
+    pthread_t th;
+    int helper; /* th runs */
 };
 
 /* Initializer ord's span in L->spans / L->skip, or NULL. */
@@ -510,38 +526,30 @@ static mlc_status lazy_initializer(struct loader *L, const Onnx__TensorProto *tp
 static mlc_status add_const(struct loader *L, const char *name, mlc_dtype dt, int rank,
                             const int64_t *dims, void *data, int *idx_out);
 
-/* Initializer tp whose raw_data (span sp) is read from the file later
- * (run_reads): checked as any tensor, given its buffer now. */
+/* Initializer tp whose raw_data (span sp, skip index k) is being read from
+ * the file (struct reads): checked as any tensor, given its buffer now. */
 static mlc_status read_initializer(struct loader *L, const Onnx__TensorProto *tp,
-                                   const struct onnx_span *sp, int *idx_out)
+                                   const struct onnx_span *sp, int k, int *idx_out)
 {
     int64_t dims[MLC_MAX_RANK];
     mlc_status st = span_tensor_check(L, tp, sp, dims);
     if (st) return st;
-    size_t nbytes = sp->len;
-    /* As pb_alloc's: room to pack back into the buffer 64-byte aligned. */
-    void *data = mlc_alloc(nbytes + 64);
-    if (!data)
-        return core_err(L->err, MLC_STATUS_NO_MEMORY, "tensor '%s': out of memory", tp->name);
-    st = add_const(L, tp->name, (mlc_dtype)tp->data_type, (int)tp->n_dims, dims, data, idx_out);
+    struct wread *w = &L->rd->r[L->rd->of_skip[k]];
+    st = add_const(L, tp->name, (mlc_dtype)tp->data_type, (int)tp->n_dims, dims, NULL, idx_out);
     if (st) return st;
     struct ir_tensor *t = &L->g->tensors[*idx_out];
+    t->data = w->dst;
     t->src_off = sp->off;
     t->src_len = sp->len;
-    L->reads[L->n_reads++] = (struct wread){data, sp->off, sp->len, t->name, 0};
+    w->given = 1;
+    w->name = t->name;
     return MLC_OK;
 }
 
-struct read_part {
-    int fd;
-    struct wread *r;
-    int n;
-};
-
-static void *read_part(void *arg)
+/* Reads until none is left unclaimed. */
+static void take_reads(struct reads *q)
 {
-    struct read_part *q = arg;
-    for (int i = 0; i < q->n; i++) {
+    for (int i; (i = atomic_fetch_add(&q->next, 1)) < q->n;) {
         struct wread *w = &q->r[i];
         core_prefault(w->dst, w->len, 1);
         size_t done = 0;
@@ -556,36 +564,79 @@ static void *read_part(void *arg)
             done += (size_t)k;
         }
     }
+}
+
+static void *read_helper(void *arg)
+{
+    take_reads(arg);
     return NULL;
 }
 
-/* The reads, split by bytes between this thread and a helper. */
-static mlc_status run_reads(struct loader *L)
+/* The reads of skip's spans marked in skip_read, begun on a helper thread
+ * when there are threads to spare. NULL with *st set on failure. */
+static struct reads *reads_start(const struct onnx_load_opts *o, const struct onnx_span *skip,
+                                 const char *skip_read, int n_skip, int n_read, mlc_error *err,
+                                 mlc_status *st)
 {
-    size_t total = 0, half = 0;
-    int cut = 0;
-    for (int i = 0; i < L->n_reads; i++) total += L->reads[i].len;
-    while (cut < L->n_reads && half + L->reads[cut].len / 2 < total / 2)
-        half += L->reads[cut++].len;
-    struct read_part a = {L->o->fd, L->reads, cut},
-                     b = {L->o->fd, L->reads + cut, L->n_reads - cut};
-    pthread_t th;
-    int helper =
-        L->o->threads > 1 && a.n > 0 && b.n > 0 && pthread_create(&th, NULL, read_part, &b) == 0;
-    read_part(&a);
-    if (helper)
-        pthread_join(th, NULL);
-    else
-        read_part(&b);
-    for (int i = 0; i < L->n_reads; i++) {
-        const struct wread *w = &L->reads[i];
+    struct reads *q = mlc_calloc(1, sizeof *q);
+    if (!q) goto oom;
+    q->fd = o->fd;
+    q->r = mlc_calloc((size_t)n_read, sizeof *q->r);
+    q->of_skip = mlc_alloc((size_t)n_skip * sizeof *q->of_skip);
+    if (!q->r || !q->of_skip) goto oom;
+    for (int k = 0; k < n_skip; k++) {
+        q->of_skip[k] = -1;
+        if (!skip_read[k]) continue;
+        struct wread *w = &q->r[q->n];
+        w->off = skip[k].off;
+        w->len = skip[k].len;
+        /* As pb_alloc's: room to pack back into the buffer 64-byte aligned. */
+        w->dst = mlc_alloc(w->len + 64);
+        if (!w->dst) goto oom;
+        q->of_skip[k] = q->n++;
+    }
+    atomic_init(&q->next, 0);
+    q->helper = o->threads > 1 && q->n > 1 && pthread_create(&q->th, NULL, read_helper, q) == 0;
+    return q;
+oom:
+    *st = core_err(err, MLC_STATUS_NO_MEMORY, "out of memory for the weights' buffers");
+    if (q) {
+        for (int i = 0; i < q->n; i++) mlc_free(q->r[i].dst);
+        mlc_free(q->r);
+        mlc_free(q->of_skip);
+        mlc_free(q);
+    }
+    return NULL;
+}
+
+/* This thread reads what is left and waits for the helper (stop: claims
+ * nothing more first). The first failed read is the error. */
+static mlc_status reads_finish(struct reads *q, int stop, mlc_error *err)
+{
+    if (stop) atomic_store(&q->next, q->n);
+    take_reads(q);
+    if (q->helper) pthread_join(q->th, NULL);
+    q->helper = 0;
+    for (int i = 0; !stop && i < q->n; i++) {
+        const struct wread *w = &q->r[i];
         if (w->err)
-            return core_err(L->err, MLC_STATUS_IO,
+            return core_err(err, MLC_STATUS_IO,
                             "initializer '%s': reading %zu bytes at offset %lld of the model: %s",
-                            w->name, w->len, (long long)w->off,
+                            w->name ? w->name : "?", w->len, (long long)w->off,
                             w->err < 0 ? "the file ends first" : strerror(w->err));
     }
     return MLC_OK;
+}
+
+/* After reads_finish: the buffers no tensor took, and q. */
+static void reads_free(struct reads *q)
+{
+    if (!q) return;
+    for (int i = 0; i < q->n; i++)
+        if (!q->r[i].given) mlc_free(q->r[i].dst);
+    mlc_free(q->r);
+    mlc_free(q->of_skip);
+    mlc_free(q);
 }
 
 static mlc_status add_const(struct loader *L, const char *name, mlc_dtype dt, int rank,
@@ -892,10 +943,6 @@ static mlc_status load_graph(struct loader *L, const Onnx__GraphProto *gp)
     if (gp->n_sparse_initializer)
         return core_err(L->err, MLC_STATUS_UNSUPPORTED, "sparse initializers not supported");
     if (map_init(&L->map, total)) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
-    if (L->n_skip_read) {
-        L->reads = mlc_calloc((size_t)L->n_skip_read, sizeof *L->reads);
-        if (!L->reads) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
-    }
     if (L->n_skip > L->n_skip_read) { /* the placeholder: address space only, never touched */
         size_t sz = 4096;
         for (int k = 0; k < L->n_skip; k++)
@@ -920,7 +967,7 @@ static mlc_status load_graph(struct loader *L, const Onnx__GraphProto *gp)
                             tp->name);
         const struct onnx_span *lz = span_at(L->skip, L->n_skip, (int)i);
         if (lz && L->skip_read[lz - L->skip]) {
-            st = read_initializer(L, tp, lz, &idx);
+            st = read_initializer(L, tp, lz, (int)(lz - L->skip), &idx);
             if (st) return core_err_prefix(L->err, "initializer %zu", i);
         } else if (lz) {
             st = lazy_initializer(L, tp, lz, &cursor, &idx);
@@ -936,7 +983,7 @@ static mlc_status load_graph(struct loader *L, const Onnx__GraphProto *gp)
         }
         map_get_put(&L->map, g->tensors[idx].name, idx);
     }
-    if (L->n_reads && (st = run_reads(L))) return st;
+    if (L->rd && (st = reads_finish(L->rd, 0, L->err))) return st;
     g->inputs = mlc_calloc(gp->n_input + 1, sizeof(int));
     g->outputs = mlc_calloc(gp->n_output + 1, sizeof(int));
     if (!g->inputs || !g->outputs) return core_err(L->err, MLC_STATUS_NO_MEMORY, "out of memory");
@@ -1126,6 +1173,9 @@ mlc_status onnx_load(const void *bytes, size_t n, const struct onnx_load_opts *o
     L.spans = spans;
     L.skip = skip;
     L.skip_read = skip_read;
+    if (L.n_skip_read &&
+        !(L.rd = reads_start(o, skip, skip_read, L.n_skip, L.n_skip_read, err, &st)))
+        goto fail;
     pb_oom = 0;
     pb_threads = o->threads;
     if (o->release_input && !skel) {
@@ -1184,11 +1234,13 @@ mlc_status onnx_load(const void *bytes, size_t n, const struct onnx_load_opts *o
     }
     st = load_graph(&L, mp->graph);
 fail:
+    /* Before anything is freed: the helper may still write a buffer. */
+    if (L.rd) reads_finish(L.rd, 1, err);
+    reads_free(L.rd);
     map_free(&L.map);
     mlc_free(spans);
     mlc_free(skip);
     mlc_free(skip_read);
-    mlc_free(L.reads);
     mlc_free(skel);
     if (mp) onnx__model_proto__free_unpacked(mp, &pb_allocator);
     if (st) ir_graph_free(g);
