@@ -1100,6 +1100,57 @@ static void test_gemm_matmul(void)
             }
 }
 
+/* A one-row float32 Gemm binds its weights as stored, transposed or not
+ * (region.c: nothing packed, no fresh copy); two rows pack them; both
+ * match naive loops. */
+static void test_gemm_plain_weights(void)
+{
+    enum { K = 512, N = 256 };
+    size_t wbytes = sizeof(float) * K * N;
+    for (int tb = 0; tb < 2; tb++)
+        for (int64_t m = 1; m <= 2; m++) {
+            uint32_t seed = 43;
+            struct dn_ctx *c = ctx_new(1, 2, 1, 1);
+            c->vals[0].rank = c->vals[1].rank = 2;
+            c->n_out = 1;
+            c->outs[0] = 1;
+            int64_t wd[2] = {tb ? N : K, tb ? K : N};
+            float *w = const_new(c, 0, 2, wd, &seed);
+            float *wc = mlc_alloc(wbytes), *xp = mlc_alloc(sizeof(float) * (size_t)(m * K));
+            float ref[2 * N];
+            memcpy(wc, w, wbytes);
+            struct dn_op *op = c->ops;
+            op->kind = DN_MATMUL, op->in[0] = 0, op->out = 1, op->w = 0, op->trans_b = tb;
+            for (int64_t i = 0; i < m * K; i++) xp[i] = frand(&seed);
+            for (int64_t i = 0; i < m; i++)
+                for (int j = 0; j < N; j++) {
+                    double acc = 0;
+                    for (int k = 0; k < K; k++)
+                        acc += (double)xp[i * K + k] * (tb ? wc[j * K + k] : wc[k * N + j]);
+                    ref[i * N + j] = (float)acc;
+                }
+            mlc_tensor x = {MLC_DTYPE_F32, 2, {m, K}, xp}, out = {0};
+            mlc_allocator counting = {NULL, count_alloc, count_realloc, count_free};
+            atomic_store(&fresh_bytes, 0);
+            mlc_set_allocator(&counting);
+            int ok = run_region(c, &x, &out);
+            mlc_set_allocator(NULL);
+            size_t fresh = atomic_load(&fresh_bytes);
+            CHECK(ok && out.rank == 2 && out.dims[0] == m && out.dims[1] == N);
+            if (m == 1)
+                CHECK_MSG(fresh < wbytes / 2, "transB %d: %zu fresh bytes, weights %zu", tb, fresh,
+                          wbytes);
+            else
+                CHECK_MSG(fresh >= wbytes, "transB %d rows 2: %zu fresh bytes, weights %zu", tb,
+                          fresh, wbytes);
+            if (ok)
+                CHECK_MSG(max_diff(out.data, ref, m * N) <= 1e-4, "transB %d rows %lld: diff %g",
+                          tb, (long long)m, max_diff(out.data, ref, m * N));
+            mlc_free(xp), mlc_free(wc), mlc_free(out.data);
+            dn_ctx_free(c);
+        }
+}
+
 /* silu.c against double precision: every tail length, the parallel split,
  * huge, tiny and signed-zero inputs; then a conv whose SiLU post-op runs as
  * our step or as oneDNN's (MLC_DNNL_SILU=0/1, or by output size against
@@ -1388,6 +1439,7 @@ int main(void)
     TEST_RUN(test_se_fold);
     TEST_RUN(test_conv_subsample);
     TEST_RUN(test_gemm_matmul);
+    TEST_RUN(test_gemm_plain_weights);
     TEST_RUN(test_pack_blocked);
     TEST_DONE();
 }

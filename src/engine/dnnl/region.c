@@ -642,6 +642,16 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
             wd[a->rank - 2] = w->dims[op->trans_b];
             wd[a->rank - 1] = w->dims[!op->trans_b];
             md_any(&w_md, a->rank, wd, dt);
+            /* One row of float32 and no packed-weights cache: the weights as
+             * the file stores them. brgemm then copies each panel as it
+             * goes, 1-3% of mobilenet_v3_large's run, where packing its
+             * 960x1280 weight into a fresh buffer was 2.4 ms of a cold
+             * first run of 17 (docs/PERFORMANCE.md). With a cache the
+             * packed copy is mapped, nothing to pack: "any" then. */
+            if (a->rank == 2 && a->dims[0] == 1 && dt == dnnl_f32 && !c->pc) {
+                dnnl_dims_t d2 = {wd[0], wd[1]};
+                dnnl_memory_desc_init_by_tag(&w_md, 2, d2, dt, op->trans_b ? dnnl_ba : dnnl_ab);
+            }
         } else {
             const struct vstate *b = &s->v[op->in[1]];
             /* A transposed view (attention's k^T, and v) is read as it is in
