@@ -1101,12 +1101,16 @@ static void test_gemm_matmul(void)
 }
 
 /* A one-row float32 Gemm binds its weights as stored, transposed or not
- * (region.c: nothing packed, no fresh copy); two rows pack them; both
- * match naive loops. */
+ * (region.c's plain_row: no fresh copy at the first run) and packs them
+ * in its second run (repack_row), sharing the packed copy with a second
+ * session; the plain copy is freed once neither binds it. Two rows pack at
+ * bind. Every run matches naive loops. */
 static void test_gemm_plain_weights(void)
 {
     enum { K = 512, N = 256 };
     size_t wbytes = sizeof(float) * K * N;
+    const struct eng_region_vtbl *vt = &dn_region_vtbl;
+    mlc_allocator counting = {NULL, count_alloc, count_realloc, count_free};
     for (int tb = 0; tb < 2; tb++)
         for (int64_t m = 1; m <= 2; m++) {
             uint32_t seed = 43;
@@ -1130,22 +1134,55 @@ static void test_gemm_plain_weights(void)
                     ref[i * N + j] = (float)acc;
                 }
             mlc_tensor x = {MLC_DTYPE_F32, 2, {m, K}, xp}, out = {0};
-            mlc_allocator counting = {NULL, count_alloc, count_realloc, count_free};
-            atomic_store(&fresh_bytes, 0);
-            mlc_set_allocator(&counting);
-            int ok = run_region(c, &x, &out);
-            mlc_set_allocator(NULL);
-            size_t fresh = atomic_load(&fresh_bytes);
-            CHECK(ok && out.rank == 2 && out.dims[0] == m && out.dims[1] == N);
-            if (m == 1)
-                CHECK_MSG(fresh < wbytes / 2, "transB %d: %zu fresh bytes, weights %zu", tb, fresh,
-                          wbytes);
-            else
-                CHECK_MSG(fresh >= wbytes, "transB %d rows 2: %zu fresh bytes, weights %zu", tb,
-                          fresh, wbytes);
-            if (ok)
-                CHECK_MSG(max_diff(out.data, ref, m * N) <= 1e-4, "transB %d rows %lld: diff %g",
-                          tb, (long long)m, max_diff(out.data, ref, m * N));
+            mlc_error err = {0};
+            CHECK_OK(vt->infer(c, &x, 1, &out, 1, &err), &err);
+            out.data = mlc_calloc((size_t)(m * N), sizeof(float));
+            void *st[2] = {mlc_calloc(1, vt->session_size(c)), mlc_calloc(1, vt->session_size(c))};
+            size_t fresh[2][3] = {{0}};
+            int plain_kept[2] = {0, 0};
+            for (int a = 0; a < 2; a++) {
+                atomic_store(&fresh_bytes, 0);
+                mlc_set_allocator(&counting);
+                mlc_status r = vt->bind(c, &x, 1, st[a], 0, &err);
+                mlc_set_allocator(NULL);
+                CHECK_OK(r, &err);
+                size_t f = atomic_load(&fresh_bytes);
+                /* Two rows: the first bind packs, the second finds the copy. */
+                CHECK_MSG(m == 2 && a == 0 ? f >= wbytes : f < wbytes / 2,
+                          "transB %d rows %lld: bind %d took %zu fresh bytes, weights %zu", tb,
+                          (long long)m, a, f, wbytes);
+            }
+            /* Session 0's three runs, then session 1's. */
+            for (int a = 0; a < 2; a++) {
+                for (int run = 0; run < 3; run++) {
+                    memset(out.data, 0, sizeof(float) * (size_t)(m * N));
+                    atomic_store(&fresh_bytes, 0);
+                    mlc_set_allocator(&counting);
+                    mlc_status r = vt->run(c, st[a], &x, 1, &out, 1, &err);
+                    mlc_set_allocator(NULL);
+                    CHECK_OK(r, &err);
+                    fresh[a][run] = atomic_load(&fresh_bytes);
+                    CHECK_MSG(max_diff(out.data, ref, m * N) <= 1e-4,
+                              "transB %d rows %lld session %d run %d: diff %g", tb, (long long)m, a,
+                              run, max_diff(out.data, ref, m * N));
+                }
+                plain_kept[a] = c->consts[0].data != NULL;
+            }
+            if (m == 1) {
+                /* Session 0 packs in its second run; session 1 finds the
+                 * packed copy and, the last to bind the plain one, frees it. */
+                CHECK_MSG(fresh[0][0] < wbytes / 2 && fresh[0][1] >= wbytes &&
+                              fresh[0][2] < wbytes / 2 && fresh[1][1] < wbytes / 2,
+                          "transB %d: fresh bytes %zu %zu %zu / %zu, weights %zu", tb, fresh[0][0],
+                          fresh[0][1], fresh[0][2], fresh[1][1], wbytes);
+                CHECK_MSG(plain_kept[0] && !plain_kept[1], "transB %d: plain copy kept %d %d", tb,
+                          plain_kept[0], plain_kept[1]);
+            } else {
+                CHECK_MSG(fresh[0][1] < wbytes / 2 && !plain_kept[0],
+                          "transB %d rows 2: %zu fresh bytes in run 2, plain kept %d", tb,
+                          fresh[0][1], plain_kept[0]);
+            }
+            for (int a = 0; a < 2; a++) vt->unbind(c, st[a]), mlc_free(st[a]);
             mlc_free(xp), mlc_free(wc), mlc_free(out.data);
             dn_ctx_free(c);
         }

@@ -116,10 +116,10 @@ static int plan_pool(struct dn_state *s)
     return 0;
 }
 
-/* Creates a memory for md; its handle is set later from buffer `buf` (or at
- * run time when buf < 0 and ptr is NULL). */
-static dnnl_status_t mem_new(struct dn_state *s, const dnnl_memory_desc_t *md, int buf, void *ptr,
-                             dnnl_memory_t *out)
+/* region.h. The handle is set later from buffer `buf` (or at run time when
+ * buf < 0 and ptr is NULL). */
+dnnl_status_t dn_mem_new(struct dn_state *s, const dnnl_memory_desc_t *md, int buf, void *ptr,
+                         dnnl_memory_t *out)
 {
     if (core_grow_array((void **)&s->mems, &s->cap_mems, s->n_mems + 1, sizeof *s->mems))
         return dnnl_out_of_memory;
@@ -191,7 +191,7 @@ static dnnl_status_t add_reorder(struct dn_state *s, dnnl_memory_t src,
     if (!dst_given) {
         int b = buf_get(s, dnnl_memory_desc_get_size(md));
         if (b < 0) return dnnl_out_of_memory;
-        r = mem_new(s, md, b, NULL, dst);
+        r = dn_mem_new(s, md, b, NULL, dst);
         if (r != dnnl_success) return r;
         *buf_out = b;
         dst_given = *dst;
@@ -377,7 +377,7 @@ static dnnl_status_t q8_step(struct dn_state *s, dnnl_memory_t in, dnnl_memory_t
 static dnnl_status_t const_mem(struct dn_state *s, const struct dn_op *op, int cid,
                                const dnnl_memory_desc_t *md, dnnl_memory_t *out)
 {
-    dnnl_status_t r = mem_new(s, md, -1, NULL, out);
+    dnnl_status_t r = dn_mem_new(s, md, -1, NULL, out);
     if (r != dnnl_success) return r;
     struct job *j = dn_job_new();
     if (!j) return dnnl_out_of_memory;
@@ -465,6 +465,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     struct dn_wscale wsg;
     dnnl_memory_t m_ws = NULL; /* the folded conv's scaled weights */
     int flat = 0;              /* matmul run as 2-D on reshaped views of src/dst */
+    int plain_row = 0;         /* a one-row matmul on its weights as stored */
     int retry = 0;             /* int8 fell back to float32 (q8.c): bind op again */
 
     enum ir_act own = own_act(c, op, o);
@@ -643,14 +644,16 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
             wd[a->rank - 1] = w->dims[!op->trans_b];
             md_any(&w_md, a->rank, wd, dt);
             /* One row of float32 and no packed-weights cache: the weights as
-             * the file stores them. brgemm then copies each panel as it
-             * goes, 1-3% of mobilenet_v3_large's run, where packing its
-             * 960x1280 weight into a fresh buffer was 2.4 ms of a cold
-             * first run of 17 (docs/PERFORMANCE.md). With a cache the
-             * packed copy is mapped, nothing to pack: "any" then. */
+             * the file stores them for the first run, where packing
+             * mobilenet_v3_large's 960x1280 one into a fresh buffer was 2.4
+             * ms of 17 (docs/PERFORMANCE.md); brgemm then copies each panel
+             * as it goes, 0.07 ms a run there, so the second run packs
+             * them (dn_step_repack, remake.c). With a cache the packed copy is mapped,
+             * nothing to pack: "any" then. */
             if (a->rank == 2 && a->dims[0] == 1 && dt == dnnl_f32 && !c->pc) {
                 dnnl_dims_t d2 = {wd[0], wd[1]};
                 dnnl_memory_desc_init_by_tag(&w_md, 2, d2, dt, op->trans_b ? dnnl_ba : dnnl_ab);
+                plain_row = 1;
             }
         } else {
             const struct vstate *b = &s->v[op->in[1]];
@@ -744,10 +747,10 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
             o->buf = a->buf;
             o->strided = 1;
             if (a->buf >= 0) s->bufs[a->buf].busy++;
-            DNCHK(mem_new(s, &pmd, a->buf, NULL, &o->mem), "transposed view");
+            DNCHK(dn_mem_new(s, &pmd, a->buf, NULL, &o->mem), "transposed view");
             goto done;
         }
-        DNCHK(mem_new(s, &pmd, a->buf, NULL, &m_in), "permuted memory");
+        DNCHK(dn_mem_new(s, &pmd, a->buf, NULL, &m_in), "permuted memory");
         md_plain(&o->md, o->rank, o->dims, dt);
         DNCHK(add_reorder(s, m_in, &pmd, &o->md, &o->mem, &o->buf, NULL), "transpose");
         goto done;
@@ -773,11 +776,11 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         int buf = dnnl_memory_desc_equal(&a->md, &pmd) ? a->buf : a->alt_buf;
         if (buf == -1) DNCHK(add_reorder(s, cp, &pmd, &pmd, &cp, &buf, NULL), "slice copy");
         DNCHK(dnnl_memory_desc_init_submemory(&sub, &pmd, sd, off), "slice view");
-        DNCHK(mem_new(s, &sub, buf, NULL, &m_sub), "slice view");
+        DNCHK(dn_mem_new(s, &sub, buf, NULL, &m_sub), "slice view");
         md_plain(&o->md, a->rank, sd, dt);
         DNCHK(add_reorder(s, m_sub, &sub, &o->md, &o->mem, &o->buf, NULL), "slice");
         md_plain(&o->md, o->rank, o->dims, dt); /* the same, or one dim less (Gather) */
-        if (op->sl_drop >= 0) DNCHK(mem_new(s, &o->md, o->buf, NULL, &o->mem), "gather view");
+        if (op->sl_drop >= 0) DNCHK(dn_mem_new(s, &o->md, o->buf, NULL, &o->mem), "gather view");
         goto done;
     }
     }
@@ -788,7 +791,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     if (flat) md_plain(&nd_src, a->rank, a->dims, dt), want = &nd_src;
     if (subsample) {
         dnnl_memory_t m_view = NULL;
-        DNCHK(mem_new(s, &sub_md, a->buf, NULL, &m_view), "subsample view");
+        DNCHK(dn_mem_new(s, &sub_md, a->buf, NULL, &m_view), "subsample view");
         DNCHK(add_reorder(s, m_view, &sub_md, want, &m_src, &tmp[1], NULL), "subsample");
         s->n_subsampled++;
     } else if (q8 || q8a) {
@@ -804,9 +807,9 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         tmp[0] = buf_get(s, dnnl_memory_desc_get_size(qmd_));
         tmp[1] = buf_get(s, 64);
         if (tmp[0] < 0 || tmp[1] < 0) DNCHK(dnnl_out_of_memory, "int8 source");
-        DNCHK(mem_new(s, qmd_, tmp[0], NULL, &m_src), "int8 source");
+        DNCHK(dn_mem_new(s, qmd_, tmp[0], NULL, &m_src), "int8 source");
         dnnl_memory_desc_init_by_tag(&one, r1, d1, dnnl_f32, dn_plain_tag(r1));
-        DNCHK(mem_new(s, &one, tmp[1], NULL, &m_qs), "int8 source scale");
+        DNCHK(dn_mem_new(s, &one, tmp[1], NULL, &m_qs), "int8 source scale");
         DNCHK(q8_step(s, m_f, m_src, m_qs, dnnl_memory_desc_get_size(&fmd) / sizeof(float), q8_mode,
                       0),
               "step");
@@ -816,14 +819,14 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
             dnnl_memory_desc_t cmd;
             dnnl_dims_t cd = {1, c->consts[op->w].dims[q8_axis]};
             dnnl_memory_desc_init_by_tag(&cmd, 2, cd, dnnl_f32, dnnl_ab);
-            DNCHK(mem_new(s, &cmd, -1, c->consts[op->w].q8_comp, &m_comp), "int8 correction");
+            DNCHK(dn_mem_new(s, &cmd, -1, c->consts[op->w].q8_comp, &m_comp), "int8 correction");
         }
     } else {
         DNCHK(value_as(s, in0, want, &m_src), "source reorder");
     }
     if (flat && !q8) {
         int buf = dnnl_memory_desc_equal(&a->md, want) ? a->buf : a->alt_buf;
-        DNCHK(mem_new(s, &src_md, buf, NULL, &m_src), "2-D source view");
+        DNCHK(dn_mem_new(s, &src_md, buf, NULL, &m_src), "2-D source view");
     }
     if (is_view) {
         /* Same bytes, new dims: share the plain buffer (copy a region input
@@ -836,7 +839,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
             s->bufs[buf].busy++;
         }
         md_plain(&o->md, o->rank, o->dims, dt);
-        DNCHK(mem_new(s, &o->md, buf, NULL, &o->mem), "view memory");
+        DNCHK(dn_mem_new(s, &o->md, buf, NULL, &o->mem), "view memory");
         o->buf = buf;
         goto done;
     }
@@ -849,7 +852,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         DNCHK(value_as(s, op->in[1], &fb, &m_bf), "matmul operand");
         tmp[2] = buf_get(s, dnnl_memory_desc_get_size(qb));
         if (tmp[2] < 0) DNCHK(dnnl_out_of_memory, "int8 operand");
-        DNCHK(mem_new(s, qb, tmp[2], NULL, &m_src1), "int8 operand");
+        DNCHK(dn_mem_new(s, qb, tmp[2], NULL, &m_src1), "int8 operand");
         DNCHK(q8_step(s, m_bf, m_src1, m_qs, dnnl_memory_desc_get_size(&fb) / sizeof(float),
                       DN_Q8_S8, 1),
               "step");
@@ -869,7 +872,7 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         const dnnl_memory_desc_t *wmd = qmd(pd, dnnl_query_weights_md);
         tmp[0] = buf_get(s, dnnl_memory_desc_get_size(wmd));
         if (tmp[0] < 0) DNCHK(dnnl_out_of_memory, "scaled weights");
-        DNCHK(mem_new(s, wmd, tmp[0], NULL, &m_ws), "scaled weights");
+        DNCHK(dn_mem_new(s, wmd, tmp[0], NULL, &m_ws), "scaled weights");
     }
     if (q8 && op->b >= 0) {
         dnnl_memory_desc_t bmd; /* [1, O, 1, 1] or [1, N]: a binary post-op's operand */
@@ -894,12 +897,12 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
         } else if (sm && sm->ndims > 0) {
             tmp[0] = buf_get(s, dnnl_memory_desc_get_size(sm));
             if (tmp[0] < 0) DNCHK(dnnl_out_of_memory, "stats");
-            DNCHK(mem_new(s, sm, tmp[0], NULL, &m_mean), "mean");
+            DNCHK(dn_mem_new(s, sm, tmp[0], NULL, &m_mean), "mean");
             const dnnl_memory_desc_t *vm =
                 dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_VARIANCE);
             tmp[1] = buf_get(s, dnnl_memory_desc_get_size(vm));
             if (tmp[1] < 0) DNCHK(dnnl_out_of_memory, "stats");
-            DNCHK(mem_new(s, vm, tmp[1], NULL, &m_var), "variance");
+            DNCHK(dn_mem_new(s, vm, tmp[1], NULL, &m_var), "variance");
         }
     }
 
@@ -933,10 +936,10 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     } else {
         o->buf = buf_get(s, dnnl_memory_desc_get_size(&o->md));
         if (o->buf < 0) DNCHK(dnnl_out_of_memory, "destination");
-        DNCHK(mem_new(s, &o->md, o->buf, NULL, &o->mem), "destination");
+        DNCHK(dn_mem_new(s, &o->md, o->buf, NULL, &o->mem), "destination");
     }
     m_dst = o->mem;
-    if (flat) DNCHK(mem_new(s, &dst_md, o->buf, NULL, &m_dst), "2-D destination view");
+    if (flat) DNCHK(dn_mem_new(s, &dst_md, o->buf, NULL, &m_dst), "2-D destination view");
 
     if (m_ws) { /* the weights scaled for this run, just before the conv */
         struct step *u = step_new(s);
@@ -959,7 +962,8 @@ static mlc_status bind_op(struct dn_ctx *c, struct dn_state *s, int oi, const in
     j->cid = -1;
     j->step = s->n_steps - 1;
     j->pd = pd;
-    j->keep_pd = t->fixed && s->keep_pd;
+    j->keep_pd = (t->fixed && s->keep_pd) || plain_row;
+    if (plain_row) t->row_op = op;
     j->threads = dn_get_threads();
     pd = NULL;
     DNCHK(dn_job_post(s, j), "step");
@@ -1179,7 +1183,7 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
     find_folds(c, s, last, fold);
     for (int i = 0; i < c->n_in; i++) {
         md_plain(&s->v[i].md, s->v[i].rank, s->v[i].dims, dnnl_f32);
-        DNCHK(mem_new(s, &s->v[i].md, -2 - i, NULL, &s->v[i].mem), "input memory");
+        DNCHK(dn_mem_new(s, &s->v[i].md, -2 - i, NULL, &s->v[i].mem), "input memory");
         s->v[i].buf = -2 - i;
     }
     int nt = dn_get_threads(), has[DN_ADAPT_LEVELS] = {1, 0, 0};
@@ -1225,7 +1229,7 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
         struct vstate *v = &s->v[c->outs[i]];
         dnnl_memory_desc_t md;
         md_plain(&md, v->rank, v->dims, dnnl_f32);
-        DNCHK(mem_new(s, &md, -1, NULL, &s->out_mem[i]), "output memory");
+        DNCHK(dn_mem_new(s, &md, -1, NULL, &s->out_mem[i]), "output memory");
         DNCHK(add_reorder(s, v->mem, &v->md, &md, NULL, NULL, s->out_mem[i]), "output reorder");
         s->steps[s->n_steps - 1].lvl = nt > 1 ? DN_ADAPT_LEVELS - 1 : DN_ADAPT_LEVELS;
     }
@@ -1251,7 +1255,7 @@ static mlc_status dn_bind(void *mctx, const mlc_tensor *in, int n_in, void *stat
         int b = buf_get(s, s->scratch_size);
         if (b < 0) DNCHK(dnnl_out_of_memory, "scratchpad");
         s->bufs[b].t0 = 0;
-        DNCHK(mem_new(s, &smd, b, NULL, &sm), "scratchpad");
+        DNCHK(dn_mem_new(s, &smd, b, NULL, &sm), "scratchpad");
         for (int i = 0; i < s->n_steps; i++)
             if (s->steps[i].scratch) step_arg(&s->steps[i], DNNL_ARG_SCRATCHPAD, sm);
     }
@@ -1292,42 +1296,6 @@ fail:
     return st;
 }
 
-/* Makes step t's primitive again for `threads` threads (t->alt), from its
- * kept primitive desc, with exactly the memory layouts of the first (the
- * buffers around it are planned for those). Returns 1 when it tried: that
- * run is then not timed. On any failure the step keeps its one primitive. */
-static int make_alt(struct dn_state *s, struct step *t, int threads, int nt)
-{
-    const_dnnl_op_desc_t od = NULL;
-    const_dnnl_primitive_attr_t attr = NULL;
-    dnnl_primitive_desc_t pd = NULL;
-    t->alt_failed = 1;
-    if (!t->pd || dnnl_primitive_desc_query(t->pd, dnnl_query_op_d, 0, &od) != dnnl_success ||
-        dnnl_primitive_desc_get_attr(t->pd, &attr) != dnnl_success)
-        return 1;
-    /* The thread count matters twice: the desc sizes the kernel's work split
-     * and the primitive cache keys on the count at primitive creation (the
-     * other count would hand back t->prim itself). */
-    dn_set_threads(threads);
-    dnnl_status_t r = dn_make_prim(od, attr, s->eng, &pd, 1);
-    if (r != dnnl_success) goto out;
-    if (dnnl_memory_desc_get_size(qmd(pd, dnnl_query_scratchpad_md)) > s->scratch_size) goto done;
-    for (int k = 0; k < t->n_args; k++) {
-        if (t->args[k].arg == DNNL_ARG_SCRATCHPAD) continue; /* the region's block, checked above */
-        const dnnl_memory_desc_t *a =
-            dnnl_primitive_desc_query_md(t->pd, dnnl_query_exec_arg_md, t->args[k].arg);
-        const dnnl_memory_desc_t *b =
-            dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, t->args[k].arg);
-        if (!a || !b || !dnnl_memory_desc_equal(a, b)) goto done;
-    }
-    if (dnnl_primitive_create(&t->alt, pd) == dnnl_success) t->alt_failed = 0;
-done:
-    dnnl_primitive_desc_destroy(pd);
-out:
-    dn_set_threads(nt);
-    return 1;
-}
-
 static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in, mlc_tensor *out,
                          int n_out, mlc_error *err)
 {
@@ -1362,12 +1330,13 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
     double t0 = s->adapt.n_levels > 1 ? core_now() : 0;
     for (int i = 0; i < s->n_steps; i++) {
         struct step *t = &s->steps[i];
+        if (t->row_op && s->n_runs > 0) made |= dn_step_repack(c, s, t, nt);
         dnnl_primitive_t p = t->prim;
         int one = nt > 1 && t->lvl <= level;
         opname = "step";
         if (one != t->single && t->fixed) {
             /* Made once, on first need, in a run that is then not timed. */
-            if (!t->alt && !t->alt_failed) made |= make_alt(s, t, one ? 1 : nt, nt);
+            if (!t->alt && !t->alt_failed) made |= dn_step_alt(s, t, one ? 1 : nt, nt);
             if (t->alt)
                 p = t->alt;
             else
@@ -1405,6 +1374,7 @@ static mlc_status dn_run(void *mctx, void *state, const mlc_tensor *in, int n_in
         DNCHK(dnnl_primitive_execute(p, s->strm, t->n_args, t->args), "execute");
     }
     DNCHK(dnnl_stream_wait(s->strm), "wait");
+    s->n_runs++;
     if (s->adapt.n_levels > 1) eng_adapt_record(&s->adapt, idx, made ? -1 : core_now() - t0);
 fail:
     if (cur != nt) dn_set_threads(nt);

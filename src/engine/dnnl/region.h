@@ -1,7 +1,8 @@
 /*
  * region.h - the oneDNN region's per-session state, shared by region.c
- * (bind and run) and jobs.c (the deferred packing and primitive creation of
- * a first bind, on two threads). Private to src/engine/dnnl/.
+ * (bind and run), jobs.c (the deferred packing and primitive creation of
+ * a first bind, on two threads) and remake.c (primitives made again after
+ * bind). Private to src/engine/dnnl/.
  */
 #ifndef MLC_ENGINE_DNNL_REGION_H
 #define MLC_ENGINE_DNNL_REGION_H
@@ -21,6 +22,9 @@ struct step {
     dnnl_primitive_desc_t pd; /* fixed steps that may switch: kept to make alt */
     dnnl_primitive_t alt;     /* the same step for the other thread count, made on first need */
     int alt_failed;
+    /* A one-row matmul bound on its weights as stored (a fast first run,
+     * region.c's plain_row): packed from its second run on (remake.c). */
+    const struct dn_op *row_op;
     int scratch; /* takes the region's scratchpad (DNNL_ARG_SCRATCHPAD, added by bind) */
     /* Not a primitive: act in place over act_mem's act_n values, a SiLU
      * over floats (silu.c) or a GELU over bf16 (gelu.c). */
@@ -106,6 +110,7 @@ struct dn_state {
     void *own_pool;
     int pool_set;
     int keep_pd; /* bind_op keeps a compute step's primitive desc (for adapt) */
+    int n_runs;  /* dn_run's, since bind */
     /* While bind_op binds a conv with an SE scale folded in (wscale.c): the
      * product's operands, x (its source now) and s (-1 otherwise); it sets
      * fold_failed when the layouts do not allow it, having bound nothing. */
@@ -142,6 +147,19 @@ struct dn_state {
 void dn_set_threads(int n);
 /* OpenMP's current thread count for this thread. */
 int dn_get_threads(void);
+
+/* A session memory of md over pool buffer buf (-1: none; ptr, or none yet,
+ * is the handle), kept in s->mems until unbind. */
+dnnl_status_t dn_mem_new(struct dn_state *s, const dnnl_memory_desc_t *md, int buf, void *ptr,
+                         dnnl_memory_t *out);
+
+/* remake.c: step t's primitive made again from its kept desc. dn_step_alt:
+ * for `threads` threads (t->alt), with exactly the first's memory layouts;
+ * dn_step_repack: a one-row matmul bound on its weights as stored
+ * (t->row_op), on packed ones. Each returns 1 when it tried (that run is
+ * then not timed); on any failure the step keeps what it had. */
+int dn_step_alt(struct dn_state *s, struct step *t, int threads, int nt);
+int dn_step_repack(struct dn_ctx *c, struct dn_state *s, struct step *t, int nt);
 
 /* jobs.c: a bind's deferred jobs. dn_jobs_open starts the queue (and, when
  * nt > 1, the helper thread that takes jobs as they are posted); dn_job_new
